@@ -1,0 +1,1 @@
+//! Content-addressed store of downloaded files, keyed by sha256.

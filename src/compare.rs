@@ -1,0 +1,1 @@
+//! Member-by-member comparison of two artifacts.

@@ -1,0 +1,47 @@
+//! Connecting to the container engine. Every command that needs the engine goes through
+//! `connect`, which negotiates the API version: engines from distribution packages are often
+//! older than the API bollard speaks by default.
+
+use bollard::Docker;
+
+/// Label put on every container, volume and image hermit creates, so tests and `hermit doctor`
+/// can prove nothing was left behind.
+pub const LABEL: &str = "org.hermit.managed";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "no container engine answers at {endpoint}: start Docker (e.g. `systemctl start docker`) or set DOCKER_HOST ({source})"
+    )]
+    Unreachable {
+        endpoint: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+fn endpoint() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+/// Connects, negotiates the API version and pings, so a missing engine is one clear error here
+/// rather than an obscure one halfway through a build.
+pub async fn connect() -> Result<Docker, DockerError> {
+    let unreachable = |source| DockerError::Unreachable {
+        endpoint: endpoint(),
+        source,
+    };
+    let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    docker.ping().await.map_err(unreachable)?;
+    Ok(docker)
+}
+
+/// Labels for a resource created by run `run_id`.
+pub fn labels(run_id: &str) -> std::collections::HashMap<String, String> {
+    [
+        (LABEL.to_owned(), "true".to_owned()),
+        ("org.hermit.run".to_owned(), run_id.to_owned()),
+    ]
+    .into()
+}

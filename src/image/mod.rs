@@ -1,0 +1,1 @@
+//! Build images: digest-only references, recipes, reproducible archives.

@@ -1,0 +1,1 @@
+//! Laying out locked wheels as a site-packages tree.

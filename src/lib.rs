@@ -1,0 +1,19 @@
+//! hermit: reproducible, verifiable Python package builds.
+//!
+//! Data flows one way: source → lock → image → sandbox → normalize → manifest → dist.
+//! Each stage is a module with a typed input and output; `build` wires them together.
+
+pub mod cache;
+pub mod canonical;
+pub mod compare;
+pub mod digest;
+pub mod docker;
+pub mod endpoints;
+pub mod http;
+pub mod image;
+pub mod install;
+pub mod lock;
+pub mod normalize;
+pub mod output;
+pub mod pypi;
+pub mod tree;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("hermit {}", env!("CARGO_PKG_VERSION"));
+}

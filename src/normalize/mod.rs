@@ -1,0 +1,1 @@
+//! Rewriting artifacts into canonical form, or keeping them when already clean.

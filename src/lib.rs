@@ -4,6 +4,7 @@
 //! Each stage is a module with a typed input and output; `build` wires them together.
 
 pub mod cache;
+pub mod config;
 pub mod canonical;
 pub mod compare;
 pub mod digest;
@@ -13,7 +14,10 @@ pub mod http;
 pub mod image;
 pub mod install;
 pub mod lock;
+pub mod manifest;
 pub mod normalize;
 pub mod output;
+pub mod sandbox;
+pub mod source;
 pub mod pypi;
 pub mod tree;

@@ -1,0 +1,361 @@
+//! The build container: no network, no capabilities, read-only root, a non-root user, limits on
+//! memory, processes and time, and a fixed environment with nothing from the host.
+//!
+//! Only the engine API is used (no host bind mounts), so a remote engine or a Docker-compatible
+//! socket works the same. Files move through volumes created for one run: `/src` holds what
+//! goes in, `/out` what comes back, and `/tmp` is a tmpfs where the build itself works (the
+//! engine cannot read tmpfs contents, so results are written to `/out`).
+//!
+//! Every container and volume is registered with a [`Janitor`] before it exists on the engine,
+//! so the caller can remove all of them on any path out, Ctrl-C included.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use crate::tree::{Tree, TreeError};
+
+/// Keep at most this much of a step's output (the tail matters on failure).
+const LOG_LIMIT: usize = 1 << 20;
+/// Upper bound on what a build may hand back.
+const OUTPUT_LIMIT: u64 = 2 << 30;
+
+/// The first process: waits for a signal so steps can run one after another with `exec`
+/// (one container start per build). The image has no shell, only Python.
+const PID1: &str = "import signal; signal.sigwait({signal.SIGTERM, signal.SIGINT})";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: i64,
+    pub pids: i64,
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 4 << 30,
+            pids: 512,
+            timeout: Duration::from_secs(1800),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Image ID (`sha256:…`).
+    pub image: String,
+    pub env: BTreeMap<String, String>,
+    pub user: String,
+    pub limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("container engine: {context}: {source}")]
+    Engine {
+        context: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("the build step `{step}` ran longer than {seconds} s and was stopped (raise `timeout-seconds` in [tool.hermit])")]
+    Timeout { step: String, seconds: u64 },
+    #[error("output of the build is unsafe or unreadable: {0}")]
+    Output(#[from] TreeError),
+}
+
+fn engine(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> SandboxError {
+    let context = context.into();
+    move |source| SandboxError::Engine { context, source }
+}
+
+/// Remembers what one run created and removes it.
+pub struct Janitor {
+    run_id: String,
+    containers: Mutex<Vec<String>>,
+    volumes: Mutex<Vec<String>>,
+}
+
+impl Janitor {
+    pub fn new(run_id: impl Into<String>) -> Self {
+        Self {
+            run_id: run_id.into(),
+            containers: Mutex::default(),
+            volumes: Mutex::default(),
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn add_container(&self, name: &str) {
+        self.containers.lock().unwrap().push(name.to_owned());
+    }
+
+    fn add_volume(&self, name: &str) {
+        self.volumes.lock().unwrap().push(name.to_owned());
+    }
+
+    /// Removes every container and volume of this run: the registered names, plus anything
+    /// carrying this run's label (created by a step that was interrupted before it could
+    /// report the name). Errors are collected, not fatal: cleanup goes as far as it can.
+    pub async fn sweep(&self, docker: &Docker) -> Vec<String> {
+        let mut problems = Vec::new();
+        let label = format!("org.hermit.run={}", self.run_id);
+        let filters: HashMap<String, Vec<String>> = [("label".to_owned(), vec![label])].into();
+        let mut containers = self.containers.lock().unwrap().clone();
+        if let Ok(found) = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+        {
+            containers.extend(found.into_iter().filter_map(|c| c.id));
+        }
+        for name in containers {
+            let opts = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            match docker.remove_container(&name, Some(opts)).await {
+                Ok(()) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => problems.push(format!("container {name}: {e}")),
+            }
+        }
+        let mut volumes = self.volumes.lock().unwrap().clone();
+        if let Ok(found) = docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+        {
+            volumes.extend(found.volumes.unwrap_or_default().into_iter().map(|v| v.name));
+        }
+        volumes.sort();
+        volumes.dedup();
+        for name in volumes {
+            match docker
+                .remove_volume(
+                    &name,
+                    Some(bollard::query_parameters::RemoveVolumeOptions { force: true }),
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => problems.push(format!("volume {name}: {e}")),
+            }
+        }
+        problems
+    }
+}
+
+/// The result of one step.
+#[derive(Debug, Clone)]
+pub struct StepOutput {
+    pub exit_code: i64,
+    /// stdout and stderr interleaved, as the step printed them (tail only if very long).
+    pub log: String,
+}
+
+pub struct Sandbox<'a> {
+    docker: &'a Docker,
+    name: String,
+    limits: Limits,
+}
+
+impl<'a> Sandbox<'a> {
+    /// Creates the volumes and the container, puts `input` (a tar) into `/src`, and starts it.
+    pub async fn start(
+        docker: &'a Docker,
+        janitor: &Janitor,
+        spec: &Spec,
+        input: Vec<u8>,
+    ) -> Result<Sandbox<'a>, SandboxError> {
+        let run = janitor.run_id().to_owned();
+        let labels = crate::docker::labels(&run);
+        let mut mounts = Vec::new();
+        for (role, target) in [("src", "/src"), ("out", "/out")] {
+            let volume = format!("hermit-{run}-{role}");
+            janitor.add_volume(&volume);
+            docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(volume.clone()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(engine(format!("creating volume {volume}")))?;
+            mounts.push(Mount {
+                target: Some(target.into()),
+                source: Some(volume),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(false),
+                ..Default::default()
+            });
+        }
+        let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let host_config = HostConfig {
+            network_mode: Some("none".into()),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            readonly_rootfs: Some(true),
+            memory: Some(spec.limits.memory_bytes),
+            memory_swap: Some(spec.limits.memory_bytes),
+            pids_limit: Some(spec.limits.pids),
+            tmpfs: Some(
+                [(
+                    "/tmp".to_owned(),
+                    "rw,nosuid,nodev,size=2g,mode=1777".to_owned(),
+                )]
+                .into(),
+            ),
+            mounts: Some(mounts),
+            ..Default::default()
+        };
+        let name = format!("hermit-{run}");
+        janitor.add_container(&name);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(vec!["python3".into(), "-c".into(), PID1.into()]),
+            entrypoint: Some(vec![]),
+            env: Some(env),
+            user: Some(spec.user.clone()),
+            working_dir: Some("/tmp".into()),
+            hostname: Some("hermit".into()),
+            domainname: Some("invalid".into()),
+            network_disabled: Some(true),
+            labels: Some(labels),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(engine("creating the build container"))?;
+        let sandbox = Sandbox {
+            docker,
+            name,
+            limits: spec.limits.clone(),
+        };
+        sandbox.upload("/src", input).await?;
+        docker
+            .start_container(&sandbox.name, None)
+            .await
+            .map_err(engine("starting the build container"))?;
+        Ok(sandbox)
+    }
+
+    /// Unpacks the tar `archive` at `dir` (which must be in a volume: the root is read-only).
+    pub async fn upload(&self, dir: &str, archive: Vec<u8>) -> Result<(), SandboxError> {
+        let opts = UploadToContainerOptionsBuilder::default().path(dir).build();
+        self.docker
+            .upload_to_container(
+                &self.name,
+                Some(opts),
+                bollard::body_full(bytes::Bytes::from(archive)),
+            )
+            .await
+            .map_err(engine(format!("copying files into {dir}")))
+    }
+
+    /// Runs `argv` to completion (or the time limit) and returns its exit code and output.
+    pub async fn exec(&self, step: &str, argv: &[&str]) -> Result<StepOutput, SandboxError> {
+        let exec = self
+            .docker
+            .create_exec(
+                &self.name,
+                CreateExecOptions {
+                    cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    working_dir: Some("/tmp".to_string()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(engine(format!("preparing step {step}")))?;
+        let run = async {
+            let mut log = Vec::new();
+            if let StartExecResults::Attached { mut output, .. } = self
+                .docker
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(engine(format!("starting step {step}")))?
+            {
+                while let Some(chunk) = output.next().await {
+                    let chunk = chunk.map_err(engine(format!("reading output of step {step}")))?;
+                    log.extend_from_slice(&chunk.into_bytes());
+                    if log.len() > 2 * LOG_LIMIT {
+                        log.drain(..log.len() - LOG_LIMIT);
+                    }
+                }
+            }
+            Ok::<_, SandboxError>(log)
+        };
+        let log = tokio::time::timeout(self.limits.timeout, run)
+            .await
+            .map_err(|_| SandboxError::Timeout {
+                step: step.to_owned(),
+                seconds: self.limits.timeout.as_secs(),
+            })??;
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(engine(format!("reading the result of step {step}")))?;
+        Ok(StepOutput {
+            exit_code: inspect.exit_code.unwrap_or(-1),
+            log: String::from_utf8_lossy(&log).into_owned(),
+        })
+    }
+
+    /// Fetches directory `dir` (in a volume) as a checked tree: regular files only, no links,
+    /// no path that escapes, bounded size.
+    pub async fn download(&self, dir: &str) -> Result<Tree, SandboxError> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(dir)
+            .build();
+        let mut stream = self.docker.download_from_container(&self.name, Some(opts));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(engine(format!("copying {dir} out")))?);
+            if bytes.len() as u64 > OUTPUT_LIMIT + (64 << 20) {
+                return Err(TreeError::TooLarge {
+                    limit: OUTPUT_LIMIT,
+                }
+                .into());
+            }
+        }
+        let base = dir.trim_end_matches('/').rsplit('/').next().unwrap_or(dir);
+        Ok(Tree::from_untrusted_tar(
+            bytes.as_slice(),
+            Some(base),
+            OUTPUT_LIMIT,
+        )?)
+    }
+}

@@ -83,10 +83,12 @@ pub fn parse(text: &str, path: &Path) -> Result<ProjectConfig, ConfigError> {
         message: e.message().to_owned(),
     })?;
     let hermit = match doc.tool.and_then(|t| t.hermit) {
-        Some(value) => value.try_into().map_err(|e: toml::de::Error| ConfigError::Hermit {
-            path: path.to_owned(),
-            message: e.message().to_owned(),
-        })?,
+        Some(value) => value
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Hermit {
+                path: path.to_owned(),
+                message: e.message().to_owned(),
+            })?,
         None => HermitTable::default(),
     };
     let (backend, requires) = match doc.build_system {
@@ -140,12 +142,18 @@ env = { FOO = "1" }
     fn typo_in_hermit_table_names_the_file() {
         let err = parse("[tool.hermit]\nimgae = 'x'\n", Path::new("pyproject.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("pyproject.toml") && msg.contains("imgae"), "{msg}");
+        assert!(
+            msg.contains("pyproject.toml") && msg.contains("imgae"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn broken_toml_names_the_file() {
         let err = parse("[build-system\n", Path::new("x/pyproject.toml")).unwrap_err();
-        assert!(err.to_string().starts_with("`x/pyproject.toml` is not valid TOML"));
+        assert!(
+            err.to_string()
+                .starts_with("`x/pyproject.toml` is not valid TOML")
+        );
     }
 }

@@ -4,10 +4,11 @@
 //! Each stage is a module with a typed input and output; `build` wires them together.
 
 pub mod cache;
-pub mod config;
 pub mod canonical;
 pub mod compare;
+pub mod config;
 pub mod digest;
+pub mod dist;
 pub mod docker;
 pub mod endpoints;
 pub mod http;
@@ -17,7 +18,7 @@ pub mod lock;
 pub mod manifest;
 pub mod normalize;
 pub mod output;
+pub mod pypi;
 pub mod sandbox;
 pub mod source;
-pub mod pypi;
 pub mod tree;

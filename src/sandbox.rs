@@ -68,7 +68,9 @@ pub enum SandboxError {
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("the build step `{step}` ran longer than {seconds} s and was stopped (raise `timeout-seconds` in [tool.hermit])")]
+    #[error(
+        "the build step `{step}` ran longer than {seconds} s and was stopped (raise `timeout-seconds` in [tool.hermit])"
+    )]
     Timeout { step: String, seconds: u64 },
     #[error("output of the build is unsafe or unreadable: {0}")]
     Output(#[from] TreeError),
@@ -148,7 +150,13 @@ impl Janitor {
             ))
             .await
         {
-            volumes.extend(found.volumes.unwrap_or_default().into_iter().map(|v| v.name));
+            volumes.extend(
+                found
+                    .volumes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|v| v.name),
+            );
         }
         volumes.sort();
         volumes.dedup();

@@ -57,7 +57,9 @@ pub struct Source {
 pub enum SourceError {
     #[error("`{0}` is not a directory")]
     NotADirectory(PathBuf),
-    #[error("`{0}` has no pyproject.toml; hermit builds PEP 517 projects (add one, see the README)")]
+    #[error(
+        "`{0}` has no pyproject.toml; hermit builds PEP 517 projects (add one, see the README)"
+    )]
     NoPyproject(PathBuf),
     #[error("could not read `{path}`: {source}")]
     Read {
@@ -71,7 +73,9 @@ pub enum SourceError {
         "`{path}` has uncommitted changes to tracked files ({files}); commit them, or pass --allow-dirty (the manifest will say the tree was dirty)"
     )]
     Dirty { path: PathBuf, files: String },
-    #[error("`{path}` is a symlink pointing outside the project; hermit only takes files inside it")]
+    #[error(
+        "`{path}` is a symlink pointing outside the project; hermit only takes files inside it"
+    )]
     OutsideLink { path: PathBuf },
     #[error("source path `{0}` is not valid UTF-8 or is unsafe")]
     BadPath(String),
@@ -136,7 +140,14 @@ fn snapshot_git(dir: &Path, allow_dirty: bool) -> Result<Source, SourceError> {
 
     let status = git(
         dir,
-        &["status", "--porcelain", "-z", "--untracked-files=no", "--", "."],
+        &[
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=no",
+            "--",
+            ".",
+        ],
     )?;
     let changed: Vec<String> = status
         .split(|b| *b == 0)
@@ -145,7 +156,12 @@ fn snapshot_git(dir: &Path, allow_dirty: bool) -> Result<Source, SourceError> {
         .collect();
     let dirty = !changed.is_empty() || commit.is_empty();
     if !changed.is_empty() && !allow_dirty {
-        let mut files = changed.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        let mut files = changed
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
         if changed.len() > 3 {
             files.push_str(&format!(" and {} more", changed.len() - 3));
         }
@@ -196,8 +212,13 @@ fn snapshot_dir(dir: &Path) -> Result<Source, SourceError> {
         });
     for entry in walker {
         let entry = entry.map_err(|e| SourceError::Read {
-            path: e.path().map(Path::to_owned).unwrap_or_else(|| dir.to_owned()),
-            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")),
+            path: e
+                .path()
+                .map(Path::to_owned)
+                .unwrap_or_else(|| dir.to_owned()),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("walk failed")),
         })?;
         if entry.file_type().is_dir() {
             continue;

@@ -1,1 +1,9 @@
-//! Integration tests against a real engine.
+//! Integration tests: the real `hermit` binary against a real container engine, real images
+//! and real build requirements from the lock. One test binary (see Cargo.toml).
+
+mod util;
+
+mod build;
+mod hermetic;
+mod image;
+mod inputs;

@@ -1,0 +1,3 @@
+"""hello: a tiny fixture package built by hermit's tests (hatchling)."""
+
+__version__ = "1.0.0"

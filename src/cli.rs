@@ -1,0 +1,182 @@
+//! Command-line surface: clap types and help text only, no logic.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueHint};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hermit",
+    version,
+    about = "Reproducible, verifiable Python package builds",
+    long_about = "Reproducible, verifiable Python package builds.\n\n\
+hermit builds a project's sdist and wheel inside a container image pinned by digest, with no \
+network, build requirements installed only from a hash-locked file, and a fixed environment; \
+it normalizes what the build backend leaves to chance and writes a manifest, so that anyone \
+can rebuild later and get the same bytes.",
+    after_help = "Exit codes: 0 success, 1 the build or verification failed, 2 bad usage or configuration."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print the build's own output
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the sdist and wheel and write a manifest beside them
+    Build(BuildArgs),
+    /// Rebuild from a manifest and say, per artifact, whether the bytes match
+    Verify(VerifyArgs),
+    /// Compare two wheels, two sdists or two directories of artifacts, member by member
+    Compare(CompareArgs),
+    /// Resolve build requirements and write a hash-locked lockfile
+    Lock(LockArgs),
+    /// Build, lock or list the built-in build images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Check the container engine, endpoints, cache and default image
+    Doctor(EndpointArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct EndpointArgs {
+    /// Package index (simple API) base URL
+    ///
+    /// Default: HERMIT_INDEX_URL, then pip's own settings (PIP_INDEX_URL, pip.conf), then the
+    /// index the host's pip uses by default.
+    #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
+    pub index_url: Option<String>,
+    /// Debian archive base URL (holding dists/ and pool/), for building the default image
+    ///
+    /// Default: HERMIT_DEBIAN_MIRROR, then the first deb source in the host's apt sources.
+    #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
+    pub debian_mirror: Option<String>,
+    /// Where downloaded files are kept, by sha256
+    ///
+    /// Default: HERMIT_CACHE_DIR, then $XDG_CACHE_HOME/hermit, then ~/.cache/hermit.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Project directory (the one holding pyproject.toml)
+    #[arg(default_value = ".", value_hint = ValueHint::DirPath)]
+    pub path: PathBuf,
+    /// Where to write the artifacts and hermit-manifest.json
+    ///
+    /// Written atomically: a failed build changes nothing there, and other files in it are
+    /// left alone. Relative to the project directory.
+    #[arg(long, short, default_value = "dist", value_hint = ValueHint::DirPath)]
+    pub out: PathBuf,
+    /// Build image, pinned by digest: NAME@sha256:HEX or an image ID sha256:HEX
+    ///
+    /// A bare tag is refused: it can point at other bytes tomorrow. Default: `[tool.hermit]
+    /// image`, then the built-in image (built from its recipe the first time, no registry
+    /// needed).
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Hash-locked build requirements (hermit's .lock or pip's --hash format)
+    ///
+    /// Default: `[tool.hermit] lockfile`, then the built-in lock covering setuptools, wheel,
+    /// hatchling, flit-core, poetry-core, pdm-backend, setuptools-scm and hatch-vcs.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub lockfile: Option<PathBuf>,
+    /// Timestamp for everything the build writes (seconds since 1970)
+    ///
+    /// Default: the SOURCE_DATE_EPOCH environment variable, then the HEAD commit's time.
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+    /// Build even when tracked files have uncommitted changes (the manifest records it)
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Keep the backend's bytes when already reproducible (auto), always rewrite, or never
+    ///
+    /// Default: `[tool.hermit] normalize`, then auto.
+    #[arg(long, value_name = "POLICY", value_parser = ["auto", "always", "never"])]
+    pub normalize: Option<String>,
+    /// Print the result as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The hermit-manifest.json to check
+    #[arg(value_hint = ValueHint::FilePath)]
+    pub manifest: PathBuf,
+    /// Project directory to rebuild from (default: the directory above the manifest's)
+    #[arg(long, value_hint = ValueHint::DirPath)]
+    pub source: Option<PathBuf>,
+    /// Lockfile to rebuild with (default: the one the manifest names)
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub lockfile: Option<PathBuf>,
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// First artifact (.whl or .tar.gz) or directory of artifacts
+    #[arg(value_hint = ValueHint::AnyPath)]
+    pub a: PathBuf,
+    /// Second artifact or directory
+    #[arg(value_hint = ValueHint::AnyPath)]
+    pub b: PathBuf,
+    /// Print the comparison as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Requirements to lock (PEP 508), e.g. `hatchling` or `setuptools>=61`
+    pub requirements: Vec<String>,
+    /// Read requirements from a file, one per line
+    #[arg(short = 'r', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub requirement_file: Option<PathBuf>,
+    /// Lock a project's `build-system.requires`
+    #[arg(long, value_hint = ValueHint::DirPath)]
+    pub project: Option<PathBuf>,
+    /// The lockfile to write (also read, to keep its versions unless --upgrade)
+    #[arg(short, long, value_hint = ValueHint::FilePath)]
+    pub output: PathBuf,
+    /// Take the newest versions, ignoring those already in the output lock
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Python version of the build image the lock is for
+    #[arg(long, default_value = "3.13")]
+    pub python: String,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build a recipe's image from its lock and check it has the pinned digest
+    Build(ImageArgs),
+    /// Resolve a recipe's packages from the Debian mirror and rewrite its lock
+    Lock(ImageArgs),
+    /// List the images hermit built on this engine
+    Ls,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Recipe directory (holding recipe.toml); default: the built-in recipe
+    #[arg(value_hint = ValueHint::DirPath)]
+    pub recipe: Option<PathBuf>,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}

@@ -1,0 +1,87 @@
+//! `hermit build`.
+
+use crate::build::{BuildError, BuildOptions};
+use crate::cli::BuildArgs;
+use crate::commands::{Failure, run_id, with_cleanup};
+use crate::output::Reporter;
+use crate::sandbox::Janitor;
+
+pub async fn run(args: BuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
+    let opts = options(&args)?;
+    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
+    let janitor = Janitor::new(run_id());
+    let result = with_cleanup(&docker, &janitor, reporter, async {
+        crate::build::build(&docker, &janitor, &opts, reporter)
+            .await
+            .map_err(failure)
+    })
+    .await?;
+    if args.json {
+        let json = serde_json::json!({
+            "manifest": result.manifest,
+            "written": result.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        println!("{json}");
+    }
+    if !args.json || reporter.verbosity() != crate::output::Verbosity::Quiet {
+        for a in &result.manifest.artifacts {
+            reporter.info(format!("{}  {}  ({})", a.sha256, a.name, a.normalization));
+        }
+        reporter.info(format!(
+            "wrote {} files to {}",
+            result.written.len(),
+            opts.out.display()
+        ));
+    }
+    Ok(0)
+}
+
+pub fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
+    let normalize = args
+        .normalize
+        .as_deref()
+        .map(|s| s.parse())
+        .transpose()
+        .map_err(|_| Failure::usage(anyhow::anyhow!("--normalize takes auto, always or never")))?;
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        args.path.join(&args.out)
+    };
+    Ok(BuildOptions {
+        project: args.path.clone(),
+        out,
+        image: args.image.clone(),
+        lockfile: args.lockfile.clone(),
+        source_date_epoch: args.source_date_epoch,
+        allow_dirty: args.allow_dirty,
+        normalize,
+        index_url: args.endpoints.index_url.clone(),
+        debian_mirror: args.endpoints.debian_mirror.clone(),
+        cache_dir: args.endpoints.cache_dir.clone(),
+    })
+}
+
+/// Sorts build errors into "your input is wrong" (2) and "the build failed" (1), with hints.
+pub fn failure(e: BuildError) -> Failure {
+    match e {
+        BuildError::Source(_)
+        | BuildError::Config(_)
+        | BuildError::NoSourceDateEpoch
+        | BuildError::BadSourceDateEpoch(_)
+        | BuildError::Setting { .. }
+        | BuildError::ReadLock { .. } => Failure::usage(e),
+        BuildError::Lock(ref lock) => {
+            let hint = lock.hint();
+            let f = Failure::usage(e);
+            match hint {
+                Some(h) => f.with_hint(h),
+                None => f,
+            }
+        }
+        BuildError::MissingRequirement { .. } => Failure::failed(e).with_hint(
+            "hermit installs build requirements only from the lock: `hermit lock --project . -o hermit.lock`, then set `[tool.hermit] lockfile = \"hermit.lock\"`",
+        ),
+        other => Failure::failed(other),
+    }
+}

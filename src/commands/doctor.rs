@@ -1,0 +1,64 @@
+//! `hermit doctor`: what hermit would use, and where each setting came from. Exit 1 when
+//! something a build needs is missing.
+
+use crate::cli::EndpointArgs;
+use crate::commands::Failure;
+
+pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
+    let mut ok = true;
+    let mut line = |good: bool, what: &str, detail: String| {
+        println!("{} {what:<16} {detail}", if good { "ok  " } else { "FAIL" });
+        ok &= good;
+    };
+    match crate::docker::connect().await {
+        Ok(docker) => {
+            let version = docker.version().await.ok();
+            let engine = version
+                .as_ref()
+                .and_then(|v| v.version.clone())
+                .unwrap_or_else(|| "?".into());
+            let api = version
+                .as_ref()
+                .and_then(|v| v.api_version.clone())
+                .unwrap_or_else(|| "?".into());
+            line(
+                true,
+                "engine",
+                format!(
+                    "version {engine}, API {api} (hermit speaks {})",
+                    docker.client_version()
+                ),
+            );
+            let pinned = crate::image::default_recipe_pinned_id().to_string();
+            let present = docker.inspect_image(&pinned).await.is_ok();
+            line(
+                true,
+                "default image",
+                format!(
+                    "{pinned} {}",
+                    if present {
+                        "present"
+                    } else {
+                        "not built yet (the first build makes it, or run `hermit image build`)"
+                    }
+                ),
+            );
+        }
+        Err(e) => line(false, "engine", e.to_string()),
+    }
+    match crate::endpoints::index_url(args.index_url.as_deref()) {
+        Ok(e) => line(true, "package index", format!("{} (from {})", e.url, e.origin)),
+        Err(e) => line(false, "package index", e.to_string()),
+    }
+    match crate::endpoints::debian_mirror(args.debian_mirror.as_deref()) {
+        Ok(e) => line(true, "debian mirror", format!("{} (from {})", e.url, e.origin)),
+        Err(e) => line(false, "debian mirror", e.to_string()),
+    }
+    match crate::cache::Cache::open(args.cache_dir.as_deref()) {
+        Ok(c) => line(true, "cache", c.dir().display().to_string()),
+        Err(e) => line(false, "cache", e.to_string()),
+    }
+    let (lock_path, _) = crate::lock::default_lock();
+    line(true, "default lock", format!("builtin:{lock_path}"));
+    Ok(if ok { 0 } else { 1 })
+}

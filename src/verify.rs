@@ -1,0 +1,207 @@
+//! `hermit verify`: rebuild from what a manifest records and compare byte for byte.
+//!
+//! Inputs are checked first: a different commit, source tree, lockfile or image is reported
+//! as "the inputs differ", which says something else than "the same inputs gave other bytes".
+
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use serde::Serialize;
+
+use crate::build::{BuildError, BuildOptions};
+use crate::digest::Sha256;
+use crate::manifest::Manifest;
+use crate::output::Reporter;
+use crate::sandbox::Janitor;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// Inputs that do not match what the manifest records; the rebuild is not attempted.
+    pub input_differences: Vec<String>,
+    pub artifacts: Vec<ArtifactVerdict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactVerdict {
+    pub name: String,
+    /// `identical`, `differs`, or `missing` (the rebuild did not produce it).
+    pub status: String,
+    pub recorded_sha256: Sha256,
+    pub rebuilt_sha256: Option<Sha256>,
+    /// The sha256 of the file beside the manifest, when there is one.
+    pub on_disk_sha256: Option<Sha256>,
+    /// Member-by-member explanation, for artifacts that differ.
+    pub report: Option<String>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.input_differences.is_empty()
+            && !self.artifacts.is_empty()
+            && self.artifacts.iter().all(|a| a.status == "identical")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub manifest: PathBuf,
+    pub source: Option<PathBuf>,
+    pub lockfile: Option<PathBuf>,
+    pub index_url: Option<String>,
+    pub debian_mirror: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub async fn verify(
+    docker: &Docker,
+    janitor: &Janitor,
+    opts: &VerifyOptions,
+    reporter: &Reporter,
+) -> Result<Verdict, VerifyError> {
+    let manifest = Manifest::load(&opts.manifest)?;
+    let manifest_dir = opts
+        .manifest
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let project = match &opts.source {
+        Some(p) => p.clone(),
+        None => manifest_dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.parent().map(Path::to_owned))
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+
+    let mut differences = Vec::new();
+    let source = crate::source::snapshot(&project, true)?;
+    if let crate::source::Origin::Git { commit, .. } = &source.origin
+        && let Some(recorded) = &manifest.source.commit
+        && commit != recorded
+    {
+        differences.push(format!(
+            "source commit is {commit}, the manifest records {recorded}"
+        ));
+    }
+    if source.tree_sha256 != manifest.source.tree_sha256 {
+        differences.push(format!(
+            "source tree digest is {}, the manifest records {} (other files or contents)",
+            source.tree_sha256, manifest.source.tree_sha256
+        ));
+    }
+    let config = crate::config::load(&project)?;
+    let lockfile = match &opts.lockfile {
+        Some(p) => Some(p.clone()),
+        None if manifest.requirements.lockfile.starts_with("builtin:") => None,
+        None => Some(project.join(&manifest.requirements.lockfile)),
+    };
+    let lock = crate::build::choose_lock(&project, lockfile.as_deref(), &config)?;
+    let lock_sha = Sha256::of(&lock.bytes);
+    if lock_sha != manifest.requirements.lockfile_sha256 {
+        differences.push(format!(
+            "lockfile `{}` has sha256 {lock_sha}, the manifest records {}",
+            lock.label, manifest.requirements.lockfile_sha256
+        ));
+    }
+    let image = manifest.image.reference.clone().or_else(|| {
+        manifest
+            .image
+            .recipe
+            .is_none()
+            .then(|| manifest.image.id.clone())
+    });
+    if image.is_none() {
+        let pinned = crate::image::default_recipe_pinned_id().to_string();
+        if pinned != manifest.image.id {
+            differences.push(format!(
+                "this hermit's built-in image is {pinned}, the manifest records {} (use the hermit version that made it, or pass the image)",
+                manifest.image.id
+            ));
+        }
+    }
+    if !differences.is_empty() {
+        return Ok(Verdict {
+            input_differences: differences,
+            artifacts: Vec::new(),
+        });
+    }
+
+    let out = tempfile::tempdir().map_err(VerifyError::Temp)?;
+    let build_opts = BuildOptions {
+        project: project.clone(),
+        out: out.path().to_owned(),
+        image,
+        lockfile,
+        source_date_epoch: Some(manifest.source_date_epoch),
+        allow_dirty: manifest.source.dirty,
+        normalize: Some(
+            manifest
+                .normalize
+                .parse()
+                .map_err(|_| VerifyError::Normalize(manifest.normalize.clone()))?,
+        ),
+        index_url: opts.index_url.clone(),
+        debian_mirror: opts.debian_mirror.clone(),
+        cache_dir: opts.cache_dir.clone(),
+    };
+    let rebuilt = crate::build::build(docker, janitor, &build_opts, reporter).await?;
+
+    let mut artifacts = Vec::new();
+    for recorded in &manifest.artifacts {
+        let rebuilt_path = out.path().join(&recorded.name);
+        let rebuilt_bytes = std::fs::read(&rebuilt_path).ok();
+        let on_disk_path = manifest_dir.join(&recorded.name);
+        let on_disk = std::fs::read(&on_disk_path).ok();
+        let rebuilt_sha = rebuilt_bytes.as_deref().map(Sha256::of);
+        let on_disk_sha = on_disk.as_deref().map(Sha256::of);
+        let matches_record = rebuilt_sha == Some(recorded.sha256);
+        let matches_disk = on_disk_sha.is_none_or(|d| Some(d) == rebuilt_sha);
+        let status = match (&rebuilt_bytes, matches_record && matches_disk) {
+            (None, _) => "missing",
+            (Some(_), true) => "identical",
+            (Some(_), false) => "differs",
+        };
+        let report = match (status, &on_disk) {
+            ("differs", Some(_)) => Some(
+                crate::compare::compare_paths(&on_disk_path, &rebuilt_path)
+                    .map(|r| r.render())
+                    .unwrap_or_else(|e| format!("(could not compare: {e})")),
+            ),
+            ("differs", None) => Some(format!(
+                "rebuilt sha256 {}, the manifest records {}",
+                rebuilt_sha.map(|d| d.hex()).unwrap_or_default(),
+                recorded.sha256
+            )),
+            _ => None,
+        };
+        artifacts.push(ArtifactVerdict {
+            name: recorded.name.clone(),
+            status: status.into(),
+            recorded_sha256: recorded.sha256,
+            rebuilt_sha256: rebuilt_sha,
+            on_disk_sha256: on_disk_sha,
+            report,
+        });
+    }
+    let _ = rebuilt;
+    Ok(Verdict {
+        input_differences: Vec::new(),
+        artifacts,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("the manifest's normalize policy `{0}` is unknown to this hermit")]
+    Normalize(String),
+    #[error("could not make a temporary directory: {0}")]
+    Temp(#[source] std::io::Error),
+}

@@ -1,0 +1,131 @@
+//! The build cannot see the host: not its network, not its clock, umask, time zone, file times
+//! or directory; and it leaves nothing behind on the engine, even when interrupted.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// Builds `fixture` in a fresh directory with the host's umask, file times and TZ varied.
+fn build_with_variations(
+    fixture: &str,
+    umask: &str,
+    tz: &str,
+    mtime: i64,
+) -> Vec<(String, Vec<u8>)> {
+    let project = git_project(fixture);
+    for entry in walkdir::WalkDir::new(project.path()) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file()
+            && !entry.path().components().any(|c| c.as_os_str() == ".git")
+        {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(mtime as u64))
+                .unwrap();
+        }
+    }
+    let run_id = new_run_id("var");
+    ensure_default_image();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" build ."))
+        .arg(env!("CARGO_BIN_EXE_hermit"))
+        .current_dir(project.path())
+        .env("HERMIT_RUN_ID", &run_id)
+        .env("HERMIT_CACHE_DIR", shared_cache())
+        .env("TZ", tz)
+        .env("LANG", "de_DE.UTF-8")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert_nothing_left(&run_id);
+    files_in(&project.path().join("dist"))
+}
+
+#[test]
+fn same_bytes_from_different_directories_umasks_times_and_zones() {
+    // setuptools is the backend that copies file times and modes from the host, so it is the
+    // one this test can catch.
+    let a = build_with_variations("setuptools-app", "022", "UTC", 1_600_000_000);
+    let b = build_with_variations("setuptools-app", "077", "Asia/Kathmandu", 1_234_567_890);
+    assert_eq!(a.len(), 3);
+    for ((na, ba), (nb, bb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(ba == bb, "{na} differs between the two builds");
+    }
+}
+
+#[test]
+fn a_backend_looking_for_the_network_finds_none() {
+    let project = git_project("netprobe");
+    hermit(&["build", "."], project.path()).assert_ok();
+    let m = manifest(&project.path().join("dist"));
+    let wheel = project
+        .path()
+        .join("dist")
+        .join(artifact(&m, "wheel")["name"].as_str().unwrap());
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut probe = String::new();
+    zip.by_name("netprobe_result.txt")
+        .unwrap()
+        .read_to_string(&mut probe)
+        .unwrap();
+    assert!(probe.contains("interfaces=lo\n"), "{probe}");
+    assert!(probe.contains("dns=failed"), "{probe}");
+    assert!(probe.contains("route=unroutable"), "{probe}");
+}
+
+#[test]
+fn ctrl_c_removes_the_container_and_volumes() {
+    ensure_default_image();
+    let project = git_project("setuptools-app");
+    let run_id = new_run_id("int");
+    let mut child = hermit_cmd(&run_id)
+        .args(["build", "."])
+        .current_dir(project.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the build container exists, then interrupt as a terminal would.
+    let label = format!("label=org.hermit.run={run_id}");
+    let start = Instant::now();
+    loop {
+        if !docker(&["ps", "-aq", "--filter", &label]).trim().is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no container appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "hermit ended before it was interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_nothing_left(&run_id);
+    assert!(
+        !project.path().join("dist").exists(),
+        "an interrupted build wrote dist/"
+    );
+}

@@ -1,0 +1,200 @@
+//! Helpers for the integration tests: fixture projects in temporary git repositories, running
+//! the real `hermit` binary, and checking the engine for anything left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A cache shared by the tests of one checkout (inside target/, never the user's home).
+pub fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hermit-cache")
+}
+
+/// One name per hermit invocation, so a test can ask the engine about exactly its own run.
+pub fn new_run_id(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub struct Run {
+    pub output: Output,
+    pub run_id: String,
+}
+
+impl Run {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.output.status.success(),
+            "hermit failed ({}):\n{}",
+            self.code(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// The `hermit` command with a clean, test-controlled environment.
+pub fn hermit_cmd(run_id: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermit"));
+    cmd.env("HERMIT_RUN_ID", run_id)
+        .env("HERMIT_CACHE_DIR", shared_cache())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("CI", "true");
+    cmd
+}
+
+/// Runs hermit and checks that the run left no container or volume behind.
+pub fn hermit(args: &[&str], dir: &Path) -> Run {
+    hermit_with(args, dir, |_| {})
+}
+
+pub fn hermit_with(args: &[&str], dir: &Path, tweak: impl FnOnce(&mut Command)) -> Run {
+    ensure_default_image();
+    run_raw(args, dir, tweak)
+}
+
+pub fn run_raw(args: &[&str], dir: &Path, tweak: impl FnOnce(&mut Command)) -> Run {
+    let run_id = new_run_id("r");
+    let mut cmd = hermit_cmd(&run_id);
+    cmd.args(args).current_dir(dir);
+    tweak(&mut cmd);
+    let output = cmd.output().expect("run hermit");
+    assert_nothing_left(&run_id);
+    Run { output, run_id }
+}
+
+/// The engine holds no container or volume labelled with this run.
+#[track_caller]
+pub fn assert_nothing_left(run_id: &str) {
+    let label = format!("label=org.hermit.run={run_id}");
+    let containers = docker(&["ps", "-aq", "--filter", &label]);
+    let volumes = docker(&["volume", "ls", "-q", "--filter", &label]);
+    assert!(
+        containers.trim().is_empty() && volumes.trim().is_empty(),
+        "run {run_id} left containers [{containers}] volumes [{volumes}]"
+    );
+}
+
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Builds the default image once per test process (the first test pays the cold cost).
+pub fn ensure_default_image() {
+    static DONE: Mutex<bool> = Mutex::new(false);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !*done {
+        let run = run_raw(&["image", "build", "--if-missing"], &repo_root(), |_| {});
+        run.assert_ok();
+        *done = true;
+    }
+}
+
+/// Copies a fixture into a fresh git repository with one commit at a fixed time.
+pub fn git_project(fixture: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/fixtures").join(fixture),
+        tmp.path(),
+    );
+    git_init(tmp.path());
+    tmp
+}
+
+pub fn git_init(dir: &Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=hermit tests",
+            "-c",
+            "user.email=tests@hermit.invalid",
+            "commit",
+            "-qm",
+            "fixture",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_DATE", "1700000000 +0000")
+            .env("GIT_COMMITTER_DATE", "1700000000 +0000")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// The files in `dir`, sorted: (name, bytes).
+pub fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn manifest(dist: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dist.join("hermit-manifest.json")).unwrap()).unwrap()
+}
+
+/// One artifact's entry in a manifest, by kind (`sdist` or `wheel`).
+pub fn artifact<'a>(manifest: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in manifest"))
+}

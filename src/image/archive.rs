@@ -92,9 +92,7 @@ pub fn build(mut config: Value, layers: &[&[u8]], tag: &str) -> Result<Built, Ar
     let config_bytes = canonical::to_vec(&config)?;
     let config_digest = Sha256::of(&config_bytes);
 
-    let descriptor = |media: &str, digest: &Sha256, size: usize| {
-        json!({"mediaType": media, "digest": digest.prefixed(), "size": size})
-    };
+    let descriptor = |media: &str, digest: &Sha256, size: usize| json!({"mediaType": media, "digest": digest.prefixed(), "size": size});
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -121,11 +119,20 @@ pub fn build(mut config: Value, layers: &[&[u8]], tag: &str) -> Result<Built, Ar
 
     let mut tree = Tree::new();
     let put = |tree: &mut Tree, path: &str, data: Vec<u8>| {
-        tree.insert_file(path, 0o644, data).expect("fixed safe path");
+        tree.insert_file(path, 0o644, data)
+            .expect("fixed safe path");
     };
-    put(&mut tree, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec());
+    put(
+        &mut tree,
+        "oci-layout",
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    );
     put(&mut tree, "index.json", canonical::to_vec(&index)?);
-    put(&mut tree, "manifest.json", canonical::to_vec(&docker_manifest)?);
+    put(
+        &mut tree,
+        "manifest.json",
+        canonical::to_vec(&docker_manifest)?,
+    );
     put(&mut tree, &blob(&config_digest), config_bytes);
     put(&mut tree, &blob(&manifest_digest), manifest_bytes);
     for (layer, digest) in layers.iter().zip(&digests) {
@@ -165,7 +172,12 @@ mod tests {
     use super::*;
 
     fn config() -> Value {
-        recipe_config("amd64", (1000, 1000), "/home/hermit", &[("org.hermit.managed", "true")])
+        recipe_config(
+            "amd64",
+            (1000, 1000),
+            "/home/hermit",
+            &[("org.hermit.managed", "true")],
+        )
     }
 
     fn members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -204,9 +216,16 @@ mod tests {
         let config: Value = serde_json::from_slice(config_bytes).unwrap();
         assert!(config.get("created").is_none());
         assert!(config.get("history").is_none());
-        assert_eq!(config["rootfs"]["diff_ids"][0], Sha256::of(layer).prefixed());
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            Sha256::of(layer).prefixed()
+        );
         assert_eq!(config["config"]["User"], "1000:1000");
-        assert_eq!(canonical::to_vec(&config).unwrap(), *config_bytes, "canonical");
+        assert_eq!(
+            canonical::to_vec(&config).unwrap(),
+            *config_bytes,
+            "canonical"
+        );
 
         let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
         assert_eq!(manifest[0]["Config"], config_path);
@@ -216,7 +235,8 @@ mod tests {
 
         let index: Value = serde_json::from_slice(&files["index.json"]).unwrap();
         let m = index["manifests"][0]["digest"].as_str().unwrap();
-        let oci: Value = serde_json::from_slice(&files[&format!("blobs/sha256/{}", &m[7..])]).unwrap();
+        let oci: Value =
+            serde_json::from_slice(&files[&format!("blobs/sha256/{}", &m[7..])]).unwrap();
         assert_eq!(oci["config"]["digest"], built.id.to_string());
         assert!(files.contains_key("oci-layout"));
     }

@@ -51,7 +51,10 @@ pub enum DebianError {
         source: std::io::Error,
     },
     #[error("package index stanza for `{package}` lacks `{field}`")]
-    MissingField { package: String, field: &'static str },
+    MissingField {
+        package: String,
+        field: &'static str,
+    },
     #[error("root package `{0}` is not in the index")]
     NoRoot(String),
     #[error("`{package}` depends on `{dependency}`, which no package in the index provides")]
@@ -114,12 +117,13 @@ pub async fn fetch_index(
         "{}/binary-{}/Packages.xz",
         opts.component, opts.architecture
     );
-    let expected = release_sha256(fields.get("SHA256").map_or("", |s| s), &file).ok_or_else(
-        || DebianError::NotListed {
-            url: release_url.clone(),
-            file: file.clone(),
-        },
-    )?;
+    let expected =
+        release_sha256(fields.get("SHA256").map_or("", |s| s), &file).ok_or_else(|| {
+            DebianError::NotListed {
+                url: release_url.clone(),
+                file: file.clone(),
+            }
+        })?;
     let url = format!("{}/dists/{}/{}", opts.mirror, opts.suite, file);
     let xz = http::get_bytes(client, &url, None).await?;
     let actual = Sha256::of(&xz);
@@ -239,7 +243,12 @@ pub fn parse_packages(text: &str) -> Result<Index, DebianError> {
             })?;
         let provides: Vec<String> = f
             .get("Provides")
-            .map(|p| p.split(',').map(dep_name).filter(|n| !n.is_empty()).collect())
+            .map(|p| {
+                p.split(',')
+                    .map(dep_name)
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let pkg = Package {
             version: need("Version")?,
@@ -323,10 +332,7 @@ pub fn closure(
             }
         }
     }
-    Ok(chosen
-        .iter()
-        .map(|n| index.packages[n].clone())
-        .collect())
+    Ok(chosen.iter().map(|n| index.packages[n].clone()).collect())
 }
 
 #[cfg(test)]
@@ -367,7 +373,10 @@ mod tests {
         let index = fixture();
         let p = &index.packages["python3.13"];
         assert_eq!(p.version, "1.0-1");
-        assert_eq!(p.filename, "pool/main/p/python3.13/python3.13_1.0-1_amd64.deb");
+        assert_eq!(
+            p.filename,
+            "pool/main/p/python3.13/python3.13_1.0-1_amd64.deb"
+        );
         assert_eq!(p.size, 10);
         assert_eq!(p.sha256, Sha256::of(b"python3.13"));
         assert_eq!(

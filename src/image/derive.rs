@@ -68,25 +68,38 @@ pub async fn derive(
 ) -> Result<ImageId, DeriveError> {
     let mut layer = add.clone();
     if !compile_dirs.is_empty() {
+        let started = std::time::Instant::now();
         let step = reporter.step(format!("byte-compiling {}", compile_dirs.join(", ")));
         let pycs = compile(docker, base, add, compile_dirs, reporter).await?;
-        step.finish(format!("byte-compiled {} modules", pycs.len()));
+        step.finish(format!(
+            "byte-compiled {} modules in {:.1}s",
+            pycs.len(),
+            started.elapsed().as_secs_f64()
+        ));
         for (path, data) in pycs {
             layer.insert_file(&path, 0o644, data)?;
         }
     }
     let layer_bytes = files_only_tar(&layer);
 
+    let started = std::time::Instant::now();
     let step = reporter.step(format!("exporting {base}"));
     let (config, base_layers) = export(docker, base).await?;
-    step.finish(format!("exported {base}"));
+    step.finish(format!(
+        "exported {base} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
     let config = with_history_entry(config);
     let mut layers: Vec<&[u8]> = base_layers.iter().map(Vec::as_slice).collect();
     layers.push(&layer_bytes);
     let built = archive::build(config, &layers, tag)?;
+    let started = std::time::Instant::now();
     let step = reporter.step(format!("loading {}", built.id));
     let id = archive::load(docker, built).await?;
-    step.finish(format!("loaded {id} as {tag}"));
+    step.finish(format!(
+        "loaded {id} as {tag} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(id)
 }
 
@@ -134,7 +147,9 @@ async fn compile(
     let failed = failed_files(&out.logs);
     let fatal: Vec<&String> = failed.iter().filter(|f| !is_test_file(f)).collect();
     for f in failed.iter().filter(|f| is_test_file(f)) {
-        reporter.detail(format!("left uncompiled (test file with deliberate errors): {f}"));
+        reporter.detail(format!(
+            "left uncompiled (test file with deliberate errors): {f}"
+        ));
     }
     // compileall exits 1 when any file fails; a test file with deliberate syntax errors is not
     // a reason to fail, anything else is.
@@ -151,7 +166,11 @@ async fn compile(
             files: if fatal.is_empty() {
                 "(no file named; see the log)".to_owned()
             } else {
-                fatal.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                fatal
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             },
             log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
@@ -170,7 +189,11 @@ async fn compile(
 fn failed_files(log: &str) -> Vec<String> {
     let mut files: Vec<String> = log
         .lines()
-        .filter_map(|l| l.strip_prefix(COMPILE_ERROR)?.split_once("'...").map(|(f, _)| f.to_owned()))
+        .filter_map(|l| {
+            l.strip_prefix(COMPILE_ERROR)?
+                .split_once("'...")
+                .map(|(f, _)| f.to_owned())
+        })
         .collect();
     files.sort();
     files.dedup();
@@ -181,14 +204,20 @@ fn is_test_file(path: &str) -> bool {
     ["/test/", "/tests/", "/idle_test/"]
         .iter()
         .any(|p| path.contains(p))
-        || path.rsplit('/').next().is_some_and(|n| n.starts_with("bad"))
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("bad"))
 }
 
 /// `__pycache__/*.pyc` regular files from the engine's tar of `dir` (whose members start with
 /// `dir`'s last component), keyed by path relative to `/`. Everything else is skipped, links
 /// included: only the compiler's output is taken from the container.
 pub fn pyc_files(dir: &str, tar: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>> {
-    let parent = dir.trim_end_matches('/').rsplit_once('/').map_or("", |(p, _)| p);
+    let parent = dir
+        .trim_end_matches('/')
+        .rsplit_once('/')
+        .map_or("", |(p, _)| p);
     let mut out = BTreeMap::new();
     let mut archive = tar::Archive::new(tar);
     for entry in archive.entries()? {
@@ -261,10 +290,7 @@ async fn export(docker: &Docker, image: &ImageId) -> Result<(Value, Vec<Vec<u8>>
             source,
         })?);
     }
-    let bad = |why: String| DeriveError::BadExport {
-        image: *image,
-        why,
-    };
+    let bad = |why: String| DeriveError::BadExport { image: *image, why };
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut links: BTreeMap<String, String> = BTreeMap::new();
     let mut archive = tar::Archive::new(bytes.as_slice());
@@ -274,7 +300,9 @@ async fn export(docker: &Docker, image: &ImageId) -> Result<(Value, Vec<Vec<u8>>
         match entry.header().entry_type() {
             tar::EntryType::Regular => {
                 let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
+                entry
+                    .read_to_end(&mut data)
+                    .map_err(|e| bad(e.to_string()))?;
                 files.insert(path, data);
             }
             // `docker save` writes a repeated layer as a link to its first copy.
@@ -307,7 +335,9 @@ async fn export(docker: &Docker, image: &ImageId) -> Result<(Value, Vec<Vec<u8>>
         .ok_or_else(|| bad("manifest.json has no Config".into()))?;
     let config_bytes = get(config_path)?;
     if Sha256::of(config_bytes) != image.digest() {
-        return Err(bad(format!("`{config_path}` does not hash to the image ID")));
+        return Err(bad(format!(
+            "`{config_path}` does not hash to the image ID"
+        )));
     }
     let config: Value = serde_json::from_slice(config_bytes).map_err(|e| bad(e.to_string()))?;
     let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
@@ -356,12 +386,18 @@ mod tests {
     #[test]
     fn keeps_only_pyc_files() {
         let mut t = Tree::new();
-        t.insert_file("python3.13/os.py", 0o644, b"src".to_vec()).unwrap();
-        t.insert_file("python3.13/__pycache__/os.cpython-313.pyc", 0o644, b"pyc".to_vec())
+        t.insert_file("python3.13/os.py", 0o644, b"src".to_vec())
             .unwrap();
+        t.insert_file(
+            "python3.13/__pycache__/os.cpython-313.pyc",
+            0o644,
+            b"pyc".to_vec(),
+        )
+        .unwrap();
         t.insert_file("python3.13/__pycache__/notes.txt", 0o644, b"x".to_vec())
             .unwrap();
-        t.insert_symlink("python3.13/__pycache__/l.pyc", "/etc/passwd").unwrap();
+        t.insert_symlink("python3.13/__pycache__/l.pyc", "/etc/passwd")
+            .unwrap();
         let got = pyc_files("/usr/lib/python3.13", &t.to_tar(0)).unwrap();
         assert_eq!(
             got.keys().collect::<Vec<_>>(),
@@ -387,8 +423,10 @@ mod tests {
     #[test]
     fn derived_layer_has_no_directories() {
         let mut t = Tree::new();
-        t.insert_file("home/hermit/x.pth", 0o644, b"/x\n".to_vec()).unwrap();
-        t.insert_symlink("usr/local/bin/tool", "../lib/tool").unwrap();
+        t.insert_file("home/hermit/x.pth", 0o644, b"/x\n".to_vec())
+            .unwrap();
+        t.insert_symlink("usr/local/bin/tool", "../lib/tool")
+            .unwrap();
         let bytes = files_only_tar(&t);
         let mut ar = tar::Archive::new(bytes.as_slice());
         let names: Vec<String> = ar
@@ -402,8 +440,14 @@ mod tests {
     #[test]
     fn history_gets_an_untimed_entry_only_when_kept() {
         let c = with_history_entry(json!({"history": [{"created": "2020"}]}));
-        assert_eq!(c["history"][1], json!({"created_by": "hermit: derived layer"}));
+        assert_eq!(
+            c["history"][1],
+            json!({"created_by": "hermit: derived layer"})
+        );
         assert!(with_history_entry(json!({})).get("history").is_none());
-        assert_eq!(resolve_dotdot("abc", "../def/layer.tar").unwrap(), "def/layer.tar");
+        assert_eq!(
+            resolve_dotdot("abc", "../def/layer.tar").unwrap(),
+            "def/layer.tar"
+        );
     }
 }

@@ -40,13 +40,17 @@ pub enum LayerError {
         #[source]
         source: io::Error,
     },
-    #[error("`{deb}`: hardlink `{member}` points at `{target}`, which is not a file laid out before it")]
+    #[error(
+        "`{deb}`: hardlink `{member}` points at `{target}`, which is not a file laid out before it"
+    )]
     Hardlink {
         deb: String,
         member: String,
         target: String,
     },
-    #[error("`{deb}`: member `{member}` is a {kind}, which an image layer built by hermit does not hold")]
+    #[error(
+        "`{deb}`: member `{member}` is a {kind}, which an image layer built by hermit does not hold"
+    )]
     Unsupported {
         deb: String,
         member: String,
@@ -214,7 +218,14 @@ mod tests {
     use crate::image::deb::tests::make_deb;
     use crate::image::recipe::{Recipe, default_recipe};
 
-    fn member(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, mode: u32, body: &[u8], link: Option<&str>) {
+    fn member(
+        b: &mut tar::Builder<Vec<u8>>,
+        path: &str,
+        kind: tar::EntryType,
+        mode: u32,
+        body: &[u8],
+        link: Option<&str>,
+    ) {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(mode);
@@ -230,9 +241,15 @@ mod tests {
     #[test]
     fn rewrites_merged_usr_paths() {
         assert_eq!(merged_usr("./bin/sh"), "usr/bin/sh");
-        assert_eq!(merged_usr("./lib64/ld-linux-x86-64.so.2"), "usr/lib64/ld-linux-x86-64.so.2");
+        assert_eq!(
+            merged_usr("./lib64/ld-linux-x86-64.so.2"),
+            "usr/lib64/ld-linux-x86-64.so.2"
+        );
         assert_eq!(merged_usr("./sbin/"), "usr/sbin");
-        assert_eq!(merged_usr("./lib/x86_64-linux-gnu/libc.so.6"), "usr/lib/x86_64-linux-gnu/libc.so.6");
+        assert_eq!(
+            merged_usr("./lib/x86_64-linux-gnu/libc.so.6"),
+            "usr/lib/x86_64-linux-gnu/libc.so.6"
+        );
         assert_eq!(merged_usr("./usr/bin/python3"), "usr/bin/python3");
         assert_eq!(merged_usr("./library/x"), "library/x");
         assert_eq!(merged_usr("./"), "");
@@ -246,16 +263,43 @@ mod tests {
         member(&mut b, "./lib64/", Directory, 0o755, b"", None);
         member(&mut b, "./lib64/ld.so", Regular, 0o755, b"ELF", None);
         member(&mut b, "./bin/su", Regular, 0o4755, b"suid", None);
-        member(&mut b, "./usr/bin/python3", Symlink, 0o777, b"", Some("python3.13"));
-        member(&mut b, "./sbin/ldconfig", Link, 0o755, b"", Some("./lib64/ld.so"));
+        member(
+            &mut b,
+            "./usr/bin/python3",
+            Symlink,
+            0o777,
+            b"",
+            Some("python3.13"),
+        );
+        member(
+            &mut b,
+            "./sbin/ldconfig",
+            Link,
+            0o755,
+            b"",
+            Some("./lib64/ld.so"),
+        );
         let deb = make_deb(&b.into_inner().unwrap());
 
         let mut tree = Tree::new();
         unpack_deb(&mut tree, &deb, "t.deb").unwrap();
-        assert!(matches!(tree.get("usr/lib64/ld.so"), Some(Entry::File { mode: 0o755, data }) if data == b"ELF"));
-        assert!(matches!(tree.get("usr/bin/su"), Some(Entry::File { mode: 0o755, .. })), "setuid dropped");
-        assert!(matches!(tree.get("usr/bin/python3"), Some(Entry::Symlink { target }) if target == "python3.13"));
-        assert!(matches!(tree.get("usr/sbin/ldconfig"), Some(Entry::File { data, .. }) if data == b"ELF"), "hardlink copied");
+        assert!(
+            matches!(tree.get("usr/lib64/ld.so"), Some(Entry::File { mode: 0o755, data }) if data == b"ELF")
+        );
+        assert!(
+            matches!(
+                tree.get("usr/bin/su"),
+                Some(Entry::File { mode: 0o755, .. })
+            ),
+            "setuid dropped"
+        );
+        assert!(
+            matches!(tree.get("usr/bin/python3"), Some(Entry::Symlink { target }) if target == "python3.13")
+        );
+        assert!(
+            matches!(tree.get("usr/sbin/ldconfig"), Some(Entry::File { data, .. }) if data == b"ELF"),
+            "hardlink copied"
+        );
         assert!(tree.get("lib64").is_none() && tree.get("bin").is_none());
     }
 
@@ -263,11 +307,14 @@ mod tests {
     fn system_files_and_owners() {
         let recipe = Recipe::parse(default_recipe().recipe, "r").unwrap();
         let mut tree = Tree::new();
-        tree.insert_file("usr/bin/python3.13", 0o755, b"x".to_vec()).unwrap();
+        tree.insert_file("usr/bin/python3.13", 0o755, b"x".to_vec())
+            .unwrap();
         let owners = add_system_files(&mut tree, &recipe).unwrap();
         assert!(matches!(tree.get("lib"), Some(Entry::Symlink { target }) if target == "usr/lib"));
         assert_eq!(tree.get("tmp"), Some(&Entry::Dir { mode: 0o1777 }));
-        let Some(Entry::File { data, .. }) = tree.get("etc/passwd") else { panic!() };
+        let Some(Entry::File { data, .. }) = tree.get("etc/passwd") else {
+            panic!()
+        };
         assert!(String::from_utf8_lossy(data).contains("hermit:x:1000:1000:hermit:/home/hermit:"));
 
         let bytes = layer_tar(&tree, &owners);
@@ -278,9 +325,17 @@ mod tests {
         for e in ar.entries().unwrap() {
             let e = e.unwrap();
             assert_eq!(e.header().mtime().unwrap(), LAYER_MTIME);
-            let path = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_owned();
+            let path = e
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_owned();
             paths.push(path.clone());
-            seen.insert(path, (e.header().uid().unwrap(), e.header().mode().unwrap()));
+            seen.insert(
+                path,
+                (e.header().uid().unwrap(), e.header().mode().unwrap()),
+            );
         }
         assert_eq!(seen["home/hermit"], (1000, 0o755));
         assert_eq!(seen["src"], (1000, 0o755));

@@ -138,15 +138,25 @@ pub async fn ensure_default(
             purelib: recipe.python.purelib.clone(),
         },
     };
-    if reference::inspect_id(docker, &lock.image_id).await?.is_some() {
+    if reference::inspect_id(docker, &lock.image_id)
+        .await?
+        .is_some()
+    {
         return Ok(image);
     }
     reporter.info(format!(
         "building the default image {} from {} (once per machine)",
         lock.image_id, embedded.path
     ));
-    let built = build_from_lock(docker, cache_dir, &recipe, &lock.packages, mirror_flag, reporter)
-        .await?;
+    let built = build_from_lock(
+        docker,
+        cache_dir,
+        &recipe,
+        &lock.packages,
+        mirror_flag,
+        reporter,
+    )
+    .await?;
     check_pinned(&lock_path, lock.image_id, built)?;
     Ok(image)
 }
@@ -178,8 +188,15 @@ pub async fn build_recipe(
     let lock_path = format!("{shown}/{}", recipe::LOCK_FILE);
     let lock = RecipeLock::parse(&lock_text, &lock_path)?;
     lock.check_recipe(&recipe_text, &lock_path)?;
-    let built =
-        build_from_lock(docker, cache_dir, &recipe, &lock.packages, mirror_flag, reporter).await?;
+    let built = build_from_lock(
+        docker,
+        cache_dir,
+        &recipe,
+        &lock.packages,
+        mirror_flag,
+        reporter,
+    )
+    .await?;
     check_pinned(&lock_path, lock.image_id, built)?;
     Ok(built)
 }
@@ -408,8 +425,14 @@ pub async fn list(docker: &Docker) -> Result<Vec<ListedImage>, ImageError> {
         ("reference", "hermit/*".to_owned()),
     ] {
         let filters = std::collections::HashMap::from([(key, vec![value.as_str()])]);
-        let opts = ListImagesOptionsBuilder::default().filters(&filters).build();
-        for image in docker.list_images(Some(opts)).await.map_err(ImageError::List)? {
+        let opts = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        for image in docker
+            .list_images(Some(opts))
+            .await
+            .map_err(ImageError::List)?
+        {
             let Ok(id) = image.id.parse::<ImageId>() else {
                 continue;
             };
@@ -432,4 +455,37 @@ pub async fn list(docker: &Docker) -> Result<Vec<ListedImage>, ImageError> {
     let mut images: Vec<ListedImage> = found.into_values().collect();
     images.sort_by(|a, b| (&a.tags, a.id).cmp(&(&b.tags, b.id)));
     Ok(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_different_id_names_both() {
+        let pinned = ImageId(Sha256::of(b"a"));
+        let built = ImageId(Sha256::of(b"b"));
+        assert!(check_pinned("images/x/recipe.lock", pinned, pinned).is_ok());
+        let msg = check_pinned("images/x/recipe.lock", pinned, built)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(&pinned.to_string()) && msg.contains(&built.to_string()),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn embedded_lock_matches_embedded_recipe() {
+        let e = default_recipe();
+        let lock = RecipeLock::parse(e.lock, "recipe.lock").unwrap();
+        lock.check_recipe(e.recipe, "recipe.lock").unwrap();
+        assert_eq!(lock.packages.len(), 29);
+        assert_eq!(
+            lock.render(),
+            e.lock,
+            "the committed lock is in canonical form"
+        );
+        assert!(!e.lock.contains("://"), "locks hold no URLs");
+    }
 }

@@ -45,10 +45,12 @@ pub struct Outcome {
 /// Runs `job` to completion and removes the container, whatever happened.
 pub async fn run(docker: &Docker, job: Job<'_>) -> Result<Outcome, OneshotError> {
     let image = *job.image;
-    let err = |what| move |source| OneshotError::Engine {
-        what,
-        image,
-        source,
+    let err = |what| {
+        move |source| OneshotError::Engine {
+            what,
+            image,
+            source,
+        }
     };
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
@@ -70,14 +72,17 @@ pub async fn run(docker: &Docker, job: Job<'_>) -> Result<Outcome, OneshotError>
         .create_container(None, body)
         .await
         .map_err(err("create"))?;
-    let result = drive(docker, &created.id, job).await.map_err(|(what, source)| {
-        OneshotError::Engine {
+    let result = drive(docker, &created.id, job)
+        .await
+        .map_err(|(what, source)| OneshotError::Engine {
             what,
             image,
             source,
-        }
-    });
-    let remove = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        });
+    let remove = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
     let removed = docker.remove_container(&created.id, Some(remove)).await;
     let outcome = result?;
     removed.map_err(err("remove"))?;
@@ -110,7 +115,10 @@ async fn drive(
             Err(e) => return Err(("wait for", e)),
         }
     }
-    let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).build();
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .build();
     let mut logs = String::new();
     let mut stream = docker.logs(id, Some(opts));
     while let Some(item) = stream.next().await {

@@ -86,11 +86,17 @@ pub enum RecipeError {
     },
     #[error("`{path}` is not a valid recipe: {message}")]
     BadRecipe { path: String, message: String },
-    #[error("`{path}` is not a valid recipe lock ({message}); run `hermit image lock` to regenerate it")]
+    #[error(
+        "`{path}` is not a valid recipe lock ({message}); run `hermit image lock` to regenerate it"
+    )]
     BadLock { path: String, message: String },
-    #[error("`{path}` was made from another `recipe.toml`; run `hermit image lock` to regenerate it")]
+    #[error(
+        "`{path}` was made from another `recipe.toml`; run `hermit image lock` to regenerate it"
+    )]
     StaleLock { path: String },
-    #[error("`{path}` has version {found}, this hermit reads version {LOCK_VERSION}; run `hermit image lock`")]
+    #[error(
+        "`{path}` has version {found}, this hermit reads version {LOCK_VERSION}; run `hermit image lock`"
+    )]
     LockVersion { path: String, found: u32 },
 }
 
@@ -130,7 +136,9 @@ impl Recipe {
         if !recipe.python.purelib.starts_with('/')
             || recipe.python.compile.iter().any(|d| !d.starts_with('/'))
         {
-            return Err(bad("`python.purelib` and `python.compile` want absolute paths"));
+            return Err(bad(
+                "`python.purelib` and `python.compile` want absolute paths",
+            ));
         }
         if recipe.user.uid == 0 {
             return Err(bad("`user.uid` must not be 0: builds run unprivileged"));
@@ -204,9 +212,7 @@ pub fn read_dir(dir: &Path) -> Result<(String, Option<String>), RecipeError> {
     let recipe = read(RECIPE_FILE)?;
     let lock = match read(LOCK_FILE) {
         Ok(text) => Some(text),
-        Err(RecipeError::Read { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
+        Err(RecipeError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             None
         }
         Err(e) => return Err(e),

@@ -159,7 +159,9 @@ pub async fn inspect_id(docker: &Docker, id: &ImageId) -> Result<Option<ImageId>
     match docker.inspect_image(&given).await {
         Ok(info) => {
             let found = info.id.ok_or_else(|| ResolveError::NoId(given.clone()))?;
-            let found: ImageId = found.parse().map_err(|_| ResolveError::NoId(given.clone()))?;
+            let found: ImageId = found
+                .parse()
+                .map_err(|_| ResolveError::NoId(given.clone()))?;
             if found != *id {
                 return Err(ResolveError::WrongId {
                     given,
@@ -256,10 +258,7 @@ mod tests {
             format!("@sha256:{}", hex()).parse::<ImageRef>(),
             Err(RefError::BadDigest(_))
         ));
-        assert!(matches!(
-            hex().parse::<ImageRef>(),
-            Err(RefError::BadId(_))
-        ));
+        assert!(matches!(hex().parse::<ImageRef>(), Err(RefError::BadId(_))));
         assert!(matches!(
             "sha256:XYZ".parse::<ImageRef>(),
             Err(RefError::BadId(_))

@@ -88,7 +88,8 @@ impl DebStore {
             move |source| StoreError::Io { what, path, source }
         };
         std::fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io("write in", &self.dir))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&self.dir).map_err(io("write in", &self.dir))?;
         tmp.write_all(bytes).map_err(io("write in", &self.dir))?;
         let path = self.path(sha256);
         tmp.persist(&path).map_err(|e| StoreError::Io {

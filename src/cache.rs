@@ -56,7 +56,11 @@ impl Cache {
     /// Opens (and creates) the cache: `dir`, else `$HERMIT_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/hermit`, else `$HOME/.cache/hermit`.
     pub fn open(dir: Option<&Path>) -> Result<Self, CacheError> {
-        let env = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty()).map(PathBuf::from);
+        let env = |v: &str| {
+            std::env::var_os(v)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        };
         let dir = match dir {
             Some(d) => d.to_owned(),
             None => env("HERMIT_CACHE_DIR")
@@ -110,11 +114,10 @@ impl Cache {
             .map_err(io_err(parent))?;
         tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
         tmp.as_file().sync_all().map_err(io_err(&path))?;
-        tmp.persist(&path)
-            .map_err(|e| CacheError::Io {
-                path: path.clone(),
-                source: e.error,
-            })?;
+        tmp.persist(&path).map_err(|e| CacheError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
         Ok(path)
     }
 
@@ -183,7 +186,9 @@ mod tests {
         let cache = Cache::open(Some(tmp.path())).unwrap();
         let d = Sha256::of(b"hello");
         let err = cache.put(&d, b"evil").unwrap_err();
-        assert!(matches!(err, CacheError::Mismatch { actual, .. } if actual == Sha256::of(b"evil")));
+        assert!(
+            matches!(err, CacheError::Mismatch { actual, .. } if actual == Sha256::of(b"evil"))
+        );
         assert!(!cache.path_for(&d).exists());
     }
 

@@ -401,7 +401,10 @@ mod tests {
         let n: PackageName = "Flit_Core".parse().unwrap();
         assert_eq!(n.as_str(), "flit-core");
         assert_eq!(
-            "zope..interface-_x".parse::<PackageName>().unwrap().as_str(),
+            "zope..interface-_x"
+                .parse::<PackageName>()
+                .unwrap()
+                .as_str(),
             "zope-interface-x"
         );
         assert!("".parse::<PackageName>().is_err());
@@ -453,7 +456,10 @@ mod tests {
         );
         let p = parse_page("http://127.0.0.1:8000/simple/demo/", json.as_bytes()).unwrap();
         let f = &p.files[0];
-        assert_eq!(f.url, "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl");
+        assert_eq!(
+            f.url,
+            "http://127.0.0.1:8000/files/demo-1.0-py3-none-any.whl"
+        );
         assert_eq!(f.sha256, Some(H1.parse().unwrap()));
         assert_eq!(f.requires_python.as_deref(), Some(">=3.9"));
         assert!(f.core_metadata && !f.yanked);

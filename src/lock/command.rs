@@ -74,8 +74,8 @@ pub fn project_requirements(dir: &Path) -> anyhow::Result<Vec<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("could not read `{}`", path.display())),
     };
-    let doc: toml::Table = toml::from_str(&text)
-        .with_context(|| format!("`{}` is not valid TOML", path.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
     let requires = doc
         .get("build-system")
         .and_then(|b| b.get("requires"))
@@ -132,7 +132,10 @@ pub async fn lock_command(opts: LockOptions, reporter: &Reporter) -> anyhow::Res
     let endpoint = endpoints::index_url(opts.index_url.as_deref())?;
     let index = IndexClient::new(endpoint)?;
     let target = Target::linux_x86_64(&opts.python);
-    let step = reporter.step(format!("resolving {} requirements for {target}", inputs.len()));
+    let step = reporter.step(format!(
+        "resolving {} requirements for {target}",
+        inputs.len()
+    ));
     let mut lock =
         resolve_with_preferences(&requirements, &target, &index, &preferences, reporter).await?;
     lock.origin = opts.output.display().to_string();
@@ -152,7 +155,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("could not create `{}`", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("could not create `{}`", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("could not write in `{}`", dir.display()))?;
     tmp.write_all(bytes)?;

@@ -55,9 +55,7 @@ pub enum FetchError {
         "`{filename}` (locked in `{lock}`) is not on the package index; the index may be incomplete or the lock stale"
     )]
     NotOnIndex { lock: String, filename: String },
-    #[error(
-        "no file of `{name}` {version} on the package index has a sha256 that `{lock}` pins"
-    )]
+    #[error("no file of `{name}` {version} on the package index has a sha256 that `{lock}` pins")]
     NoHashMatch {
         lock: String,
         name: PackageName,
@@ -80,9 +78,9 @@ impl FetchError {
             Self::SdistOnly { lock, .. }
             | Self::NoCompatibleWheel { lock, .. }
             | Self::NotOnIndex { lock, .. }
-            | Self::NoHashMatch { lock, .. } => {
-                Some(format!("run `hermit lock --upgrade -o {lock}` and commit it"))
-            }
+            | Self::NoHashMatch { lock, .. } => Some(format!(
+                "run `hermit lock --upgrade -o {lock}` and commit it"
+            )),
             _ => None,
         }
     }
@@ -296,6 +294,7 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::test_index::{Server, serve};
 
     fn lock_with(files: &[(&str, &[u8])]) -> Lock {
         Lock {
@@ -343,8 +342,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(Some(tmp.path())).unwrap();
         let target = Target::linux_x86_64("3.13");
-        let err = check_cached(&lock_with(&[("demo-1.0.tar.gz", b"s")]), &target, &cache)
-            .unwrap_err();
+        let err =
+            check_cached(&lock_with(&[("demo-1.0.tar.gz", b"s")]), &target, &cache).unwrap_err();
         assert!(matches!(err, FetchError::SdistOnly { .. }), "{err}");
         assert!(err.to_string().contains("wheels only"));
         let err = check_cached(
@@ -364,5 +363,124 @@ mod tests {
         lock.packages[0].marker = Some("sys_platform == 'win32'".into());
         let got = check_cached(&lock, &Target::linux_x86_64("3.13"), &cache).unwrap();
         assert_eq!(got, Some(vec![]));
+    }
+
+    fn index_page(hash: &Sha256) -> Vec<u8> {
+        format!(
+            "<html><body><a href=\"../../files/demo-1.0-py3-none-any.whl#sha256={hash}\">demo-1.0-py3-none-any.whl</a></body></html>"
+        )
+        .into_bytes()
+    }
+
+    fn client(server: &Server) -> IndexClient {
+        IndexClient::new(
+            crate::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn fetches_verifies_and_caches_from_a_static_index() {
+        let wheel = b"wheel".to_vec();
+        let server = serve(vec![
+            ("/simple/demo/".into(), index_page(&Sha256::of(&wheel))),
+            ("/files/demo-1.0-py3-none-any.whl".into(), wheel.clone()),
+        ])
+        .await;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(tmp.path())).unwrap();
+        let target = Target::linux_x86_64("3.13");
+        let lock = lock_with(&[("demo-1.0-py3-none-any.whl", b"wheel")]);
+        let got = fetch(
+            &lock,
+            &target,
+            &client(&server),
+            &cache,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got[0].sha256, Sha256::of(b"wheel"));
+        assert_eq!(std::fs::read(&got[0].path).unwrap(), wheel);
+        assert_eq!(check_cached(&lock, &target, &cache).unwrap(), Some(got));
+
+        // pip's format names hashes only: the file is found by its hash on the page.
+        let mut pip_lock = lock.clone();
+        pip_lock.packages[0].files[0].filename = None;
+        let tmp2 = tempfile::tempdir().unwrap();
+        let cache2 = Cache::open(Some(tmp2.path())).unwrap();
+        assert_eq!(check_cached(&pip_lock, &target, &cache2).unwrap(), None);
+        let got = fetch(
+            &pip_lock,
+            &target,
+            &client(&server),
+            &cache2,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got[0].filename, "demo-1.0-py3-none-any.whl");
+    }
+
+    #[tokio::test]
+    async fn other_bytes_from_the_index_are_refused() {
+        let server = serve(vec![
+            ("/simple/demo/".into(), index_page(&Sha256::of(b"evil"))),
+            ("/files/demo-1.0-py3-none-any.whl".into(), b"evil".to_vec()),
+        ])
+        .await;
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(tmp.path())).unwrap();
+        let lock = lock_with(&[("demo-1.0-py3-none-any.whl", b"wheel")]);
+        let err = fetch(
+            &lock,
+            &Target::linux_x86_64("3.13"),
+            &client(&server),
+            &cache,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, FetchError::Tampered { .. }), "{msg}");
+        assert!(
+            msg.starts_with(&format!(
+                "`demo-1.0-py3-none-any.whl` from the index has sha256 {} but `lockfiles/t.lock` pins {}",
+                Sha256::of(b"evil"),
+                Sha256::of(b"wheel")
+            )),
+            "{msg}"
+        );
+        assert!(!cache.path_for(&Sha256::of(b"wheel")).exists());
+    }
+
+    /// The default lock fetched from the configured index and laid out (network).
+    #[tokio::test]
+    #[ignore]
+    async fn fetches_and_lays_out_the_default_lock() {
+        let (path, text) = crate::lock::default_lock();
+        let lock = Lock::parse(text, path).unwrap();
+        let index = IndexClient::new(crate::endpoints::index_url(None).unwrap()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(tmp.path())).unwrap();
+        let target = Target::linux_x86_64("3.13");
+        let got = fetch(&lock, &target, &index, &cache, &Reporter::silent())
+            .await
+            .unwrap();
+        assert_eq!(got.len(), lock.packages.len());
+        assert_eq!(
+            check_cached(&lock, &target, &cache).unwrap(),
+            Some(got.clone())
+        );
+        let wheels: Vec<(String, Vec<u8>)> = got
+            .iter()
+            .map(|f| (f.filename.clone(), std::fs::read(&f.path).unwrap()))
+            .collect();
+        let site = "/usr/local/lib/python3.13/dist-packages";
+        let tree = crate::install::site_tree(&wheels, site, "/usr/local/bin").unwrap();
+        assert!(
+            tree.get("usr/local/lib/python3.13/dist-packages/hatchling/build.py")
+                .is_some()
+        );
     }
 }

@@ -107,7 +107,9 @@ fn quote(s: &str) -> String {
 
 pub(super) fn write(lock: &Lock, regenerate: &str) -> String {
     let mut out = String::new();
-    out.push_str("# Hash-locked build requirements, written by `hermit lock`. Do not edit by hand.\n");
+    out.push_str(
+        "# Hash-locked build requirements, written by `hermit lock`. Do not edit by hand.\n",
+    );
     out.push_str(&format!("# Regenerate: {regenerate}\n"));
     out.push_str("version = 1\n");
     if let Some(python) = &lock.python {
@@ -180,7 +182,10 @@ mod tests {
 
     #[test]
     fn writes_golden_text_and_round_trips() {
-        let text = write(&sample(), "hermit lock -r t.in -o lockfiles/t.lock --upgrade");
+        let text = write(
+            &sample(),
+            "hermit lock -r t.in -o lockfiles/t.lock --upgrade",
+        );
         let golden = format!(
             r#"# Hash-locked build requirements, written by `hermit lock`. Do not edit by hand.
 # Regenerate: hermit lock -r t.in -o lockfiles/t.lock --upgrade
@@ -216,17 +221,17 @@ sha256 = "{}"
         expected.packages.sort_by(|a, b| a.name.cmp(&b.name));
         expected.requirements.sort();
         assert_eq!(back, expected);
-        assert_eq!(back.to_toml("hermit lock -r t.in -o lockfiles/t.lock --upgrade"), text);
+        assert_eq!(
+            back.to_toml("hermit lock -r t.in -o lockfiles/t.lock --upgrade"),
+            text
+        );
     }
 
     #[test]
     fn bad_digest_names_the_line() {
         let text = "version = 1\n\n[[package]]\nname = \"x\"\nversion = \"1\"\n\n[[package.file]]\nname = \"x-1-py3-none-any.whl\"\nsha256 = \"abc\"\n";
         let err = Lock::parse(text, "x.lock").unwrap_err();
-        assert!(
-            matches!(&err, LockError::Syntax { line: 9, .. }),
-            "{err}"
-        );
+        assert!(matches!(&err, LockError::Syntax { line: 9, .. }), "{err}");
         assert!(err.to_string().starts_with("`x.lock` line 9:"), "{err}");
     }
 

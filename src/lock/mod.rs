@@ -13,6 +13,8 @@ mod pip_format;
 mod pylock;
 pub mod resolve;
 pub mod target;
+#[cfg(test)]
+mod test_index;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -128,9 +130,9 @@ impl LockError {
             | Self::Unhashed { path, .. }
             | Self::Unsupported { path, .. }
             | Self::Duplicate { path, .. }
-            | Self::Version { path, .. } => {
-                Some(format!("run `hermit lock --upgrade -o {path}` and commit it"))
-            }
+            | Self::Version { path, .. } => Some(format!(
+                "run `hermit lock --upgrade -o {path}` and commit it"
+            )),
         }
     }
 }
@@ -257,7 +259,10 @@ mod tests {
             assert_eq!(p.files.len(), 1);
             assert!(p.files[0].filename.as_deref().unwrap().ends_with(".whl"));
         }
-        assert!(text.contains("hermit lock"), "header says how to regenerate");
+        assert!(
+            text.contains("hermit lock"),
+            "header says how to regenerate"
+        );
         assert!(!text.contains("://"), "a lock never holds URLs");
     }
 }

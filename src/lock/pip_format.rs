@@ -85,10 +85,9 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
                 continue;
             }
             return Err(match option {
-                "-r" | "--requirement" => unsupported(
-                    option,
-                    "inline the included file's pinned, hashed entries",
-                ),
+                "-r" | "--requirement" => {
+                    unsupported(option, "inline the included file's pinned, hashed entries")
+                }
                 "-e" | "--editable" => unsupported(option, "lock a released version with hashes"),
                 _ => unsupported(option, "remove the option"),
             });
@@ -98,10 +97,12 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
             Some(i) => (&entry[..i], &entry[i..]),
             None => (entry.as_str(), ""),
         };
-        let req = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec.trim()).map_err(|e| LockError::Syntax {
-            path: origin.to_owned(),
-            line,
-            reason: e.message.to_string(),
+        let req = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec.trim()).map_err(|e| {
+            LockError::Syntax {
+                path: origin.to_owned(),
+                line,
+                reason: e.message.to_string(),
+            }
         })?;
         let name = req.name.to_string();
         let version = match &req.version_or_url {
@@ -132,7 +133,10 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
                 Some("") => words.next().unwrap_or_default(),
                 Some(v) => v.trim_start_matches('='),
                 None => {
-                    return Err(unsupported(word, "keep only `--hash=sha256:` options on an entry"));
+                    return Err(unsupported(
+                        word,
+                        "keep only `--hash=sha256:` options on an entry",
+                    ));
                 }
             };
             if let Some(hex) = value.strip_prefix("sha256:") {
@@ -228,7 +232,10 @@ packaging==24.2 ; python_version >= \"3.8\" \\\n    --hash sha256:{A}  # inline 
         let err = Lock::parse(&text, "req.txt").unwrap_err();
         assert!(matches!(err, LockError::Unhashed { line: 3, .. }), "{err}");
         let msg = err.to_string();
-        assert!(msg.starts_with("`req.txt` line 3: `b` has no `--hash=sha256:`"), "{msg}");
+        assert!(
+            msg.starts_with("`req.txt` line 3: `b` has no `--hash=sha256:`"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'));
     }
 
@@ -237,7 +244,10 @@ packaging==24.2 ; python_version >= \"3.8\" \\\n    --hash sha256:{A}  # inline 
         for spec in ["a>=1", "a", "a==1.*", "a~=1.0"] {
             let text = format!("{spec} --hash=sha256:{A}\n");
             let err = Lock::parse(&text, "req.txt").unwrap_err();
-            assert!(matches!(err, LockError::Unpinned { line: 1, .. }), "{spec}: {err}");
+            assert!(
+                matches!(err, LockError::Unpinned { line: 1, .. }),
+                "{spec}: {err}"
+            );
             assert!(err.to_string().contains("pinned with `==`"));
         }
     }

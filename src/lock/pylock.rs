@@ -113,7 +113,11 @@ sdist = {{ name = "build-1.2.2.tar.gz", url = "https://files.invalid/x", hashes 
         let lock = Lock::parse(&text, "pylock.toml").unwrap();
         let p = &lock.packages[0];
         assert_eq!(p.version, "1.2.2");
-        let names: Vec<_> = p.files.iter().map(|f| f.filename.clone().unwrap()).collect();
+        let names: Vec<_> = p
+            .files
+            .iter()
+            .map(|f| f.filename.clone().unwrap())
+            .collect();
         assert!(names.contains(&"build-1.2.2-py3-none-any.whl".to_owned()));
         assert!(names.contains(&"build-1.2.2.tar.gz".to_owned()));
     }

@@ -37,8 +37,10 @@ pub enum ResolveError {
         constraints: String,
         target: String,
     },
-    #[error("gave up after {MAX_ATTEMPTS} attempts; the last conflict was on `{name}`: {constraints}")]
-    TooManyConflicts { name: String, constraints: String },
+    #[error(
+        "gave up resolving after {MAX_ATTEMPTS} conflicts, the last on `{name}`; pin it in the inputs"
+    )]
+    TooManyConflicts { name: String },
     #[error("`{name}` from the index is not a valid package name")]
     BadName { name: String },
 }
@@ -85,9 +87,12 @@ impl std::fmt::Display for From {
 }
 
 fn name_of(req: &Requirement) -> Result<PackageName, ResolveError> {
-    req.name.to_string().parse().map_err(|_| ResolveError::BadName {
-        name: req.name.to_string(),
-    })
+    req.name
+        .to_string()
+        .parse()
+        .map_err(|_| ResolveError::BadName {
+            name: req.name.to_string(),
+        })
 }
 
 fn specifiers(req: &Requirement) -> Option<&VersionSpecifiers> {
@@ -102,8 +107,7 @@ fn describe(constraints: &[(Requirement, From)]) -> String {
         .iter()
         .map(|(r, from)| {
             let spec = specifiers(r).map(|s| s.to_string()).unwrap_or_default();
-            let spec = if spec.is_empty() { "any version".into() } else { spec };
-            format!("`{}{}` (from {from})", r.name, if spec == "any version" { String::new() } else { spec })
+            format!("`{}{spec}` (from {from})", r.name)
         })
         .collect();
     parts.join(", ")
@@ -158,7 +162,6 @@ pub async fn resolve_with_preferences(
     }
     Err(ResolveError::TooManyConflicts {
         name: last.map(|n| n.to_string()).unwrap_or_default(),
-        constraints: String::new(),
     })
 }
 
@@ -197,12 +200,17 @@ impl Resolver<'_> {
 
             if let Some(c) = chosen.get(&name) {
                 if !fits(&c.version) {
-                    return self.on_conflict(&name, &c.version, &from, &list, banned).await;
+                    return self
+                        .on_conflict(&name, &c.version, &from, &list, banned)
+                        .await;
                 }
                 if new_extras {
                     let deps = self.deps(&name, c).await?.unwrap_or_default();
                     let by = From::Package(name.clone(), c.version.clone());
-                    for d in deps.iter().filter(|d| d.evaluate_markers(&self.env, &active)) {
+                    for d in deps
+                        .iter()
+                        .filter(|d| d.evaluate_markers(&self.env, &active))
+                    {
                         queue.push_back((d.clone(), by.clone()));
                     }
                 }
@@ -251,7 +259,10 @@ impl Resolver<'_> {
             self.reporter
                 .detail(format!("{name} {} ({})", c.version, c.wheel.filename));
             let by = From::Package(name.clone(), c.version.clone());
-            for d in deps.iter().filter(|d| d.evaluate_markers(&self.env, &active)) {
+            for d in deps
+                .iter()
+                .filter(|d| d.evaluate_markers(&self.env, &active))
+            {
                 queue.push_back((d.clone(), by.clone()));
             }
             chosen.insert(name, c);
@@ -330,7 +341,10 @@ impl Resolver<'_> {
             .and_then(|s| VersionSpecifiers::from_str(s).ok())
             .is_none_or(|s| s.contains(&self.python));
         let deps = admits
-            .then(|| meta.requirements(&c.wheel.filename).map(std::sync::Arc::new))
+            .then(|| {
+                meta.requirements(&c.wheel.filename)
+                    .map(std::sync::Arc::new)
+            })
             .transpose()?;
         self.deps.insert(key, deps.clone());
         Ok(deps)
@@ -427,7 +441,11 @@ mod tests {
             file("demo-2.0-py3-none-any.whl", Some(">=3.14"), false),
             file("demo-1.9-py3-none-any.whl", None, true),
             file("demo-1.5-py3-none-any.whl", Some(">=3.8"), false),
-            file("demo-1.5-cp313-cp313-manylinux_2_17_x86_64.whl", None, false),
+            file(
+                "demo-1.5-cp313-cp313-manylinux_2_17_x86_64.whl",
+                None,
+                false,
+            ),
             file("demo-1.0-py2.py3-none-any.whl", None, false),
         ];
         let c = pick_wheels(&files, &t, &py);
@@ -438,9 +456,110 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("1.5".to_owned(), "demo-1.5-cp313-cp313-manylinux_2_17_x86_64.whl"),
+                (
+                    "1.5".to_owned(),
+                    "demo-1.5-cp313-cp313-manylinux_2_17_x86_64.whl"
+                ),
                 ("1.0".to_owned(), "demo-1.0-py2.py3-none-any.whl"),
             ]
+        );
+    }
+
+    /// An index on loopback where `project: [(version, requires-dist)]` each have one wheel.
+    async fn index_of(projects: &[(&str, &[(&str, &[&str])])]) -> crate::lock::test_index::Server {
+        let mut routes = Vec::new();
+        for (name, versions) in projects {
+            let mut page = String::from("<html><body>\n");
+            for (version, deps) in *versions {
+                let file = format!("{name}-{version}-py3-none-any.whl");
+                let body = format!("wheel {name} {version}");
+                page.push_str(&format!(
+                    "<a href=\"/files/{file}#sha256={}\" data-core-metadata=\"true\">{file}</a>\n",
+                    Sha256::of(body.as_bytes())
+                ));
+                let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+                for d in *deps {
+                    meta.push_str(&format!("Requires-Dist: {d}\n"));
+                }
+                routes.push((format!("/files/{file}.metadata"), meta.into_bytes()));
+                routes.push((format!("/files/{file}"), body.into_bytes()));
+            }
+            routes.push((format!("/simple/{name}/"), page.into_bytes()));
+        }
+        crate::lock::test_index::serve(routes).await
+    }
+
+    async fn resolve_on(
+        server: &crate::lock::test_index::Server,
+        roots: &[&str],
+    ) -> Result<Vec<(String, String)>, ResolveError> {
+        let endpoint =
+            crate::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap();
+        let index = IndexClient::new(endpoint).unwrap();
+        let reqs: Vec<Requirement> = roots
+            .iter()
+            .map(|r| Requirement::from_str(r).unwrap())
+            .collect();
+        let lock = resolve(
+            &reqs,
+            &Target::linux_x86_64("3.13"),
+            &index,
+            &Reporter::silent(),
+        )
+        .await?;
+        Ok(lock
+            .packages
+            .iter()
+            .map(|p| (p.name.to_string(), p.version.clone()))
+            .collect())
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn follows_extras_and_markers() {
+        let server = index_of(&[
+            (
+                "a",
+                &[("1.0", &["b[fast]", "win; sys_platform == 'win32'"])],
+            ),
+            (
+                "b",
+                &[("2.0", &["c; extra == 'fast'", "d; extra == 'slow'"])],
+            ),
+            ("c", &[("1.0", &[])]),
+            ("d", &[("1.0", &[])]),
+            ("win", &[("1.0", &[])]),
+        ])
+        .await;
+        let got = resolve_on(&server, &["a"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "1.0"), ("b", "2.0"), ("c", "1.0")]));
+    }
+
+    #[tokio::test]
+    async fn backtracks_on_a_later_constraint() {
+        let server = index_of(&[
+            ("a", &[("2.0", &["c<2"]), ("1.0", &[])]),
+            ("c", &[("2.0", &[]), ("1.0", &[])]),
+        ])
+        .await;
+        // `c` alone can go down to 1.0 to satisfy `a` 2.0.
+        let got = resolve_on(&server, &["a", "c"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "2.0"), ("c", "1.0")]));
+        // With `c>=2` required, `a` must go down instead.
+        let got = resolve_on(&server, &["a", "c>=2"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "1.0"), ("c", "2.0")]));
+        // Nothing satisfies both inputs: a clear error naming them.
+        let err = resolve_on(&server, &["c>=2", "c<1"]).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ResolveError::NoVersion { .. }), "{msg}");
+        assert!(
+            msg.contains("`c>=2` (from the inputs)") && msg.contains("`c<1` (from the inputs)"),
+            "{msg}"
         );
     }
 
@@ -453,10 +572,21 @@ mod tests {
             .iter()
             .map(|r| Requirement::from_str(r).unwrap())
             .collect();
-        let lock = resolve(&reqs, &Target::linux_x86_64("3.13"), &index, &Reporter::silent())
-            .await
-            .unwrap();
-        for name in ["hatchling", "hatch-vcs", "setuptools-scm", "packaging", "pluggy"] {
+        let lock = resolve(
+            &reqs,
+            &Target::linux_x86_64("3.13"),
+            &index,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap();
+        for name in [
+            "hatchling",
+            "hatch-vcs",
+            "setuptools-scm",
+            "packaging",
+            "pluggy",
+        ] {
             assert!(lock.package(&name.parse().unwrap()).is_some(), "{name}");
         }
     }

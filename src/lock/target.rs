@@ -104,7 +104,10 @@ impl Target {
         let abi_rank = match abi {
             "none" => 0,
             "abi3" => {
-                let v = py.strip_prefix(&format!("cp{major}"))?.parse::<u32>().ok()?;
+                let v = py
+                    .strip_prefix(&format!("cp{major}"))?
+                    .parse::<u32>()
+                    .ok()?;
                 (v <= minor).then_some(1)?
             }
             a if a == cp_exact => 2,
@@ -147,7 +150,11 @@ impl Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CPython {} on {} {}", self.python, self.platform, self.machine)
+        write!(
+            f,
+            "CPython {} on {} {}",
+            self.python, self.platform, self.machine
+        )
     }
 }
 
@@ -208,7 +215,9 @@ mod tests {
         assert!(ok("six-1.16.0-py2.py3-none-any.whl"));
         assert!(ok("x-1-py313-none-any.whl"));
         assert!(ok("x-1-py38-none-any.whl"));
-        assert!(ok("x-1-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"));
+        assert!(ok(
+            "x-1-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        ));
         assert!(ok("x-1-cp313-cp313-linux_x86_64.whl"));
         assert!(ok("x-1-cp39-abi3-manylinux_2_28_x86_64.whl"));
         assert!(!ok("x-1-cp312-cp312-manylinux_2_17_x86_64.whl"));
@@ -220,7 +229,9 @@ mod tests {
         assert!(!ok("x-1-py314-none-any.whl"));
         assert!(!ok("x-1.tar.gz"));
         let pure = t.wheel_rank("x-1-py3-none-any.whl").unwrap();
-        let abi3 = t.wheel_rank("x-1-cp39-abi3-manylinux_2_28_x86_64.whl").unwrap();
+        let abi3 = t
+            .wheel_rank("x-1-cp39-abi3-manylinux_2_28_x86_64.whl")
+            .unwrap();
         let exact = t
             .wheel_rank("x-1-cp313-cp313-manylinux_2_28_x86_64.whl")
             .unwrap();
@@ -229,7 +240,10 @@ mod tests {
 
     #[test]
     fn reads_versions_from_file_names() {
-        assert_eq!(file_version("a_b-1.0.post1-1-py3-none-any.whl").as_deref(), Some("1.0.post1"));
+        assert_eq!(
+            file_version("a_b-1.0.post1-1-py3-none-any.whl").as_deref(),
+            Some("1.0.post1")
+        );
         assert_eq!(file_version("a-b-2.0.tar.gz").as_deref(), Some("2.0"));
         assert_eq!(file_version("a-2.0.exe"), None);
     }
@@ -248,7 +262,10 @@ mod tests {
         };
         assert!(eval("python_version >= '3.8'", &[]));
         assert!(!eval("python_version < '3.11'", &[]));
-        assert!(eval("sys_platform == 'linux' and platform_machine == 'x86_64'", &[]));
+        assert!(eval(
+            "sys_platform == 'linux' and platform_machine == 'x86_64'",
+            &[]
+        ));
         assert!(!eval("os_name == 'nt'", &[]));
         assert!(!eval("platform_system == 'Windows'", &[]));
         assert!(eval("implementation_name == 'cpython'", &[]));

@@ -466,7 +466,10 @@ mod tests {
     }
 
     /// An index on loopback where `project: [(version, requires-dist)]` each have one wheel.
-    async fn index_of(projects: &[(&str, &[(&str, &[&str])])]) -> crate::lock::test_index::Server {
+    /// (version, requires-dist) of each release.
+    type Releases<'a> = &'a [(&'a str, &'a [&'a str])];
+
+    async fn index_of(projects: &[(&str, Releases<'_>)]) -> crate::lock::test_index::Server {
         let mut routes = Vec::new();
         for (name, versions) in projects {
             let mut page = String::from("<html><body>\n");

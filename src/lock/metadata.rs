@@ -1,0 +1,119 @@
+//! Core metadata (`METADATA`, PEP 566/643): only the fields the resolver reads.
+
+use std::io::{Cursor, Read};
+use std::str::FromStr;
+
+use pep508_rs::Requirement;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreMetadata {
+    pub requires_dist: Vec<String>,
+    pub requires_python: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("`{file}` has no readable `*.dist-info/METADATA`: {reason}")]
+    Missing { file: String, reason: String },
+    #[error("`{file}` declares an unreadable dependency `{requirement}`: {reason}")]
+    BadRequirement {
+        file: String,
+        requirement: String,
+        reason: String,
+    },
+}
+
+/// Reads the header block (up to the first blank line); continuation lines join the field above.
+pub fn parse(text: &str) -> CoreMetadata {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = fields.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            fields.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let mut out = CoreMetadata::default();
+    for (k, v) in fields {
+        match k.as_str() {
+            "requires-dist" => out.requires_dist.push(v),
+            "requires-python" if !v.is_empty() => out.requires_python = Some(v),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl CoreMetadata {
+    pub fn requirements(&self, file: &str) -> Result<Vec<Requirement>, MetadataError> {
+        self.requires_dist
+            .iter()
+            .map(|r| {
+                Requirement::from_str(r).map_err(|e| MetadataError::BadRequirement {
+                    file: file.to_owned(),
+                    requirement: r.clone(),
+                    reason: e.message.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The `METADATA` text inside a wheel: the one `*.dist-info/METADATA` at the top level.
+pub fn from_wheel(filename: &str, bytes: &[u8]) -> Result<String, MetadataError> {
+    let missing = |reason: String| MetadataError::Missing {
+        file: filename.to_owned(),
+        reason,
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| missing(e.to_string()))?;
+    let mut names: Vec<String> = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .filter(|n| {
+            let parts: Vec<&str> = n.split('/').collect();
+            parts.len() == 2 && parts[0].ends_with(".dist-info") && parts[1] == "METADATA"
+        })
+        .map(|n| n.into_owned())
+        .collect();
+    names.sort();
+    let name = match names.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(missing("not found".into())),
+        _ => return Err(missing("more than one".into())),
+    };
+    let mut text = String::new();
+    zip.by_name(&name)
+        .map_err(|e| missing(e.to_string()))?
+        .read_to_string(&mut text)
+        .map_err(|e| missing(e.to_string()))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_requires_dist_and_python() {
+        let text = "Metadata-Version: 2.1\nName: hatch-vcs\nRequires-Python: >=3.8\n\
+Requires-Dist: hatchling>=1.1.0\nRequires-Dist: setuptools-scm>=8.0\n\
+Requires-Dist: tomli; python_version < \"3.11\" and\n  extra == 'x'\n\nRequires-Dist: body\n";
+        let m = parse(text);
+        assert_eq!(m.requires_python.as_deref(), Some(">=3.8"));
+        assert_eq!(m.requires_dist.len(), 3);
+        assert_eq!(
+            m.requires_dist[2],
+            "tomli; python_version < \"3.11\" and extra == 'x'"
+        );
+        let reqs = m.requirements("x.whl").unwrap();
+        assert_eq!(reqs[0].name.to_string(), "hatchling");
+    }
+}

@@ -1,0 +1,131 @@
+//! PEP 751 `pylock.toml`, read only: names, versions, file names and sha256. Its URLs and paths
+//! are ignored, because hermit fetches from the configured index and checks the hash.
+
+use super::{Lock, LockError, LockedFile, LockedPackage, line_at, line_of};
+use crate::digest::Sha256;
+
+pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
+    let syntax = |line: usize, reason: String| LockError::Syntax {
+        path: origin.to_owned(),
+        line,
+        reason,
+    };
+    let doc: toml::Table = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_at(text, s.start));
+        syntax(line, e.message().trim().replace('\n', " "))
+    })?;
+    let python = doc
+        .get("requires-python")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let empty = Vec::new();
+    let entries = doc
+        .get("packages")
+        .and_then(|v| v.as_array())
+        .unwrap_or(&empty);
+    let mut packages = Vec::new();
+    for entry in entries {
+        let name_str = entry.get("name").and_then(|v| v.as_str()).unwrap_or("");
+        let line = line_of(text, &format!("\"{name_str}\""));
+        let name = name_str.parse().map_err(|e| syntax(line, format!("{e}")))?;
+        let Some(version) = entry.get("version").and_then(|v| v.as_str()) else {
+            return Err(LockError::Unpinned {
+                path: origin.to_owned(),
+                line,
+                name: name_str.to_owned(),
+            });
+        };
+        let mut file_tables: Vec<&toml::Value> = entry
+            .get("wheels")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        if let Some(sdist) = entry.get("sdist") {
+            file_tables.push(sdist);
+        }
+        let mut files = Vec::new();
+        for f in file_tables {
+            let filename = f
+                .get("name")
+                .and_then(|v| v.as_str())
+                .or_else(|| {
+                    f.get("url")
+                        .or_else(|| f.get("path"))
+                        .and_then(|v| v.as_str())
+                        .and_then(|u| u.rsplit('/').next())
+                })
+                .map(str::to_owned);
+            let hex = f
+                .get("hashes")
+                .and_then(|h| h.get("sha256"))
+                .and_then(|v| v.as_str());
+            if let Some(hex) = hex {
+                let sha256: Sha256 = hex.parse().map_err(|e| syntax(line, format!("{e}")))?;
+                files.push(LockedFile { filename, sha256 });
+            }
+        }
+        if files.is_empty() {
+            return Err(LockError::Unhashed {
+                path: origin.to_owned(),
+                line,
+                name: name_str.to_owned(),
+            });
+        }
+        files.sort();
+        packages.push(LockedPackage {
+            name,
+            version: version.to_owned(),
+            marker: entry
+                .get("marker")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            files,
+        });
+    }
+    Ok(Lock {
+        origin: origin.to_owned(),
+        python,
+        requirements: Vec::new(),
+        packages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_names_versions_and_hashes() {
+        let a = Sha256::of(b"a");
+        let b = Sha256::of(b"b");
+        let text = format!(
+            r#"lock-version = "1.0"
+created-by = "x"
+requires-python = ">=3.13"
+
+[[packages]]
+name = "build"
+version = "1.2.2"
+wheels = [{{ url = "https://files.invalid/build-1.2.2-py3-none-any.whl", hashes = {{ sha256 = "{a}" }} }}]
+sdist = {{ name = "build-1.2.2.tar.gz", url = "https://files.invalid/x", hashes = {{ sha256 = "{b}" }} }}
+"#
+        );
+        let lock = Lock::parse(&text, "pylock.toml").unwrap();
+        let p = &lock.packages[0];
+        assert_eq!(p.version, "1.2.2");
+        let names: Vec<_> = p
+            .files
+            .iter()
+            .map(|f| f.filename.clone().unwrap())
+            .collect();
+        assert!(names.contains(&"build-1.2.2-py3-none-any.whl".to_owned()));
+        assert!(names.contains(&"build-1.2.2.tar.gz".to_owned()));
+    }
+
+    #[test]
+    fn unhashed_package_is_refused() {
+        let text = "lock-version = \"1.0\"\n[[packages]]\nname = \"x\"\nversion = \"1\"\n";
+        let err = Lock::parse(text, "pylock.toml").unwrap_err();
+        assert!(matches!(err, LockError::Unhashed { line: 3, .. }), "{err}");
+    }
+}

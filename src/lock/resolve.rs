@@ -1,0 +1,596 @@
+//! A small resolver, enough for build backends and their few dependencies.
+//!
+//! Breadth-first: each requirement takes the newest allowed version (not yanked, not a
+//! prerelease unless asked for, a wheel that installs on the target, requires-python admitting
+//! it) that satisfies every constraint seen so far; its dependencies come from PEP 658 metadata,
+//! or from the wheel itself. A later constraint that excludes an earlier choice bans that
+//! choice (or the version of the package that brought the constraint) and starts over, a bounded
+//! number of times; then it fails naming the constraints that clash.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::str::FromStr;
+
+use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{ExtraName, MarkerEnvironment, Requirement, VersionOrUrl};
+
+use super::metadata::{self, MetadataError};
+use super::target::{Target, file_version};
+use super::{Lock, LockedFile, LockedPackage};
+use crate::digest::Sha256;
+use crate::output::Reporter;
+use crate::pypi::{IndexClient, IndexError, IndexFile, PackageName};
+
+/// Restarts after a conflict before giving up: build backends resolve in zero or one.
+const MAX_ATTEMPTS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("`{requirement}` names a URL; hermit locks released versions from the index only")]
+    Url { requirement: String },
+    #[error("no version of `{name}` satisfies {constraints} with a wheel for {target}")]
+    NoVersion {
+        name: String,
+        constraints: String,
+        target: String,
+    },
+    #[error(
+        "gave up resolving after {MAX_ATTEMPTS} conflicts, the last on `{name}`; pin it in the inputs"
+    )]
+    TooManyConflicts { name: String },
+    #[error("`{name}` from the index is not a valid package name")]
+    BadName { name: String },
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    version: Version,
+    /// The wheel hermit will install for this version.
+    wheel: IndexFile,
+}
+
+type Deps = std::sync::Arc<Vec<Requirement>>;
+
+struct Resolver<'a> {
+    index: &'a IndexClient,
+    target: &'a Target,
+    env: MarkerEnvironment,
+    python: Version,
+    preferences: &'a BTreeMap<PackageName, String>,
+    reporter: &'a Reporter,
+    candidates: HashMap<PackageName, Vec<Candidate>>,
+    deps: HashMap<(PackageName, Version), Option<Deps>>,
+}
+
+enum Outcome {
+    Done(BTreeMap<PackageName, Candidate>),
+    Ban(PackageName, Version),
+}
+
+/// Who asked for a requirement: the inputs, or a chosen package.
+#[derive(Clone)]
+enum From {
+    Input,
+    Package(PackageName, Version),
+}
+
+impl std::fmt::Display for From {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            From::Input => f.write_str("the inputs"),
+            From::Package(n, v) => write!(f, "{n} {v}"),
+        }
+    }
+}
+
+fn name_of(req: &Requirement) -> Result<PackageName, ResolveError> {
+    req.name
+        .to_string()
+        .parse()
+        .map_err(|_| ResolveError::BadName {
+            name: req.name.to_string(),
+        })
+}
+
+fn specifiers(req: &Requirement) -> Option<&VersionSpecifiers> {
+    match &req.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn describe(constraints: &[(Requirement, From)]) -> String {
+    let parts: Vec<String> = constraints
+        .iter()
+        .map(|(r, from)| {
+            let spec = specifiers(r).map(|s| s.to_string()).unwrap_or_default();
+            format!("`{}{spec}` (from {from})", r.name)
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Resolves `requirements` for `target` into a lock of one wheel per package.
+pub async fn resolve(
+    requirements: &[Requirement],
+    target: &Target,
+    index: &IndexClient,
+    reporter: &Reporter,
+) -> Result<Lock, ResolveError> {
+    resolve_with_preferences(requirements, target, index, &BTreeMap::new(), reporter).await
+}
+
+/// Like [`resolve`], keeping a preferred version (from an existing lock) wherever it still fits.
+pub async fn resolve_with_preferences(
+    requirements: &[Requirement],
+    target: &Target,
+    index: &IndexClient,
+    preferences: &BTreeMap<PackageName, String>,
+    reporter: &Reporter,
+) -> Result<Lock, ResolveError> {
+    for r in requirements {
+        if matches!(r.version_or_url, Some(VersionOrUrl::Url(_))) {
+            return Err(ResolveError::Url {
+                requirement: r.to_string(),
+            });
+        }
+    }
+    let mut resolver = Resolver {
+        index,
+        target,
+        env: target.marker_env(),
+        python: Version::from_str(&target.python_full()).expect("valid python version"),
+        preferences,
+        reporter,
+        candidates: HashMap::new(),
+        deps: HashMap::new(),
+    };
+    let mut banned = BTreeSet::new();
+    let mut last = None;
+    for _ in 0..MAX_ATTEMPTS {
+        match resolver.attempt(requirements, &banned).await? {
+            Outcome::Done(chosen) => return resolver.into_lock(requirements, chosen).await,
+            Outcome::Ban(name, version) => {
+                reporter.detail(format!("backtracking: not {name} {version}"));
+                last = Some(name.clone());
+                banned.insert((name, version));
+            }
+        }
+    }
+    Err(ResolveError::TooManyConflicts {
+        name: last.map(|n| n.to_string()).unwrap_or_default(),
+    })
+}
+
+impl Resolver<'_> {
+    async fn attempt(
+        &mut self,
+        roots: &[Requirement],
+        banned: &BTreeSet<(PackageName, Version)>,
+    ) -> Result<Outcome, ResolveError> {
+        let mut chosen: BTreeMap<PackageName, Candidate> = BTreeMap::new();
+        let mut constraints: BTreeMap<PackageName, Vec<(Requirement, From)>> = BTreeMap::new();
+        let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
+        let mut queue: VecDeque<(Requirement, From)> = roots
+            .iter()
+            .filter(|r| r.evaluate_markers(&self.env, &[]))
+            .map(|r| (r.clone(), From::Input))
+            .collect();
+        while let Some((req, from)) = queue.pop_front() {
+            if matches!(req.version_or_url, Some(VersionOrUrl::Url(_))) {
+                return Err(ResolveError::Url {
+                    requirement: req.to_string(),
+                });
+            }
+            let name = name_of(&req)?;
+            let list = constraints.entry(name.clone()).or_default();
+            list.push((req.clone(), from.clone()));
+            let list = list.clone();
+            let fits = |v: &Version| {
+                list.iter()
+                    .all(|(r, _)| specifiers(r).is_none_or(|s| s.contains(v)))
+            };
+            let known = extras.entry(name.clone()).or_default();
+            let new_extras = req.extras.iter().any(|e| !known.contains(e));
+            known.extend(req.extras.iter().cloned());
+            let active: Vec<ExtraName> = known.iter().cloned().collect();
+
+            if let Some(c) = chosen.get(&name) {
+                if !fits(&c.version) {
+                    return self
+                        .on_conflict(&name, &c.version, &from, &list, banned)
+                        .await;
+                }
+                if new_extras {
+                    let deps = self.deps(&name, c).await?.unwrap_or_default();
+                    let by = From::Package(name.clone(), c.version.clone());
+                    for d in deps
+                        .iter()
+                        .filter(|d| d.evaluate_markers(&self.env, &active))
+                    {
+                        queue.push_back((d.clone(), by.clone()));
+                    }
+                }
+                continue;
+            }
+
+            let allow_pre = list
+                .iter()
+                .any(|(r, _)| specifiers(r).is_some_and(|s| s.iter().any(|s| s.any_prerelease())));
+            let mut order: Vec<Candidate> = self
+                .candidates(&name)
+                .await?
+                .iter()
+                .filter(|c| allow_pre || !c.version.any_prerelease())
+                .filter(|c| !banned.contains(&(name.clone(), c.version.clone())))
+                .filter(|c| fits(&c.version))
+                .cloned()
+                .collect();
+            if let Some(pref) = self.preferences.get(&name)
+                && let Ok(pref) = Version::from_str(pref)
+                && let Some(i) = order.iter().position(|c| c.version == pref)
+            {
+                let c = order.remove(i);
+                order.insert(0, c);
+            }
+            let mut picked = None;
+            for c in order {
+                if let Some(deps) = self.deps(&name, &c).await? {
+                    picked = Some((c, deps));
+                    break;
+                }
+            }
+            let Some((c, deps)) = picked else {
+                if let From::Package(p, v) = &from {
+                    // Nothing fits with this parent: try another version of the parent.
+                    if !self.fits_any(&name, &list, banned).await? {
+                        return Ok(Outcome::Ban(p.clone(), v.clone()));
+                    }
+                }
+                return Err(ResolveError::NoVersion {
+                    name: name.to_string(),
+                    constraints: describe(&list),
+                    target: self.target.to_string(),
+                });
+            };
+            self.reporter
+                .detail(format!("{name} {} ({})", c.version, c.wheel.filename));
+            let by = From::Package(name.clone(), c.version.clone());
+            for d in deps
+                .iter()
+                .filter(|d| d.evaluate_markers(&self.env, &active))
+            {
+                queue.push_back((d.clone(), by.clone()));
+            }
+            chosen.insert(name, c);
+        }
+        Ok(Outcome::Done(chosen))
+    }
+
+    /// A later constraint excludes an earlier choice: ban the choice if another version could
+    /// satisfy everything, else ban the version of the package that brought the constraint.
+    async fn on_conflict(
+        &mut self,
+        name: &PackageName,
+        version: &Version,
+        from: &From,
+        list: &[(Requirement, From)],
+        banned: &BTreeSet<(PackageName, Version)>,
+    ) -> Result<Outcome, ResolveError> {
+        if self.fits_any(name, list, banned).await? {
+            return Ok(Outcome::Ban(name.clone(), version.clone()));
+        }
+        if let From::Package(p, v) = from {
+            return Ok(Outcome::Ban(p.clone(), v.clone()));
+        }
+        Err(ResolveError::NoVersion {
+            name: name.to_string(),
+            constraints: describe(list),
+            target: self.target.to_string(),
+        })
+    }
+
+    async fn fits_any(
+        &mut self,
+        name: &PackageName,
+        list: &[(Requirement, From)],
+        banned: &BTreeSet<(PackageName, Version)>,
+    ) -> Result<bool, ResolveError> {
+        Ok(self.candidates(name).await?.iter().any(|c| {
+            !banned.contains(&(name.clone(), c.version.clone()))
+                && list
+                    .iter()
+                    .all(|(r, _)| specifiers(r).is_none_or(|s| s.contains(&c.version)))
+        }))
+    }
+
+    /// Versions of `name` that have an installable wheel, newest first.
+    async fn candidates(&mut self, name: &PackageName) -> Result<&Vec<Candidate>, ResolveError> {
+        if !self.candidates.contains_key(name) {
+            let project = self.index.project(name).await?;
+            let list = pick_wheels(&project.files, self.target, &self.python);
+            self.candidates.insert(name.clone(), list);
+        }
+        Ok(&self.candidates[name])
+    }
+
+    /// The candidate's dependencies; `None` if its metadata shuts out the target's Python.
+    async fn deps(
+        &mut self,
+        name: &PackageName,
+        c: &Candidate,
+    ) -> Result<Option<Deps>, ResolveError> {
+        let key = (name.clone(), c.version.clone());
+        if let Some(d) = self.deps.get(&key) {
+            return Ok(d.clone());
+        }
+        let text = match self.index.metadata(&c.wheel).await? {
+            Some(t) => t,
+            None => {
+                let bytes = self.index.download(&c.wheel).await?;
+                metadata::from_wheel(&c.wheel.filename, &bytes)?
+            }
+        };
+        let meta = metadata::parse(&text);
+        let admits = meta
+            .requires_python
+            .as_deref()
+            .and_then(|s| VersionSpecifiers::from_str(s).ok())
+            .is_none_or(|s| s.contains(&self.python));
+        let deps = admits
+            .then(|| {
+                meta.requirements(&c.wheel.filename)
+                    .map(std::sync::Arc::new)
+            })
+            .transpose()?;
+        self.deps.insert(key, deps.clone());
+        Ok(deps)
+    }
+
+    async fn into_lock(
+        self,
+        roots: &[Requirement],
+        chosen: BTreeMap<PackageName, Candidate>,
+    ) -> Result<Lock, ResolveError> {
+        let mut packages = Vec::new();
+        for (name, c) in chosen {
+            let sha256 = match c.wheel.sha256 {
+                Some(h) => h,
+                None => Sha256::of(&self.index.download(&c.wheel).await?),
+            };
+            packages.push(LockedPackage {
+                name,
+                version: c.version.to_string(),
+                marker: None,
+                files: vec![LockedFile {
+                    filename: Some(c.wheel.filename.clone()),
+                    sha256,
+                }],
+            });
+        }
+        let mut requirements: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
+        requirements.sort();
+        requirements.dedup();
+        Ok(Lock {
+            origin: String::new(),
+            python: Some(self.target.python.clone()),
+            requirements,
+            packages,
+        })
+    }
+}
+
+/// Groups a project's files by version and keeps, per version, the best installable wheel.
+fn pick_wheels(files: &[IndexFile], target: &Target, python: &Version) -> Vec<Candidate> {
+    let mut best: BTreeMap<Version, (u32, IndexFile)> = BTreeMap::new();
+    for f in files.iter().filter(|f| !f.yanked) {
+        let Some(rank) = target.wheel_rank(&f.filename) else {
+            continue;
+        };
+        let Some(version) = file_version(&f.filename).and_then(|v| Version::from_str(&v).ok())
+        else {
+            continue;
+        };
+        let admits = f
+            .requires_python
+            .as_deref()
+            .and_then(|s| VersionSpecifiers::from_str(s).ok())
+            .is_none_or(|s| s.contains(python));
+        if !admits {
+            continue;
+        }
+        let better = match best.get(&version) {
+            None => true,
+            Some((r, old)) => rank > *r || (rank == *r && f.filename < old.filename),
+        };
+        if better {
+            best.insert(version, (rank, f.clone()));
+        }
+    }
+    best.into_iter()
+        .rev()
+        .map(|(version, (_, wheel))| Candidate { version, wheel })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, requires_python: Option<&str>, yanked: bool) -> IndexFile {
+        IndexFile {
+            filename: name.into(),
+            url: format!("http://127.0.0.1:9/{name}"),
+            sha256: None,
+            requires_python: requires_python.map(str::to_owned),
+            yanked,
+            core_metadata: false,
+            upload_time: None,
+        }
+    }
+
+    #[test]
+    fn picks_newest_installable_wheel_per_version() {
+        let t = Target::linux_x86_64("3.13");
+        let py = Version::from_str("3.13.0").unwrap();
+        let files = vec![
+            file("demo-3.0.tar.gz", None, false),
+            file("demo-2.0-py3-none-any.whl", Some(">=3.14"), false),
+            file("demo-1.9-py3-none-any.whl", None, true),
+            file("demo-1.5-py3-none-any.whl", Some(">=3.8"), false),
+            file(
+                "demo-1.5-cp313-cp313-manylinux_2_17_x86_64.whl",
+                None,
+                false,
+            ),
+            file("demo-1.0-py2.py3-none-any.whl", None, false),
+        ];
+        let c = pick_wheels(&files, &t, &py);
+        let got: Vec<(String, &str)> = c
+            .iter()
+            .map(|c| (c.version.to_string(), c.wheel.filename.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "1.5".to_owned(),
+                    "demo-1.5-cp313-cp313-manylinux_2_17_x86_64.whl"
+                ),
+                ("1.0".to_owned(), "demo-1.0-py2.py3-none-any.whl"),
+            ]
+        );
+    }
+
+    /// An index on loopback where `project: [(version, requires-dist)]` each have one wheel.
+    /// (version, requires-dist) of each release.
+    type Releases<'a> = &'a [(&'a str, &'a [&'a str])];
+
+    async fn index_of(projects: &[(&str, Releases<'_>)]) -> crate::lock::test_index::Server {
+        let mut routes = Vec::new();
+        for (name, versions) in projects {
+            let mut page = String::from("<html><body>\n");
+            for (version, deps) in *versions {
+                let file = format!("{name}-{version}-py3-none-any.whl");
+                let body = format!("wheel {name} {version}");
+                page.push_str(&format!(
+                    "<a href=\"/files/{file}#sha256={}\" data-core-metadata=\"true\">{file}</a>\n",
+                    Sha256::of(body.as_bytes())
+                ));
+                let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+                for d in *deps {
+                    meta.push_str(&format!("Requires-Dist: {d}\n"));
+                }
+                routes.push((format!("/files/{file}.metadata"), meta.into_bytes()));
+                routes.push((format!("/files/{file}"), body.into_bytes()));
+            }
+            routes.push((format!("/simple/{name}/"), page.into_bytes()));
+        }
+        crate::lock::test_index::serve(routes).await
+    }
+
+    async fn resolve_on(
+        server: &crate::lock::test_index::Server,
+        roots: &[&str],
+    ) -> Result<Vec<(String, String)>, ResolveError> {
+        let endpoint =
+            crate::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap();
+        let index = IndexClient::new(endpoint).unwrap();
+        let reqs: Vec<Requirement> = roots
+            .iter()
+            .map(|r| Requirement::from_str(r).unwrap())
+            .collect();
+        let lock = resolve(
+            &reqs,
+            &Target::linux_x86_64("3.13"),
+            &index,
+            &Reporter::silent(),
+        )
+        .await?;
+        Ok(lock
+            .packages
+            .iter()
+            .map(|p| (p.name.to_string(), p.version.clone()))
+            .collect())
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn follows_extras_and_markers() {
+        let server = index_of(&[
+            (
+                "a",
+                &[("1.0", &["b[fast]", "win; sys_platform == 'win32'"])],
+            ),
+            (
+                "b",
+                &[("2.0", &["c; extra == 'fast'", "d; extra == 'slow'"])],
+            ),
+            ("c", &[("1.0", &[])]),
+            ("d", &[("1.0", &[])]),
+            ("win", &[("1.0", &[])]),
+        ])
+        .await;
+        let got = resolve_on(&server, &["a"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "1.0"), ("b", "2.0"), ("c", "1.0")]));
+    }
+
+    #[tokio::test]
+    async fn backtracks_on_a_later_constraint() {
+        let server = index_of(&[
+            ("a", &[("2.0", &["c<2"]), ("1.0", &[])]),
+            ("c", &[("2.0", &[]), ("1.0", &[])]),
+        ])
+        .await;
+        // `c` alone can go down to 1.0 to satisfy `a` 2.0.
+        let got = resolve_on(&server, &["a", "c"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "2.0"), ("c", "1.0")]));
+        // With `c>=2` required, `a` must go down instead.
+        let got = resolve_on(&server, &["a", "c>=2"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "1.0"), ("c", "2.0")]));
+        // Nothing satisfies both inputs: a clear error naming them.
+        let err = resolve_on(&server, &["c>=2", "c<1"]).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ResolveError::NoVersion { .. }), "{msg}");
+        assert!(
+            msg.contains("`c>=2` (from the inputs)") && msg.contains("`c<1` (from the inputs)"),
+            "{msg}"
+        );
+    }
+
+    /// Resolves the default inputs against the configured index (network).
+    #[tokio::test]
+    #[ignore]
+    async fn resolves_default_inputs_from_the_index() {
+        let index = IndexClient::new(crate::endpoints::index_url(None).unwrap()).unwrap();
+        let reqs: Vec<Requirement> = ["hatchling", "hatch-vcs"]
+            .iter()
+            .map(|r| Requirement::from_str(r).unwrap())
+            .collect();
+        let lock = resolve(
+            &reqs,
+            &Target::linux_x86_64("3.13"),
+            &index,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap();
+        for name in [
+            "hatchling",
+            "hatch-vcs",
+            "setuptools-scm",
+            "packaging",
+            "pluggy",
+        ] {
+            assert!(lock.package(&name.parse().unwrap()).is_some(), "{name}");
+        }
+    }
+}

@@ -224,7 +224,7 @@ pub async fn build(
     let lock_sha256 = Sha256::of(&lock_choice.bytes);
     let lock = Lock::parse(
         &String::from_utf8_lossy(&lock_choice.bytes),
-        &lock_choice.path_for_errors,
+        &lock_choice.path_for_errors.display().to_string(),
     )?;
     let cache = crate::cache::Cache::open(opts.cache_dir.as_deref())
         .map_err(|e| BuildError::Fetch(e.into()))?;
@@ -232,7 +232,7 @@ pub async fn build(
 
     // Images: the base (pinned), then the build environment (base + requirements).
     let (base, python, image_info) = base_image(docker, &cache, opts, &config, reporter).await?;
-    let env_id = build_env(docker, &base, &python, &fetched, &cache, reporter).await?;
+    let env_id = build_env(docker, &base, &python, &fetched, reporter).await?;
 
     // Sandbox.
     let step = reporter.step("building the sdist");
@@ -257,22 +257,31 @@ pub async fn build(
         .await?;
     reporter.detail(&out.log);
     check_step("sdist", &out, &lock_choice.label)?;
-    let (raw_sdist_name, raw_sdist) = single_output(sandbox.download("/out/sdist").await?, "sdist", ".tar.gz")?;
+    let (raw_sdist_name, raw_sdist) =
+        single_output(sandbox.download("/out/sdist").await?, "sdist", ".tar.gz")?;
     let sdist = normalize::sdist(&raw_sdist, sde, Some(&config.backend), policy)?;
     step.finish(format!("sdist {raw_sdist_name} ({:?})", sdist.action).to_lowercase());
 
     let step = reporter.step("building the wheel from the sdist");
     let mut handoff = Tree::new();
     handoff
-        .insert_file(&format!("sdist/{raw_sdist_name}"), 0o644, sdist.bytes.clone())
+        .insert_file(
+            &format!("sdist/{raw_sdist_name}"),
+            0o644,
+            sdist.bytes.clone(),
+        )
         .expect("file name from a checked tree");
     sandbox.upload("/src", handoff.to_tar(sde)).await?;
     let out = sandbox
-        .exec("wheel", &["python3", "-c", DRIVER, "wheel", &raw_sdist_name])
+        .exec(
+            "wheel",
+            &["python3", "-c", DRIVER, "wheel", &raw_sdist_name],
+        )
         .await?;
     reporter.detail(&out.log);
     check_step("wheel", &out, &lock_choice.label)?;
-    let (wheel_name, raw_wheel) = single_output(sandbox.download("/out/wheel").await?, "wheel", ".whl")?;
+    let (wheel_name, raw_wheel) =
+        single_output(sandbox.download("/out/wheel").await?, "wheel", ".whl")?;
     let wheel = normalize::wheel(&raw_wheel, sde, Some(&config.backend), policy)?;
     step.finish(format!("wheel {wheel_name} ({:?})", wheel.action).to_lowercase());
 
@@ -352,15 +361,181 @@ pub async fn build(
     Ok(BuildResult { manifest, written })
 }
 
+/// Every locked file, from the cache when all are there (no network at all), else from the
+/// package index; each one checked against its sha256 either way.
+async fn fetch_requirements(
+    lock: &Lock,
+    cache: &crate::cache::Cache,
+    opts: &BuildOptions,
+    reporter: &Reporter,
+) -> Result<Vec<lock::fetch::Fetched>, BuildError> {
+    let target =
+        lock::target::Target::linux_x86_64(lock.python.as_deref().unwrap_or(lock::DEFAULT_PYTHON));
+    if let Some(found) = lock::fetch::check_cached(lock, &target, cache).map_err(fetch_error)? {
+        return Ok(found);
+    }
+    let endpoint = crate::endpoints::index_url(opts.index_url.as_deref())
+        .map_err(|e| BuildError::Fetch(e.into()))?;
+    let step = reporter.step(format!("fetching build requirements from {}", endpoint.url));
+    let index = crate::pypi::IndexClient::new(endpoint).map_err(|e| BuildError::Fetch(e.into()))?;
+    let fetched = lock::fetch::fetch(lock, &target, &index, cache, reporter)
+        .await
+        .map_err(fetch_error)?;
+    step.finish(format!(
+        "fetched and verified {} build requirements",
+        fetched.len()
+    ));
+    Ok(fetched)
+}
+
+fn fetch_error(e: lock::fetch::FetchError) -> BuildError {
+    let hint = e.hint();
+    let err = anyhow::Error::new(e);
+    BuildError::Fetch(match hint {
+        Some(h) => err.context(Hint(h)),
+        None => err,
+    })
+}
+
+/// A fix for the user, carried through an error chain to the CLI (printed as `hint:`).
+#[derive(Debug)]
+pub struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The pinned base image: the user's (`--image` or `[tool.hermit] image`), or the built-in one.
+async fn base_image(
+    docker: &Docker,
+    cache: &crate::cache::Cache,
+    opts: &BuildOptions,
+    config: &ProjectConfig,
+    reporter: &Reporter,
+) -> Result<(ImageId, PythonInfo, manifest::ImageInfo), BuildError> {
+    let platform = "linux/amd64".to_owned();
+    let chosen = opts.image.clone().or_else(|| config.hermit.image.clone());
+    match chosen {
+        Some(text) => {
+            let reference: image::ImageRef =
+                text.parse()
+                    .map_err(|e: image::reference::RefError| BuildError::Setting {
+                        path: opts.project.join("pyproject.toml"),
+                        message: e.to_string(),
+                    })?;
+            let id = image::resolve(docker, &reference)
+                .await
+                .map_err(|e| BuildError::Image(e.into()))?;
+            let python = image::probe_python(docker, &id)
+                .await
+                .map_err(|e| BuildError::Image(e.into()))?;
+            let info = manifest::ImageInfo {
+                id: id.to_string(),
+                reference: reference.name.as_ref().map(|_| text.clone()),
+                recipe: None,
+                recipe_lock_sha256: None,
+                build_env_id: String::new(),
+                platform,
+            };
+            Ok((id, python, info))
+        }
+        None => {
+            let default =
+                image::ensure_default(docker, cache.dir(), opts.debian_mirror.as_deref(), reporter)
+                    .await
+                    .map_err(|e| BuildError::Image(e.into()))?;
+            let info = manifest::ImageInfo {
+                id: default.id.to_string(),
+                reference: None,
+                recipe: Some(default.recipe_path.to_owned()),
+                recipe_lock_sha256: Some(default.lock_sha256),
+                build_env_id: String::new(),
+                platform,
+            };
+            Ok((default.id, default.python, info))
+        }
+    }
+}
+
+/// Bumped when the way the build environment is laid out changes (so is its image ID).
+const BUILD_ENV_LAYOUT: &str = "hermit-build-env/1";
+
+/// The image the build runs in: `base` plus the locked wheels laid out in its site directory
+/// and byte-compiled, in one read-only layer. Deterministic, so it is made once per machine
+/// and found again by a tag derived from its inputs.
+async fn build_env(
+    docker: &Docker,
+    base: &ImageId,
+    python: &PythonInfo,
+    fetched: &[lock::fetch::Fetched],
+    reporter: &Reporter,
+) -> Result<ImageId, BuildError> {
+    let mut key = crate::digest::Hasher::default();
+    key.update(format!("{BUILD_ENV_LAYOUT}\n{base}\n{}\n", python.purelib).as_bytes());
+    for f in fetched {
+        key.update(format!("{} {}\n", f.sha256, f.filename).as_bytes());
+    }
+    let tag = format!("hermit/build-env:{}", key.finish().hex());
+    if let Ok(found) = docker.inspect_image(&tag).await
+        && let Some(id) = found.id.as_deref().and_then(|i| i.parse::<ImageId>().ok())
+    {
+        return Ok(id);
+    }
+    let step = reporter.step("laying out the build requirements");
+    let mut wheels = Vec::with_capacity(fetched.len());
+    for f in fetched {
+        let bytes = std::fs::read(&f.path).map_err(|e| BuildError::Fetch(e.into()))?;
+        if Sha256::of(&bytes) != f.sha256 {
+            return Err(BuildError::Fetch(anyhow::anyhow!(
+                "the cached file `{}` changed while hermit was using it; run again",
+                f.path.display()
+            )));
+        }
+        wheels.push((f.filename.clone(), bytes));
+    }
+    let tree = crate::install::site_tree(&wheels, &python.purelib, "/usr/local/bin")
+        .map_err(|e| BuildError::Fetch(e.into()))?;
+    step.finish(format!("laid out {} build requirements", fetched.len()));
+    image::derive(
+        docker,
+        base,
+        &tree,
+        &[python.purelib.as_str()],
+        &tag,
+        reporter,
+    )
+    .await
+    .map_err(|e| BuildError::Image(e.into()))
+}
+
 /// The commands the build ran, as the manifest records them.
 fn commands(sdist_name: &str) -> Vec<Vec<String>> {
     let root = sdist_name.trim_end_matches(".tar.gz");
     [
         vec!["umask", "022"],
         vec!["cp", "-r", "/src/source", "/tmp/src"],
-        vec!["python3", "-m", "build", "--no-isolation", "--sdist", "--outdir", "/out/sdist", "/tmp/src"],
+        vec![
+            "python3",
+            "-m",
+            "build",
+            "--no-isolation",
+            "--sdist",
+            "--outdir",
+            "/out/sdist",
+            "/tmp/src",
+        ],
         vec!["tar", "-xzf", "<normalized sdist>", "-C", "/tmp/wheel-src"],
-        vec!["python3", "-m", "build", "--no-isolation", "--wheel", "--outdir", "/out/wheel"],
+        vec![
+            "python3",
+            "-m",
+            "build",
+            "--no-isolation",
+            "--wheel",
+            "--outdir",
+            "/out/wheel",
+        ],
     ]
     .into_iter()
     .map(|c| c.into_iter().map(str::to_owned).collect::<Vec<_>>())
@@ -413,7 +588,9 @@ fn check_step(
 /// `build` reports requirements the backend asked for but the environment lacks as
 /// "ERROR Missing dependencies:" followed by one indented line each.
 pub fn missing_dependencies(log: &str) -> Option<String> {
-    let mut lines = log.lines().skip_while(|l| !l.contains("Missing dependencies"));
+    let mut lines = log
+        .lines()
+        .skip_while(|l| !l.contains("Missing dependencies"));
     lines.next()?;
     let names: Vec<String> = lines
         .take_while(|l| l.starts_with('\t') || l.starts_with(' '))
@@ -444,7 +621,11 @@ fn single_output(
             what: suffix,
             found: format!(
                 "[{}]",
-                files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                files
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }),
     }
@@ -456,10 +637,22 @@ mod tests {
 
     #[test]
     fn sde_order_is_flag_env_commit() {
-        assert_eq!(source_date_epoch(Some(1), Some("2".into()), Some(3)).unwrap(), (1, "flag"));
-        assert_eq!(source_date_epoch(None, Some("2".into()), Some(3)).unwrap(), (2, "env"));
-        assert_eq!(source_date_epoch(None, None, Some(3)).unwrap(), (3, "git-commit"));
-        assert!(matches!(source_date_epoch(None, None, None), Err(BuildError::NoSourceDateEpoch)));
+        assert_eq!(
+            source_date_epoch(Some(1), Some("2".into()), Some(3)).unwrap(),
+            (1, "flag")
+        );
+        assert_eq!(
+            source_date_epoch(None, Some("2".into()), Some(3)).unwrap(),
+            (2, "env")
+        );
+        assert_eq!(
+            source_date_epoch(None, None, Some(3)).unwrap(),
+            (3, "git-commit")
+        );
+        assert!(matches!(
+            source_date_epoch(None, None, None),
+            Err(BuildError::NoSourceDateEpoch)
+        ));
         assert!(matches!(
             source_date_epoch(None, Some("soon".into()), None),
             Err(BuildError::BadSourceDateEpoch(_))
@@ -481,14 +674,20 @@ mod tests {
         let env = fixed_environment(42);
         assert_eq!(env["SOURCE_DATE_EPOCH"], "42");
         assert_eq!(env["TZ"], "UTC");
-        assert!(env.values().all(|v| !v.contains("/root") && !v.contains("/home/")));
+        assert!(
+            env.values()
+                .all(|v| !v.contains("/root") && !v.contains("/home/"))
+        );
     }
 
     #[test]
     fn output_must_be_exactly_one_artifact() {
         let mut t = Tree::new();
         t.insert_file("x-1.tar.gz", 0o644, b"s".to_vec()).unwrap();
-        assert_eq!(single_output(t.clone(), "sdist", ".tar.gz").unwrap().0, "x-1.tar.gz");
+        assert_eq!(
+            single_output(t.clone(), "sdist", ".tar.gz").unwrap().0,
+            "x-1.tar.gz"
+        );
         t.insert_file("y-1.tar.gz", 0o644, b"s".to_vec()).unwrap();
         assert!(single_output(t, "sdist", ".tar.gz").is_err());
     }

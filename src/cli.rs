@@ -143,9 +143,9 @@ pub struct CompareArgs {
 pub struct LockArgs {
     /// Requirements to lock (PEP 508), e.g. `hatchling` or `setuptools>=61`
     pub requirements: Vec<String>,
-    /// Read requirements from a file, one per line
+    /// Read requirements from a file, one per line (repeatable)
     #[arg(short = 'r', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub requirement_file: Option<PathBuf>,
+    pub requirement_file: Vec<PathBuf>,
     /// Lock a project's `build-system.requires`
     #[arg(long, value_hint = ValueHint::DirPath)]
     pub project: Option<PathBuf>,
@@ -165,18 +165,41 @@ pub struct LockArgs {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Build a recipe's image from its lock and check it has the pinned digest
-    Build(ImageArgs),
+    ///
+    /// Always rebuilds (downloading what the cache lacks), so it doubles as a reproducibility
+    /// check of the image itself; any other digest is an error.
+    Build(ImageBuildArgs),
     /// Resolve a recipe's packages from the Debian mirror and rewrite its lock
-    Lock(ImageArgs),
+    ///
+    /// Verifies the suite's InRelease signature with the host's gpgv and Debian keyring, checks
+    /// every .deb against the index, builds the image to learn its digest, and writes
+    /// recipe.lock beside recipe.toml.
+    Lock(ImageLockArgs),
     /// List the images hermit built on this engine
     Ls,
 }
 
 #[derive(Debug, Args)]
-pub struct ImageArgs {
-    /// Recipe directory (holding recipe.toml); default: the built-in recipe
+pub struct ImageBuildArgs {
+    /// Recipe directory (holding recipe.toml and recipe.lock); default: the built-in recipe
     #[arg(value_hint = ValueHint::DirPath)]
     pub recipe: Option<PathBuf>,
+    /// Do nothing when the engine already has the pinned image (built-in recipe only)
+    #[arg(long, conflicts_with = "recipe")]
+    pub if_missing: bool,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageLockArgs {
+    /// Recipe directory (holding recipe.toml)
+    #[arg(value_hint = ValueHint::DirPath, default_value = "images/trixie-python")]
+    pub recipe: PathBuf,
+    /// Trust the mirror's InRelease without checking its signature (the .deb hashes still
+    /// come from it); for hosts without gpgv or the Debian keyring
+    #[arg(long)]
+    pub insecure_skip_release_signature: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }

@@ -37,6 +37,25 @@ pub async fn connect() -> Result<Docker, DockerError> {
     Ok(docker)
 }
 
+static RUN_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the identifier of this process's run (once; later calls are ignored). Every container
+/// and volume hermit creates carries it as a label, so cleanup after Ctrl-C can find even a
+/// resource whose creation was interrupted before its name was known.
+pub fn set_run_id(id: &str) {
+    let _ = RUN_ID.set(id.to_owned());
+}
+
+/// This process's run identifier (`"none"` before `set_run_id`).
+pub fn run_id() -> &'static str {
+    RUN_ID.get().map(String::as_str).unwrap_or("none")
+}
+
+/// Labels for a resource created by this process's run.
+pub fn run_labels() -> std::collections::HashMap<String, String> {
+    labels(run_id())
+}
+
 /// Labels for a resource created by run `run_id`.
 pub fn labels(run_id: &str) -> std::collections::HashMap<String, String> {
     [

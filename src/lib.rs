@@ -3,8 +3,11 @@
 //! Data flows one way: source → lock → image → sandbox → normalize → manifest → dist.
 //! Each stage is a module with a typed input and output; `build` wires them together.
 
+pub mod build;
 pub mod cache;
 pub mod canonical;
+pub mod cli;
+pub mod commands;
 pub mod compare;
 pub mod config;
 pub mod digest;
@@ -22,3 +25,4 @@ pub mod pypi;
 pub mod sandbox;
 pub mod source;
 pub mod tree;
+pub mod verify;

@@ -47,11 +47,19 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
         Err(e) => line(false, "engine", e.to_string()),
     }
     match crate::endpoints::index_url(args.index_url.as_deref()) {
-        Ok(e) => line(true, "package index", format!("{} (from {})", e.url, e.origin)),
+        Ok(e) => line(
+            true,
+            "package index",
+            format!("{} (from {})", e.url, e.origin),
+        ),
         Err(e) => line(false, "package index", e.to_string()),
     }
     match crate::endpoints::debian_mirror(args.debian_mirror.as_deref()) {
-        Ok(e) => line(true, "debian mirror", format!("{} (from {})", e.url, e.origin)),
+        Ok(e) => line(
+            true,
+            "debian mirror",
+            format!("{} (from {})", e.url, e.origin),
+        ),
         Err(e) => line(false, "debian mirror", e.to_string()),
     }
     match crate::cache::Cache::open(args.cache_dir.as_deref()) {

@@ -64,6 +64,12 @@ pub async fn run(command: Command, reporter: &Reporter) -> Result<u8, Failure> {
 /// that must be reproducible). `HERMIT_RUN_ID` overrides it so tests can find a run's
 /// resources.
 pub fn run_id() -> String {
+    let id = fresh_run_id();
+    crate::docker::set_run_id(&id);
+    crate::docker::run_id().to_owned()
+}
+
+fn fresh_run_id() -> String {
     if let Ok(id) = std::env::var("HERMIT_RUN_ID")
         && !id.is_empty()
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')

@@ -111,6 +111,14 @@ pub struct LockOptions {
     pub skip_signature: bool,
 }
 
+/// The image ID the built-in recipe's lock pins (compiled into this hermit).
+pub fn default_recipe_pinned_id() -> ImageId {
+    let embedded = default_recipe();
+    RecipeLock::parse(embedded.lock, embedded.path)
+        .expect("the built-in recipe lock parses (a unit test checks it)")
+        .image_id
+}
+
 fn repository(recipe: &Recipe) -> String {
     format!("hermit/{}", recipe.name)
 }

@@ -59,7 +59,7 @@ pub async fn run(docker: &Docker, job: Job<'_>) -> Result<Outcome, OneshotError>
         env: Some(job.env.clone()),
         working_dir: Some("/".to_owned()),
         network_disabled: Some(true),
-        labels: Some(crate::docker::labels("image")),
+        labels: Some(crate::docker::run_labels()),
         host_config: Some(HostConfig {
             network_mode: Some("none".to_owned()),
             cap_drop: Some(vec!["ALL".to_owned()]),

@@ -1,0 +1,94 @@
+//! `hermit image build|lock|ls`.
+
+use crate::cli::ImageCommand;
+use crate::commands::{Failure, run_id, with_cleanup};
+use crate::output::Reporter;
+use crate::sandbox::Janitor;
+
+pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> {
+    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
+    let janitor = Janitor::new(run_id());
+    match cmd {
+        ImageCommand::Build(args) => {
+            let cache = crate::cache::Cache::open(args.endpoints.cache_dir.as_deref())
+                .map_err(Failure::usage)?;
+            let mirror = args.endpoints.debian_mirror.clone();
+            let id = with_cleanup(&docker, &janitor, reporter, async {
+                match &args.recipe {
+                    Some(dir) => crate::image::build_recipe(
+                        &docker,
+                        cache.dir(),
+                        dir,
+                        mirror.as_deref(),
+                        reporter,
+                    )
+                    .await
+                    .map_err(Failure::failed),
+                    None if args.if_missing => crate::image::ensure_default(
+                        &docker,
+                        cache.dir(),
+                        mirror.as_deref(),
+                        reporter,
+                    )
+                    .await
+                    .map(|d| d.id)
+                    .map_err(Failure::failed),
+                    None => {
+                        let embedded = crate::image::default_recipe();
+                        let dir = tempfile::tempdir().map_err(Failure::failed)?;
+                        std::fs::write(dir.path().join("recipe.toml"), embedded.recipe)
+                            .and_then(|()| {
+                                std::fs::write(dir.path().join("recipe.lock"), embedded.lock)
+                            })
+                            .map_err(Failure::failed)?;
+                        crate::image::build_recipe(
+                            &docker,
+                            cache.dir(),
+                            dir.path(),
+                            mirror.as_deref(),
+                            reporter,
+                        )
+                        .await
+                        .map_err(Failure::failed)
+                    }
+                }
+            })
+            .await?;
+            reporter.info(format!("image {id} has the pinned digest"));
+            Ok(0)
+        }
+        ImageCommand::Lock(args) => {
+            let cache = crate::cache::Cache::open(args.endpoints.cache_dir.as_deref())
+                .map_err(Failure::usage)?;
+            let options = crate::image::LockOptions {
+                mirror: args.endpoints.debian_mirror.clone(),
+                skip_signature: args.insecure_skip_release_signature,
+            };
+            let lock = with_cleanup(&docker, &janitor, reporter, async {
+                crate::image::lock_recipe(&docker, cache.dir(), &args.recipe, &options, reporter)
+                    .await
+                    .map_err(Failure::failed)
+            })
+            .await?;
+            reporter.info(format!(
+                "wrote {}/recipe.lock: {} packages, image {}",
+                args.recipe.display(),
+                lock.packages.len(),
+                lock.image_id
+            ));
+            Ok(0)
+        }
+        ImageCommand::Ls => {
+            let images = crate::image::list(&docker).await.map_err(Failure::failed)?;
+            for image in images {
+                println!(
+                    "{}  {:>6} MB  {}",
+                    image.id,
+                    image.size / 1_000_000,
+                    image.tags.join(", ")
+                );
+            }
+            Ok(0)
+        }
+    }
+}

@@ -71,7 +71,7 @@ pub enum BuildError {
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(
-        "the build backend asked for {names}, which `{lockfile}` does not lock; add it to the lock's inputs and run `hermit lock` again"
+        "the build backend asked for {names}, which `{lockfile}` does not provide"
     )]
     MissingRequirement { names: String, lockfile: String },
     #[error("the {step} step failed (exit code {code}); its output ends with:\n{tail}")]
@@ -585,17 +585,31 @@ fn check_step(
     })
 }
 
-/// `build` reports requirements the backend asked for but the environment lacks as
-/// "ERROR Missing dependencies:" followed by one indented line each.
+/// `build` reports requirements the backend asked for but the environment lacks after an
+/// "ERROR Missing dependencies:" (older) or "ERROR Unmet dependencies (…):" (newer) line, one
+/// requirement per tab-indented line, newer versions adding `found:` details below each.
 pub fn missing_dependencies(log: &str) -> Option<String> {
     let mut lines = log
         .lines()
-        .skip_while(|l| !l.contains("Missing dependencies"));
+        .skip_while(|l| !(l.contains("Missing dependencies") || l.contains("Unmet dependencies")));
     lines.next()?;
-    let names: Vec<String> = lines
-        .take_while(|l| l.starts_with('\t') || l.starts_with(' '))
-        .map(|l| format!("`{}`", l.trim()))
-        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for line in lines {
+        if let Some(detail) = line.strip_prefix("\t\t") {
+            if let (Some(found), Some(last)) = (detail.trim().strip_prefix("found: "), names.last_mut())
+            {
+                if found == "not installed" {
+                    last.push_str(" (not in the lock)");
+                } else {
+                    last.push_str(&format!(" (the lock has {found})"));
+                }
+            }
+        } else if let Some(name) = line.strip_prefix('\t').or_else(|| line.strip_prefix("  ")) {
+            names.push(format!("`{}`", name.trim()));
+        } else {
+            break;
+        }
+    }
     (!names.is_empty()).then(|| names.join(", "))
 }
 
@@ -665,6 +679,11 @@ mod tests {
         assert_eq!(
             missing_dependencies(log).as_deref(),
             Some("`not-locked-pkg>=1`, `other`")
+        );
+        let newer = "ERROR Unmet dependencies (checked against /usr/bin/python3):\n\tflit_core<4,>=3.4\n\t\twanted: <4,>=3.4\n\t\tfound: 4.2.0\n\tx>=1\n\t\twanted: >=1\n\t\tfound: not installed\n";
+        assert_eq!(
+            missing_dependencies(newer).as_deref(),
+            Some("`flit_core<4,>=3.4` (the lock has 4.2.0), `x>=1` (not in the lock)")
         );
         assert_eq!(missing_dependencies("all fine"), None);
     }

@@ -80,7 +80,7 @@ pub fn failure(e: BuildError) -> Failure {
             }
         }
         BuildError::MissingRequirement { .. } => Failure::failed(e).with_hint(
-            "hermit installs build requirements only from the lock: `hermit lock --project . -o hermit.lock`, then set `[tool.hermit] lockfile = \"hermit.lock\"`",
+            "build requirements come only from the lock: run `hermit lock --project . -o build.lock` and set `[tool.hermit] lockfile = \"build.lock\"`",
         ),
         other => Failure::failed(other),
     }

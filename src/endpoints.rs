@@ -134,9 +134,12 @@ pub fn pip_config_index_url(text: &str) -> Option<String> {
             }
         }
     }
-    ["install", "download", "global"]
-        .iter()
-        .find_map(|s| found.iter().find(|(sec, _)| sec == s).map(|(_, v)| v.clone()))
+    ["install", "download", "global"].iter().find_map(|s| {
+        found
+            .iter()
+            .find(|(sec, _)| sec == s)
+            .map(|(_, v)| v.clone())
+    })
 }
 
 /// Asks the host's pip for its compiled-in default index, so hermit never hard-codes one.

@@ -42,8 +42,7 @@ impl Reporter {
         if self.fancy {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                    .expect("static template"),
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("static template"),
             );
             bar.set_message(message);
             bar.enable_steady_tick(Duration::from_millis(120));

@@ -230,7 +230,8 @@ mod tests {
     #[test]
     fn round_trips_through_untrusted_reader() {
         let mut t = Tree::new();
-        t.insert_file("pkg/mod.py", 0o644, b"x = 1\n".to_vec()).unwrap();
+        t.insert_file("pkg/mod.py", 0o644, b"x = 1\n".to_vec())
+            .unwrap();
         let back = Tree::from_untrusted_tar(t.to_tar(0).as_slice(), None, 1 << 20).unwrap();
         assert_eq!(back, t);
     }

@@ -457,3 +457,311 @@ pub(super) fn normalize(
         reasons,
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Write;
+
+    use flate2::{Compression, GzBuilder};
+
+    use super::*;
+    use crate::digest::Sha256;
+
+    pub(crate) const SDE: u64 = 1_700_000_000;
+
+    pub(crate) struct Spec<'a> {
+        pub path: &'a str,
+        pub data: &'a [u8],
+        pub dir: bool,
+        pub mode: u32,
+        pub mtime: u64,
+        pub owner: (u64, &'a str),
+        pub pax_mtime: Option<&'a str>,
+    }
+
+    pub(crate) fn file<'a>(path: &'a str, data: &'a [u8]) -> Spec<'a> {
+        Spec {
+            path,
+            data,
+            dir: false,
+            mode: 0o644,
+            mtime: SDE,
+            owner: (0, ""),
+            pax_mtime: None,
+        }
+    }
+
+    /// Builds a `.tar.gz` with the `tar` and `flate2` crates, independently of hermit's writer.
+    pub(crate) fn build(specs: &[Spec<'_>], gz_time: u32, gz_name: Option<&str>) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for s in specs {
+            if let Some(t) = s.pax_mtime {
+                b.append_pax_extensions([("mtime", t.as_bytes())]).unwrap();
+            }
+            let mut h = tar::Header::new_ustar();
+            h.set_path(s.path).unwrap();
+            h.set_entry_type(if s.dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_size(s.data.len() as u64);
+            h.set_mode(s.mode);
+            h.set_mtime(s.mtime);
+            h.set_uid(s.owner.0);
+            h.set_gid(s.owner.0);
+            h.set_username(s.owner.1).unwrap();
+            h.set_groupname(s.owner.1).unwrap();
+            h.set_cksum();
+            b.append(&h, s.data).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let mut gz = GzBuilder::new().mtime(gz_time).operating_system(255);
+        if let Some(name) = gz_name {
+            gz = gz.filename(name);
+        }
+        let mut w = gz.write(Vec::new(), Compression::new(9));
+        w.write_all(&tar).unwrap();
+        w.finish().unwrap()
+    }
+
+    /// hatchling's layout: sorted walk, then pyproject.toml and PKG-INFO; gzip time SDE.
+    pub(crate) fn hatchling_style() -> Vec<u8> {
+        let specs = [
+            file("pkg-1.0/pkg/__init__.py", b""),
+            file("pkg-1.0/pkg/zed.py", b"print('zed')\n"),
+            Spec {
+                mode: 0o755,
+                ..file("pkg-1.0/pkg/sub/tool.py", b"#!/usr/bin/env python3\n")
+            },
+            file("pkg-1.0/pyproject.toml", b"[project]\nname = \"pkg\"\n"),
+            file(
+                "pkg-1.0/PKG-INFO",
+                b"Metadata-Version: 2.3\nName: pkg\nVersion: 1.0\n",
+            ),
+        ];
+        build(&specs, SDE as u32, None)
+    }
+
+    /// setuptools-like: copy-time mtimes (float PAX mtimes), the build user as owner, umask
+    /// 002, directory entries, unsorted, gzip time and file name.
+    pub(crate) fn dirty() -> Vec<u8> {
+        let user = (1000, "build");
+        let specs = [
+            Spec {
+                dir: true,
+                mode: 0o775,
+                owner: user,
+                ..file("pkg-1.0/", b"")
+            },
+            Spec {
+                mode: 0o664,
+                mtime: 1_732_561_234,
+                owner: user,
+                pax_mtime: Some("1732561234.5"),
+                ..file(
+                    "pkg-1.0/setup.py",
+                    b"from setuptools import setup\nsetup()\n",
+                )
+            },
+            Spec {
+                dir: true,
+                mode: 0o775,
+                owner: user,
+                ..file("pkg-1.0/pkg/", b"")
+            },
+            Spec {
+                mode: 0o775,
+                owner: user,
+                ..file("pkg-1.0/pkg/tool.py", b"#!/usr/bin/env python3\n")
+            },
+            Spec {
+                owner: user,
+                ..file("pkg-1.0/pkg/__init__.py", b"")
+            },
+            Spec {
+                owner: user,
+                ..file(
+                    "pkg-1.0/PKG-INFO",
+                    b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n",
+                )
+            },
+        ];
+        build(&specs, 1_732_561_299, Some("dist/tmpabc/pkg-1.0.tar"))
+    }
+
+    fn paths(bytes: &[u8]) -> Vec<String> {
+        read_sdist(bytes)
+            .unwrap()
+            .members
+            .into_iter()
+            .map(|m| m.path)
+            .collect()
+    }
+
+    #[test]
+    fn hatchling_style_is_kept_with_reasons() {
+        let raw = hatchling_style();
+        let out = normalize(&raw, SDE, Backend::Hatchling, Policy::Auto).unwrap();
+        assert_eq!(out.action, Action::Kept, "{:?}", out.reasons);
+        assert_eq!(out.bytes, raw);
+        assert_eq!(
+            out.reasons,
+            [
+                "all member times equal SOURCE_DATE_EPOCH (1700000000 (2023-11-14 22:13:20 UTC))",
+                "gzip header time SOURCE_DATE_EPOCH, no gzip file name",
+                "owners 0 with empty names",
+                "modes 0644/0755",
+                "members in hatchling's order (hatchling walks sorted)",
+            ]
+        );
+        let other = normalize(&raw, SDE, Backend::Other, Policy::Auto).unwrap();
+        assert_eq!(other.action, Action::Rewritten);
+    }
+
+    #[test]
+    fn flit_gzip_name_is_its_own_and_clean() {
+        let specs = [file("pkg-1.0/PKG-INFO", b"x"), file("pkg-1.0/pkg.py", b"")];
+        let raw = build(&specs, SDE as u32, Some("pkg-1.0.tar"));
+        let out = normalize(&raw, SDE, Backend::Flit, Policy::Auto).unwrap();
+        assert_eq!(out.action, Action::Kept, "{:?}", out.reasons);
+        assert!(out.reasons[1].contains("gzip file name is the sdist's own"));
+    }
+
+    #[test]
+    fn dirty_sdist_is_rewritten_with_reasons() {
+        let out = normalize(&dirty(), SDE, Backend::Setuptools, Policy::Auto).unwrap();
+        assert_eq!(out.action, Action::Rewritten);
+        let joined = out.reasons.join("\n");
+        for want in [
+            "gzip header time is not SOURCE_DATE_EPOCH (1732561299 is not 1700000000)",
+            "gzip header carries a file name (`dist/tmpabc/pkg-1.0.tar`)",
+            "member mtime is not SOURCE_DATE_EPOCH (`pkg-1.0/setup.py` at 1732561234 (2024-11-25 19:00:34 UTC), want 1700000000",
+            "pax record from the build environment (`pkg-1.0/setup.py` mtime=1732561234.5)",
+            "owner is not 0 (6 members; first: `pkg-1.0` 1000:1000)",
+            "owner names are not empty (6 members; first: `pkg-1.0` build:build)",
+            "mode outside 0644/0755 (4 members; first: `pkg-1.0` 775)",
+            "members not sorted and the backend does not walk sorted (3 members; first: `pkg-1.0/pkg` after `pkg-1.0/setup.py`; setuptools is not known to)",
+        ] {
+            assert!(joined.contains(want), "missing {want:?} in\n{joined}");
+        }
+        assert_eq!(&out.bytes[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        let s = read_sdist(&out.bytes).unwrap();
+        assert_eq!(
+            paths(&out.bytes),
+            [
+                "pkg-1.0",
+                "pkg-1.0/PKG-INFO",
+                "pkg-1.0/pkg",
+                "pkg-1.0/pkg/__init__.py",
+                "pkg-1.0/pkg/tool.py",
+                "pkg-1.0/setup.py"
+            ]
+        );
+        for m in &s.members {
+            assert_eq!(
+                (m.mtime, m.uid, m.gid, m.uname.as_str(), m.gname.as_str()),
+                (SDE, 0, 0, "", "")
+            );
+            assert_eq!(m.format, "ustar");
+            assert!(m.pax.is_empty());
+            let want = if m.kind == Kind::Dir || m.path.ends_with("tool.py") {
+                0o755
+            } else {
+                0o644
+            };
+            assert_eq!(m.mode, want, "{}", m.path);
+        }
+    }
+
+    #[test]
+    fn directory_sorts_before_its_contents_and_siblings_with_longer_names() {
+        let specs = [
+            file("p-1/a-b", b""),
+            file("p-1/a/x", b""),
+            Spec {
+                dir: true,
+                mode: 0o755,
+                ..file("p-1/a/", b"")
+            },
+            Spec {
+                dir: true,
+                mode: 0o755,
+                ..file("p-1/", b"")
+            },
+        ];
+        let out = normalize(&build(&specs, 0, None), SDE, Backend::Other, Policy::Always).unwrap();
+        assert_eq!(paths(&out.bytes), ["p-1", "p-1/a", "p-1/a-b", "p-1/a/x"]);
+    }
+
+    #[test]
+    fn long_and_non_ascii_names_get_a_pax_path() {
+        let long = format!("pkg-1.0/{}/{}.py", "d".repeat(80), "f".repeat(40));
+        let specs = [file(&long, b"long"), file("pkg-1.0/é.txt", b"e")];
+        let out = normalize(&build(&specs, 0, None), SDE, Backend::Other, Policy::Always).unwrap();
+        let s = read_sdist(&out.bytes).unwrap();
+        assert_eq!(s.members[0].path, long);
+        assert_eq!(s.members[0].pax, [("path".to_owned(), long.clone())]);
+        assert_eq!(s.members[1].path, "pkg-1.0/é.txt");
+        assert_eq!(s.members[0].data, b"long");
+        let again = normalize(&out.bytes, SDE, Backend::Other, Policy::Auto).unwrap();
+        assert_eq!(again.action, Action::Kept, "{:?}", again.reasons);
+    }
+
+    #[test]
+    fn rewriting_is_idempotent_and_its_output_is_clean() {
+        for raw in [dirty(), hatchling_style()] {
+            let once = normalize(&raw, SDE, Backend::Other, Policy::Always)
+                .unwrap()
+                .bytes;
+            let twice = normalize(&once, SDE, Backend::Other, Policy::Always)
+                .unwrap()
+                .bytes;
+            assert_eq!(once, twice);
+            let auto = normalize(&once, SDE, Backend::Other, Policy::Auto).unwrap();
+            assert_eq!(auto.action, Action::Kept, "{:?}", auto.reasons);
+        }
+    }
+
+    #[test]
+    fn links_and_stray_top_levels_are_errors() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_cksum();
+        b.append_link(&mut h, "pkg-1.0/link", "target").unwrap();
+        let tar = b.into_inner().unwrap();
+        let err = normalize(&gzip::encode(&tar), SDE, Backend::Other, Policy::Always).unwrap_err();
+        assert!(
+            err.to_string().contains("`pkg-1.0/link` is a link"),
+            "{err}"
+        );
+        let two_tops = build(&[file("a-1/x", b""), file("b-1/y", b"")], 0, None);
+        let err = normalize(&two_tops, SDE, Backend::Other, Policy::Auto).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("outside the single top-level directory `a-1/`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        assert_eq!(pax_record("path", "abc"), "12 path=abc\n");
+        let r = pax_record("path", &"x".repeat(91));
+        assert_eq!(r.len(), 101);
+        assert!(r.starts_with("101 path="));
+    }
+
+    /// Guards the compressed bytes: a change in flate2, miniz_oxide or hermit's tar writer
+    /// changes this digest, and published sdists would stop reproducing.
+    #[test]
+    fn golden_digest_of_normalized_sdist() {
+        let out = normalize(&dirty(), SDE, Backend::Other, Policy::Always).unwrap();
+        assert_eq!(
+            Sha256::of(&out.bytes).hex(),
+            "e6ae5c56edd6559b9e5dde5475321fbe4ba32a4a6f944470b72fb60e1a7faeba"
+        );
+    }
+}

@@ -765,13 +765,6 @@ pub(crate) mod tests {
         assert_eq!(csv_field("plain/path.py"), "plain/path.py");
     }
 
-    #[test]
-    fn zz_dump_for_hand_check() {
-        let out = normalize(&dirty(), SDE, Backend::Other, Policy::Always).unwrap();
-        std::fs::write("/tmp/hermit-hand/pkg-1.0-py3-none-any.whl", &out.bytes).unwrap();
-        std::fs::write("/tmp/hermit-hand/dirty.whl", dirty()).unwrap();
-    }
-
     /// Guards the compressed bytes: a change in flate2, miniz_oxide or hermit's zip writer
     /// changes this digest, and published wheels would stop reproducing.
     #[test]

@@ -1,1 +1,774 @@
-//! Member-by-member comparison of two artifacts.
+//! Member-by-member comparison of two artifacts (`hermit compare A B`).
+//!
+//! Fast by construction: members are compared as bytes (hashed only for the report), a line
+//! diff runs only on text members whose content differs, and whether hermit's normalizer would
+//! remove a difference is judged on the canonical member lists the normalizer builds (its output
+//! bytes are a function of that list and SOURCE_DATE_EPOCH, which both sides would share), so
+//! nothing is recompressed.
+
+mod linediff;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest::Sha256;
+use crate::normalize::time::{show_dos, show_secs};
+use crate::normalize::{NormalizeError, sdist, wheel, zipfmt};
+
+/// Longest unified diff shown per member, in lines.
+const MAX_DIFF_LINES: usize = 400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("could not read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{a}` and `{b}` are not both files or both directories")]
+    Mixed { a: PathBuf, b: PathBuf },
+    #[error("`{0}` is neither a wheel (`.whl`) nor an sdist (`.tar.gz`)")]
+    UnknownKind(String),
+    #[error("cannot compare a wheel with an sdist (`{a}`, `{b}`)")]
+    KindMismatch { a: String, b: String },
+    #[error("`{name}` is unreadable: {source}")]
+    Parse {
+        name: String,
+        #[source]
+        source: NormalizeError,
+    },
+}
+
+/// One field that differs between the two sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldDiff {
+    pub field: String,
+    pub a: String,
+    pub b: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContentDiff {
+    pub size_a: u64,
+    pub size_b: u64,
+    pub sha256_a: Sha256,
+    pub sha256_b: Sha256,
+    /// Unified diff, for UTF-8 text members small enough to diff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unified: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberDiff {
+    pub name: String,
+    /// `"a"` or `"b"` when the member exists on one side only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_in: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDiff>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metadata: Vec<FieldDiff>,
+}
+
+/// What hermit's normalizer makes of the difference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Normalized {
+    /// True when normalizing both sides gives the same bytes.
+    pub identical: bool,
+    /// Members that still differ after normalizing both (sorted).
+    pub still_differ: Vec<String>,
+    /// Why a side could not be normalized (a corrupt RECORD, a link in an sdist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactDiff {
+    pub name_a: String,
+    pub name_b: String,
+    pub kind: &'static str,
+    pub sha256_a: Sha256,
+    pub sha256_b: Sha256,
+    pub size_a: u64,
+    pub size_b: u64,
+    pub identical: bool,
+    /// Archive-level fields: gzip header, zip comment and layout, PAX globals.
+    pub archive: Vec<FieldDiff>,
+    /// Differing members, in name order.
+    pub members: Vec<MemberDiff>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<Normalized>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub artifacts: Vec<ArtifactDiff>,
+    /// Artifacts found in only one of two compared directories.
+    pub only_in_a: Vec<String>,
+    pub only_in_b: Vec<String>,
+}
+
+impl Report {
+    pub fn identical(&self) -> bool {
+        self.only_in_a.is_empty()
+            && self.only_in_b.is_empty()
+            && self.artifacts.iter().all(|a| a.identical)
+    }
+
+    /// Human-readable, deterministic.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for name in &self.only_in_a {
+            let _ = writeln!(out, "{name}: only in A");
+        }
+        for name in &self.only_in_b {
+            let _ = writeln!(out, "{name}: only in B");
+        }
+        for a in &self.artifacts {
+            render_artifact(&mut out, a);
+        }
+        out
+    }
+}
+
+fn render_artifact(out: &mut String, a: &ArtifactDiff) {
+    let title = if a.name_a == a.name_b {
+        a.name_a.clone()
+    } else {
+        format!("{} vs {}", a.name_a, a.name_b)
+    };
+    if a.identical {
+        let _ = writeln!(out, "{title}: identical (sha256 {})", a.sha256_a);
+        return;
+    }
+    let _ = writeln!(out, "{title}: differs");
+    let _ = writeln!(out, "  A sha256 {} ({} bytes)", a.sha256_a, a.size_a);
+    let _ = writeln!(out, "  B sha256 {} ({} bytes)", a.sha256_b, a.size_b);
+    for f in &a.archive {
+        let _ = writeln!(out, "  archive {}: {} -> {}", f.field, f.a, f.b);
+    }
+    if a.members.is_empty() && a.archive.is_empty() {
+        let _ = writeln!(
+            out,
+            "  same members and metadata; the archives differ in encoding only"
+        );
+    }
+    for m in &a.members {
+        if let Some(side) = m.only_in {
+            let _ = writeln!(out, "  {}: only in {}", m.name, side.to_uppercase());
+            continue;
+        }
+        if let Some(c) = &m.content {
+            let _ = writeln!(
+                out,
+                "  {}: content differs ({} -> {} bytes, sha256 {} -> {})",
+                m.name, c.size_a, c.size_b, c.sha256_a, c.sha256_b
+            );
+            if let Some(diff) = &c.unified {
+                for line in diff.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        } else {
+            let _ = writeln!(out, "  {}: same content, metadata differs", m.name);
+        }
+        for f in &m.metadata {
+            let _ = writeln!(out, "    {}: {} -> {}", f.field, f.a, f.b);
+        }
+    }
+    match &a.normalized {
+        Some(n) if n.error.is_some() => {
+            let _ = writeln!(
+                out,
+                "  normalizer: cannot judge ({})",
+                n.error.as_deref().unwrap_or_default()
+            );
+        }
+        Some(n) if n.identical => {
+            let _ = writeln!(
+                out,
+                "  normalizer: hermit's normalizer removes every difference"
+            );
+        }
+        Some(n) => {
+            let _ = writeln!(
+                out,
+                "  normalizer: differences remain after normalizing both in: {}",
+                n.still_differ.join(", ")
+            );
+        }
+        None => {}
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Wheel,
+    Sdist,
+}
+
+fn kind_of(name: &str, bytes: &[u8]) -> Result<Kind, CompareError> {
+    if name.ends_with(".whl") || (!name.ends_with(".tar.gz") && bytes.starts_with(b"PK\x03\x04")) {
+        Ok(Kind::Wheel)
+    } else if name.ends_with(".tar.gz") || bytes.starts_with(&[0x1f, 0x8b]) {
+        Ok(Kind::Sdist)
+    } else {
+        Err(CompareError::UnknownKind(name.to_owned()))
+    }
+}
+
+/// One member, reduced to what the comparison needs.
+struct Member {
+    data: Vec<u8>,
+    meta: Vec<(&'static str, String)>,
+}
+
+/// A parsed artifact: members by name, archive fields, and the canonical member list
+/// (name, mode, digest) the normalizer would write.
+struct Parsed {
+    members: BTreeMap<String, Member>,
+    archive: Vec<(&'static str, String)>,
+    canonical: Result<BTreeMap<String, (String, Sha256)>, String>,
+}
+
+fn hex_ids(extra: &[u8]) -> String {
+    if extra.is_empty() {
+        return "none".into();
+    }
+    let ids: Vec<String> = zipfmt::extra_ids(extra)
+        .iter()
+        .map(|id| format!("{id:#06x}"))
+        .collect();
+    format!("{} ({} bytes)", ids.join(" "), extra.len())
+}
+
+fn parse_wheel(name: &str, raw: &[u8]) -> Result<Parsed, CompareError> {
+    let parse_err = |source| CompareError::Parse {
+        name: name.to_owned(),
+        source,
+    };
+    let (archive, members) = wheel::read_wheel(raw).map_err(parse_err)?;
+    let canonical = wheel::canonical(&members)
+        .map(|c| {
+            c.into_iter()
+                .map(|m| (m.name, (format!("{:o}", m.mode), Sha256::of(&m.data))))
+                .collect()
+        })
+        .map_err(|e| e.to_string());
+    let mut out = BTreeMap::new();
+    for (position, m) in members.into_iter().enumerate() {
+        let e = &m.entry;
+        let meta = vec![
+            ("position", position.to_string()),
+            ("mtime", show_dos(e.dos_date, e.dos_time)),
+            ("mode", format!("{:o}", e.unix_mode())),
+            ("external attributes", format!("{:#010x}", e.external_attr)),
+            (
+                "version made by",
+                format!("system {} version {}", e.system(), e.version_made_by & 0xff),
+            ),
+            ("version needed", e.version_needed.to_string()),
+            ("flags", format!("{:#06x}", e.flags)),
+            ("compression method", e.method.to_string()),
+            ("compressed size", e.compressed_size.to_string()),
+            ("internal attributes", e.internal_attr.to_string()),
+            ("local extra fields", hex_ids(&e.local_extra)),
+            ("central extra fields", hex_ids(&e.central_extra)),
+            ("comment", String::from_utf8_lossy(&e.comment).into_owned()),
+        ];
+        out.insert(e.name.clone(), Member { data: m.data, meta });
+    }
+    let fields = vec![
+        (
+            "comment",
+            String::from_utf8_lossy(&archive.comment).into_owned(),
+        ),
+        (
+            "layout",
+            if archive.is_tidy(raw.len()) {
+                "members back to back"
+            } else {
+                "gaps or trailing bytes"
+            }
+            .into(),
+        ),
+        ("members", archive.entries.len().to_string()),
+    ];
+    Ok(Parsed {
+        members: out,
+        archive: fields,
+        canonical,
+    })
+}
+
+fn parse_sdist(name: &str, raw: &[u8]) -> Result<Parsed, CompareError> {
+    let parse_err = |source| CompareError::Parse {
+        name: name.to_owned(),
+        source,
+    };
+    let s = sdist::read_sdist(raw).map_err(parse_err)?;
+    let canonical = Ok(sdist::canonical(&s.members)
+        .into_iter()
+        .map(|m| {
+            let mode = match (m.kind, m.exec) {
+                (sdist::Kind::Dir, _) => "dir 755",
+                (sdist::Kind::File, true) => "file 755",
+                (sdist::Kind::File, false) => "file 644",
+            };
+            (m.path, (mode.to_owned(), Sha256::of(&m.data)))
+        })
+        .collect());
+    let g = &s.gzip;
+    let show = |b: &Option<Vec<u8>>| {
+        b.as_ref()
+            .map_or("none".into(), |b| String::from_utf8_lossy(b).into_owned())
+    };
+    let globals: Vec<String> = s
+        .globals
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let archive = vec![
+        ("gzip mtime", g.mtime.to_string()),
+        ("gzip file name", show(&g.filename)),
+        ("gzip comment", show(&g.comment)),
+        (
+            "gzip extra field",
+            g.extra
+                .as_ref()
+                .map_or("none".into(), |e| format!("{} bytes", e.len())),
+        ),
+        ("gzip OS byte", g.os.to_string()),
+        ("gzip XFL (level hint)", g.xfl.to_string()),
+        ("gzip members", g.members.to_string()),
+        ("pax global headers", globals.join("; ")),
+        ("members", s.members.len().to_string()),
+    ];
+    let mut out = BTreeMap::new();
+    for (position, m) in s.members.into_iter().enumerate() {
+        let pax: Vec<String> = m
+            .pax
+            .iter()
+            .filter(|(k, _)| k != "path")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let meta = vec![
+            ("position", position.to_string()),
+            (
+                "type",
+                if m.kind == sdist::Kind::Dir {
+                    "directory"
+                } else {
+                    "file"
+                }
+                .into(),
+            ),
+            ("mtime", show_secs(m.mtime)),
+            ("mode", format!("{:o}", m.mode)),
+            ("owner", format!("{}:{}", m.uid, m.gid)),
+            ("owner names", format!("{}:{}", m.uname, m.gname)),
+            ("pax records", pax.join(" ")),
+            ("tar format", m.format.to_owned()),
+        ];
+        out.insert(m.path, Member { data: m.data, meta });
+    }
+    Ok(Parsed {
+        members: out,
+        archive,
+        canonical,
+    })
+}
+
+fn field_diffs(
+    a: &[(&'static str, String)],
+    b: &[(&'static str, String)],
+    skip: &[&str],
+) -> Vec<FieldDiff> {
+    a.iter()
+        .zip(b)
+        .filter(|((field, va), (_, vb))| va != vb && !skip.contains(field))
+        .map(|((field, va), (_, vb))| FieldDiff {
+            field: (*field).to_owned(),
+            a: va.clone(),
+            b: vb.clone(),
+        })
+        .collect()
+}
+
+fn as_text(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok().filter(|s| !s.contains('\0'))
+}
+
+fn content_diff(name: &str, a: &[u8], b: &[u8]) -> ContentDiff {
+    let unified = as_text(a).zip(as_text(b)).and_then(|(ta, tb)| {
+        let diff = linediff::unified(&format!("a/{name}"), ta, &format!("b/{name}"), tb)?;
+        let total = diff.lines().count();
+        if total <= MAX_DIFF_LINES {
+            return Some(diff);
+        }
+        let mut cut: String = diff
+            .lines()
+            .take(MAX_DIFF_LINES)
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        let _ = writeln!(cut, "... {} more diff lines", total - MAX_DIFF_LINES);
+        Some(cut)
+    });
+    ContentDiff {
+        size_a: a.len() as u64,
+        size_b: b.len() as u64,
+        sha256_a: Sha256::of(a),
+        sha256_b: Sha256::of(b),
+        unified,
+    }
+}
+
+fn normalized(a: &Parsed, b: &Parsed) -> Normalized {
+    match (&a.canonical, &b.canonical) {
+        (Ok(ca), Ok(cb)) => {
+            let names: BTreeSet<&String> = ca.keys().chain(cb.keys()).collect();
+            let still_differ: Vec<String> = names
+                .into_iter()
+                .filter(|n| ca.get(*n) != cb.get(*n))
+                .cloned()
+                .collect();
+            Normalized {
+                identical: still_differ.is_empty(),
+                still_differ,
+                error: None,
+            }
+        }
+        (Err(e), _) => Normalized {
+            identical: false,
+            still_differ: Vec::new(),
+            error: Some(format!("A: {e}")),
+        },
+        (_, Err(e)) => Normalized {
+            identical: false,
+            still_differ: Vec::new(),
+            error: Some(format!("B: {e}")),
+        },
+    }
+}
+
+/// Compares two artifacts given as bytes; names pick the kind (`.whl`, `.tar.gz`).
+pub fn compare_bytes(
+    name_a: &str,
+    a: &[u8],
+    name_b: &str,
+    b: &[u8],
+) -> Result<Report, CompareError> {
+    let (sha256_a, sha256_b) = (Sha256::of(a), Sha256::of(b));
+    let (kind_a, kind_b) = (kind_of(name_a, a)?, kind_of(name_b, b)?);
+    if kind_a != kind_b {
+        return Err(CompareError::KindMismatch {
+            a: name_a.to_owned(),
+            b: name_b.to_owned(),
+        });
+    }
+    let mut diff = ArtifactDiff {
+        name_a: name_a.to_owned(),
+        name_b: name_b.to_owned(),
+        kind: if kind_a == Kind::Wheel {
+            "wheel"
+        } else {
+            "sdist"
+        },
+        sha256_a,
+        sha256_b,
+        size_a: a.len() as u64,
+        size_b: b.len() as u64,
+        identical: sha256_a == sha256_b,
+        archive: Vec::new(),
+        members: Vec::new(),
+        normalized: None,
+    };
+    if !diff.identical {
+        let parse = if kind_a == Kind::Wheel {
+            parse_wheel
+        } else {
+            parse_sdist
+        };
+        let (pa, pb) = (parse(name_a, a)?, parse(name_b, b)?);
+        diff.archive = field_diffs(&pa.archive, &pb.archive, &[]);
+        let names: BTreeSet<&String> = pa.members.keys().chain(pb.members.keys()).collect();
+        for name in names {
+            let member = match (pa.members.get(name), pb.members.get(name)) {
+                (Some(ma), Some(mb)) => {
+                    let same = ma.data == mb.data;
+                    // Sizes and positions follow from content and from other members.
+                    let skip: &[&str] = if same { &[] } else { &["compressed size"] };
+                    let metadata = field_diffs(&ma.meta, &mb.meta, skip);
+                    if same && metadata.is_empty() {
+                        continue;
+                    }
+                    MemberDiff {
+                        name: name.clone(),
+                        only_in: None,
+                        content: (!same).then(|| content_diff(name, &ma.data, &mb.data)),
+                        metadata,
+                    }
+                }
+                (Some(_), None) => MemberDiff {
+                    name: name.clone(),
+                    only_in: Some("a"),
+                    content: None,
+                    metadata: Vec::new(),
+                },
+                (None, _) => MemberDiff {
+                    name: name.clone(),
+                    only_in: Some("b"),
+                    content: None,
+                    metadata: Vec::new(),
+                },
+            };
+            diff.members.push(member);
+        }
+        diff.normalized = Some(normalized(&pa, &pb));
+    }
+    Ok(Report {
+        artifacts: vec![diff],
+        only_in_a: Vec::new(),
+        only_in_b: Vec::new(),
+    })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CompareError> {
+    std::fs::read(path).map_err(|source| CompareError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Artifacts (`.whl`, `.tar.gz`) directly inside `dir`, by file name.
+fn artifacts_in(dir: &Path) -> Result<BTreeMap<String, PathBuf>, CompareError> {
+    let read_err = |source| CompareError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let entry = entry.map_err(read_err)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if (name.ends_with(".whl") || name.ends_with(".tar.gz")) && entry.path().is_file() {
+            out.insert(name, entry.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Compares two wheels, two sdists, or two directories of artifacts paired by file name.
+pub fn compare_paths(a: &Path, b: &Path) -> Result<Report, CompareError> {
+    let file_name = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    match (a.is_dir(), b.is_dir()) {
+        (false, false) => compare_bytes(&file_name(a), &read(a)?, &file_name(b), &read(b)?),
+        (true, true) => {
+            let (da, db) = (artifacts_in(a)?, artifacts_in(b)?);
+            let mut report = Report {
+                artifacts: Vec::new(),
+                only_in_a: Vec::new(),
+                only_in_b: Vec::new(),
+            };
+            for (name, pa) in &da {
+                match db.get(name) {
+                    Some(pb) => {
+                        let r = compare_bytes(name, &read(pa)?, name, &read(pb)?)?;
+                        report.artifacts.extend(r.artifacts);
+                    }
+                    None => report.only_in_a.push(name.clone()),
+                }
+            }
+            report.only_in_b = db
+                .keys()
+                .filter(|n| !da.contains_key(*n))
+                .cloned()
+                .collect();
+            Ok(report)
+        }
+        _ => Err(CompareError::Mixed {
+            a: a.to_owned(),
+            b: b.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::sdist::tests as st;
+    use crate::normalize::wheel::tests::{Spec, build, record_for, spec};
+
+    /// A wheel of `files` (plus RECORD) in the given order.
+    fn wheel_of(files: &[Spec<'_>]) -> Vec<u8> {
+        let record = record_for("pkg-1.0.dist-info", &files.iter().collect::<Vec<_>>());
+        let mut all: Vec<Spec<'_>> = files
+            .iter()
+            .map(|f| Spec {
+                ..spec(f.name, f.data)
+            })
+            .collect();
+        for (a, f) in all.iter_mut().zip(files) {
+            a.mode = f.mode;
+            a.time = f.time;
+        }
+        all.push(spec("pkg-1.0.dist-info/RECORD", &record));
+        build(&all)
+    }
+
+    #[test]
+    fn identical_bytes_are_identical() {
+        let w = wheel_of(&[spec("pkg/a.py", b"A = 1\n")]);
+        let r = compare_bytes("x.whl", &w, "x.whl", &w).unwrap();
+        assert!(r.identical());
+        assert!(r.artifacts[0].members.is_empty() && r.artifacts[0].normalized.is_none());
+        assert!(r.render().starts_with("x.whl: identical (sha256 "));
+    }
+
+    #[test]
+    fn reordered_members_differ_in_metadata_only_and_normalize_away() {
+        let a = wheel_of(&[spec("pkg/a.py", b"A = 1\n"), spec("pkg/b.py", b"B = 1\n")]);
+        let b = wheel_of(&[spec("pkg/b.py", b"B = 1\n"), spec("pkg/a.py", b"A = 1\n")]);
+        let r = compare_bytes("x.whl", &a, "x.whl", &b).unwrap();
+        assert!(!r.identical());
+        let art = &r.artifacts[0];
+        let names: Vec<&str> = art.members.iter().map(|m| m.name.as_str()).collect();
+        // RECORD lists members in a different order, so its content differs too.
+        assert_eq!(names, ["pkg-1.0.dist-info/RECORD", "pkg/a.py", "pkg/b.py"]);
+        let a_py = &art.members[1];
+        assert!(a_py.content.is_none());
+        assert_eq!(
+            a_py.metadata,
+            [FieldDiff {
+                field: "position".into(),
+                a: "0".into(),
+                b: "1".into()
+            }]
+        );
+        let n = art.normalized.as_ref().unwrap();
+        assert!(n.identical && n.still_differ.is_empty());
+        let text = r.render();
+        assert!(
+            text.contains("  pkg/a.py: same content, metadata differs\n    position: 0 -> 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("normalizer: hermit's normalizer removes every difference"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn changed_module_shows_unified_diff_and_survives_normalizing() {
+        let a = wheel_of(&[spec("pkg/a.py", b"import os\n\nA = 1\n")]);
+        let b = wheel_of(&[spec("pkg/a.py", b"import os\n\nA = 2\n")]);
+        let r = compare_bytes("x.whl", &a, "x.whl", &b).unwrap();
+        let m = r.artifacts[0]
+            .members
+            .iter()
+            .find(|m| m.name == "pkg/a.py")
+            .unwrap();
+        let c = m.content.as_ref().unwrap();
+        assert_eq!(
+            c.unified.as_deref().unwrap(),
+            "--- a/pkg/a.py\n+++ b/pkg/a.py\n@@ -1,3 +1,3 @@\n import os\n \n-A = 1\n+A = 2\n"
+        );
+        assert_eq!((c.size_a, c.size_b), (17, 17));
+        let n = r.artifacts[0].normalized.as_ref().unwrap();
+        assert_eq!(n.still_differ, ["pkg-1.0.dist-info/RECORD", "pkg/a.py"]);
+        let text = r.render();
+        assert!(text.contains("    -A = 1\n    +A = 2\n"), "{text}");
+        assert!(text.contains(
+            "differences remain after normalizing both in: pkg-1.0.dist-info/RECORD, pkg/a.py"
+        ));
+    }
+
+    #[test]
+    fn members_only_on_one_side() {
+        let a = wheel_of(&[spec("pkg/a.py", b""), spec("pkg/old.py", b"")]);
+        let b = wheel_of(&[spec("pkg/a.py", b""), spec("pkg/new.py", b"")]);
+        let r = compare_bytes("x.whl", &a, "x.whl", &b).unwrap();
+        let only: Vec<(&str, Option<&str>)> = r.artifacts[0]
+            .members
+            .iter()
+            .map(|m| (m.name.as_str(), m.only_in))
+            .collect();
+        assert!(
+            only.contains(&("pkg/old.py", Some("a"))) && only.contains(&("pkg/new.py", Some("b")))
+        );
+        let text = r.render();
+        assert!(
+            text.contains("  pkg/new.py: only in B\n")
+                && text.contains("  pkg/old.py: only in A\n")
+        );
+    }
+
+    #[test]
+    fn sdist_header_and_owner_differences_normalize_away() {
+        let a = st::hatchling_style();
+        let specs = [
+            st::Spec {
+                owner: (1000, "me"),
+                ..st::file("pkg-1.0/pkg/__init__.py", b"")
+            },
+            st::file("pkg-1.0/pkg/zed.py", b"print('zed')\n"),
+            st::Spec {
+                mode: 0o755,
+                ..st::file("pkg-1.0/pkg/sub/tool.py", b"#!/usr/bin/env python3\n")
+            },
+            st::file("pkg-1.0/pyproject.toml", b"[project]\nname = \"pkg\"\n"),
+            st::file(
+                "pkg-1.0/PKG-INFO",
+                b"Metadata-Version: 2.3\nName: pkg\nVersion: 1.0\n",
+            ),
+        ];
+        let b = st::build(&specs, 7, Some("pkg-1.0.tar"));
+        let r = compare_bytes("pkg-1.0.tar.gz", &a, "pkg-1.0.tar.gz", &b).unwrap();
+        let art = &r.artifacts[0];
+        assert_eq!(art.kind, "sdist");
+        let fields: Vec<&str> = art.archive.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["gzip mtime", "gzip file name"]);
+        assert_eq!(art.members.len(), 1);
+        let names: Vec<&str> = art.members[0]
+            .metadata
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(names, ["owner", "owner names"]);
+        assert!(art.normalized.as_ref().unwrap().identical);
+    }
+
+    #[test]
+    fn directories_pair_by_name() {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let w = wheel_of(&[spec("pkg/a.py", b"")]);
+        std::fs::write(da.path().join("pkg-1.0-py3-none-any.whl"), &w).unwrap();
+        std::fs::write(db.path().join("pkg-1.0-py3-none-any.whl"), &w).unwrap();
+        std::fs::write(da.path().join("pkg-1.0.tar.gz"), st::hatchling_style()).unwrap();
+        std::fs::write(db.path().join("hermit-manifest.json"), b"{}").unwrap();
+        let r = compare_paths(da.path(), db.path()).unwrap();
+        assert_eq!(r.only_in_a, ["pkg-1.0.tar.gz"]);
+        assert!(r.only_in_b.is_empty());
+        assert_eq!(r.artifacts.len(), 1);
+        assert!(r.artifacts[0].identical && !r.identical());
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains("\"only_in_a\":[\"pkg-1.0.tar.gz\"]"),
+            "{json}"
+        );
+        assert!(compare_paths(da.path(), &da.path().join("pkg-1.0.tar.gz")).is_err());
+    }
+}

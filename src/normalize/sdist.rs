@@ -1,0 +1,767 @@
+//! Sdists: judge a backend's `.tar.gz`, or rewrite it canonically (members sorted by path
+//! bytes so a directory precedes its contents, mtime SOURCE_DATE_EPOCH, uid/gid 0, empty owner
+//! names, modes 0644/0755 and directories 0755, ustar headers with a PAX `path` record only for
+//! names ustar cannot hold, gzip with a fixed header). Links and devices are refused.
+
+use std::io::Read;
+
+use super::gzip::{self, GzInfo};
+use super::time::show_secs;
+use super::{Action, Backend, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy};
+
+const BLOCK: usize = 512;
+/// Python's tarfile and GNU tar pad archives to 20 blocks.
+const RECORD: usize = 20 * BLOCK;
+/// The largest value an 11-digit octal ustar field holds.
+const USTAR_MAX: u64 = 0o77777777777;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    File,
+    Dir,
+}
+
+/// A parsed member, for `compare` too.
+#[derive(Debug, Clone)]
+pub(crate) struct SdistMember {
+    /// Relative path without a trailing `/`.
+    pub path: String,
+    pub kind: Kind,
+    /// The header's mode field as stored.
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub uname: String,
+    pub gname: String,
+    pub mtime: u64,
+    /// PAX records for this member, in archive order.
+    pub pax: Vec<(String, String)>,
+    /// `ustar`, `gnu` or `v7`.
+    pub format: &'static str,
+    pub data: Vec<u8>,
+}
+
+/// A parsed sdist.
+pub(crate) struct Sdist {
+    pub gzip: GzInfo,
+    pub members: Vec<SdistMember>,
+    /// PAX global headers (`g`), whose records apply to the whole archive.
+    pub globals: Vec<Vec<(String, String)>>,
+    /// The single top-level directory, `NAME-VER`.
+    pub top: String,
+}
+
+fn safe_path(raw: &str, kind: Kind) -> Option<String> {
+    let path = if kind == Kind::Dir {
+        raw.strip_suffix('/').unwrap_or(raw)
+    } else {
+        raw
+    };
+    let ok = !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..");
+    ok.then(|| path.to_owned())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Parses a `.tar.gz`: gzip facts, members with content, PAX globals, top-level directory.
+pub(crate) fn read_sdist(raw: &[u8]) -> Result<Sdist, NormalizeError> {
+    let (tar_bytes, gzip) = gzip::decode(raw)?;
+    let bad = |why: String| NormalizeError::Sdist(why);
+    let mut archive = tar::Archive::new(tar_bytes.as_slice());
+    let mut members = Vec::new();
+    let mut globals = Vec::new();
+    let entries = archive.entries().map_err(|e| bad(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad(format!("unreadable tar: {e}")))?;
+        let raw_path = String::from_utf8(entry.path_bytes().into_owned())
+            .map_err(|_| bad("a member path is not UTF-8".into()))?;
+        let pax: Vec<(String, String)> = match entry.pax_extensions() {
+            Ok(Some(exts)) => exts
+                .map(|r| r.map(|r| (text(r.key_bytes()), text(r.value_bytes()))))
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(format!("member `{raw_path}`: bad pax record: {e}")))?,
+            Ok(None) => Vec::new(),
+            Err(e) => return Err(bad(format!("member `{raw_path}`: bad pax header: {e}"))),
+        };
+        let header = entry.header();
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular => Kind::File,
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::XGlobalHeader => {
+                let mut body = Vec::new();
+                entry
+                    .read_to_end(&mut body)
+                    .map_err(|e| bad(e.to_string()))?;
+                globals.push(
+                    tar::PaxExtensions::new(&body)
+                        .filter_map(Result::ok)
+                        .map(|r| (text(r.key_bytes()), text(r.value_bytes())))
+                        .collect(),
+                );
+                continue;
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                return Err(bad(format!(
+                    "member `{raw_path}` is a link; hermit accepts only regular files and \
+                     directories in an sdist (replace the link with a copy in the source)"
+                )));
+            }
+            other => {
+                return Err(bad(format!(
+                    "member `{raw_path}` has unsupported tar type {other:?}"
+                )));
+            }
+        };
+        let path = safe_path(&raw_path, kind)
+            .ok_or_else(|| bad(format!("member `{raw_path}` has an unsafe path")))?;
+        let field = |r: std::io::Result<u64>, what: &str| {
+            r.map_err(|e| bad(format!("member `{path}`: bad {what}: {e}")))
+        };
+        let format = if header.as_ustar().is_some() {
+            "ustar"
+        } else if header.as_gnu().is_some() {
+            "gnu"
+        } else {
+            "v7"
+        };
+        let mut m = SdistMember {
+            mode: field(header.mode().map(u64::from), "mode")? as u32,
+            uid: field(header.uid(), "uid")?,
+            gid: field(header.gid(), "gid")?,
+            uname: text(header.username_bytes().unwrap_or_default()),
+            gname: text(header.groupname_bytes().unwrap_or_default()),
+            mtime: field(header.mtime(), "mtime")?,
+            pax,
+            format,
+            data: Vec::new(),
+            path,
+            kind,
+        };
+        entry
+            .read_to_end(&mut m.data)
+            .map_err(|e| bad(e.to_string()))?;
+        members.push(m);
+    }
+    let top = top_level(&members)?;
+    Ok(Sdist {
+        gzip,
+        members,
+        globals,
+        top,
+    })
+}
+
+/// The single top-level directory every member lives under.
+fn top_level(members: &[SdistMember]) -> Result<String, NormalizeError> {
+    let first = members
+        .first()
+        .ok_or_else(|| NormalizeError::Sdist("the archive is empty".into()))?;
+    let top = first.path.split('/').next().unwrap_or_default().to_owned();
+    let mut seen = std::collections::BTreeSet::new();
+    for m in members {
+        let under = m
+            .path
+            .strip_prefix(&top)
+            .is_some_and(|rest| rest.starts_with('/'));
+        if !(under || (m.path == top && m.kind == Kind::Dir)) {
+            return Err(NormalizeError::Sdist(format!(
+                "member `{}` is outside the single top-level directory `{top}/`",
+                m.path
+            )));
+        }
+        if !seen.insert(m.path.as_str()) {
+            return Err(NormalizeError::Sdist(format!(
+                "member `{}` appears twice",
+                m.path
+            )));
+        }
+    }
+    Ok(top)
+}
+
+fn octal(field: &mut [u8], value: u64) {
+    let digits = field.len() - 1;
+    let s = format!("{value:0digits$o}");
+    field[..digits].copy_from_slice(s.as_bytes());
+    field[digits] = 0;
+}
+
+fn ustar_header(name: &[u8], mode: u32, size: u64, mtime: u64, typeflag: u8) -> [u8; BLOCK] {
+    let mut h = [0u8; BLOCK];
+    h[..name.len()].copy_from_slice(name);
+    octal(&mut h[100..108], u64::from(mode));
+    octal(&mut h[108..116], 0);
+    octal(&mut h[116..124], 0);
+    octal(&mut h[124..136], size);
+    octal(&mut h[136..148], mtime);
+    h[156] = typeflag;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    octal(&mut h[329..337], 0);
+    octal(&mut h[337..345], 0);
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    h
+}
+
+/// `LEN key=value\n` where LEN counts the whole record, its own digits included.
+fn pax_record(key: &str, value: &str) -> String {
+    let base = key.len() + value.len() + 3;
+    let mut len = base + 1;
+    while len != base + len.to_string().len() {
+        len = base + len.to_string().len();
+    }
+    format!("{len} {key}={value}\n")
+}
+
+fn pad(out: &mut Vec<u8>) {
+    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
+}
+
+/// A member of the canonical sdist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CanonMember {
+    pub path: String,
+    pub kind: Kind,
+    pub exec: bool,
+    pub data: Vec<u8>,
+}
+
+/// The canonical members, sorted by path bytes.
+pub(crate) fn canonical(members: &[SdistMember]) -> Vec<CanonMember> {
+    let mut out: Vec<CanonMember> = members
+        .iter()
+        .map(|m| CanonMember {
+            path: m.path.clone(),
+            kind: m.kind,
+            exec: m.kind == Kind::File && m.mode & 0o111 != 0,
+            data: m.data.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    out
+}
+
+/// Serializes canonical members as a gzipped tar with every time SOURCE_DATE_EPOCH.
+pub(crate) fn write(members: &[CanonMember], sde: u64) -> Result<Vec<u8>, NormalizeError> {
+    let mtime = sde.min(USTAR_MAX);
+    let mut tar = Vec::new();
+    for m in members {
+        let (name, mode, typeflag) = match m.kind {
+            Kind::Dir => (format!("{}/", m.path), 0o755, b'5'),
+            Kind::File => (m.path.clone(), if m.exec { 0o755 } else { 0o644 }, b'0'),
+        };
+        let size = m.data.len() as u64;
+        if size > USTAR_MAX {
+            return Err(NormalizeError::Sdist(format!(
+                "member `{}` is too large for ustar",
+                m.path
+            )));
+        }
+        let short_name: Vec<u8> = if name.is_ascii() && name.len() <= 100 {
+            name.clone().into_bytes()
+        } else {
+            let record = pax_record("path", &name);
+            tar.extend(ustar_header(
+                b"././@PaxHeader",
+                0o644,
+                record.len() as u64,
+                mtime,
+                b'x',
+            ));
+            tar.extend(record.as_bytes());
+            pad(&mut tar);
+            // Readers use the PAX path; this stand-in is ASCII, like Python's.
+            name.chars()
+                .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+                .take(100)
+                .collect()
+        };
+        tar.extend(ustar_header(&short_name, mode, size, mtime, typeflag));
+        tar.extend(&m.data);
+        pad(&mut tar);
+    }
+    tar.resize(tar.len() + 2 * BLOCK, 0);
+    tar.resize(tar.len().div_ceil(RECORD) * RECORD, 0);
+    Ok(gzip::encode(&tar))
+}
+
+fn judge(sdist: &Sdist, sde: u64, backend: Backend) -> Findings {
+    let mut allowed = vec![sde.min(USTAR_MAX)];
+    if backend == Backend::Hatchling {
+        allowed.push(HATCHLING_DEFAULT_TIME);
+    }
+    let mut f = Findings::default();
+    let gz = &sdist.gzip;
+    if gz.mtime != 0 && !allowed.contains(&u64::from(gz.mtime)) {
+        f.add("gzip header time is not SOURCE_DATE_EPOCH", || {
+            format!("{} is not {}", gz.mtime, sde)
+        });
+    }
+    let own_name = format!("{}.tar", sdist.top);
+    if let Some(name) = gz.filename.as_ref().filter(|n| **n != own_name.as_bytes()) {
+        f.add("gzip header carries a file name", || {
+            format!("`{}`", text(name))
+        });
+    }
+    if gz.comment.is_some() || gz.extra.is_some() {
+        f.add("gzip header carries a comment or extra field", || {
+            "FCOMMENT/FEXTRA".into()
+        });
+    }
+    if gz.os != 255 && gz.os != 3 {
+        f.add("gzip header OS byte", || format!("{}", gz.os));
+    }
+    if gz.members > 1 || gz.zero_padding > 0 {
+        f.add("gzip stream has several members or padding", || {
+            format!("{} members, {} padding bytes", gz.members, gz.zero_padding)
+        });
+    }
+    for g in &sdist.globals {
+        f.add("pax global header", || {
+            let keys: Vec<&str> = g.iter().map(|(k, _)| k.as_str()).collect();
+            format!("keys {}", keys.join(" "))
+        });
+    }
+    let mut prev: Option<&str> = None;
+    for m in &sdist.members {
+        let path = m.path.as_str();
+        if !allowed.contains(&m.mtime) {
+            f.add("member mtime is not SOURCE_DATE_EPOCH", || {
+                format!(
+                    "`{path}` at {}, want {}",
+                    show_secs(m.mtime),
+                    show_secs(sde)
+                )
+            });
+        }
+        for (key, value) in &m.pax {
+            let ok = match key.as_str() {
+                "path" | "linkpath" | "size" => true,
+                "mtime" => value.parse::<u64>().is_ok_and(|t| allowed.contains(&t)),
+                "uid" | "gid" => value == "0",
+                "uname" | "gname" => value.is_empty(),
+                _ => false,
+            };
+            if !ok {
+                f.add("pax record from the build environment", || {
+                    format!("`{path}` {key}={value}")
+                });
+            }
+        }
+        if m.uid != 0 || m.gid != 0 {
+            f.add("owner is not 0", || format!("`{path}` {}:{}", m.uid, m.gid));
+        }
+        if !m.uname.is_empty() || !m.gname.is_empty() {
+            f.add("owner names are not empty", || {
+                format!("`{path}` {}:{}", m.uname, m.gname)
+            });
+        }
+        let (perm, kind_bits) = (m.mode & 0o7777, m.mode & !0o7777);
+        let ok = match m.kind {
+            Kind::Dir => perm == 0o755 && (kind_bits == 0 || kind_bits == 0o040000),
+            Kind::File => {
+                (perm == 0o644 || perm == 0o755) && (kind_bits == 0 || kind_bits == 0o100000)
+            }
+        };
+        if !ok {
+            f.add("mode outside 0644/0755", || {
+                format!("`{path}` {:o}", m.mode)
+            });
+        }
+        if let Some(p) = prev.filter(|p| path.as_bytes() < p.as_bytes()) {
+            if backend.sorted_walker().is_none() {
+                f.add(
+                    "members not sorted and the backend does not walk sorted",
+                    || format!("`{path}` after `{p}`; {} is not known to", backend.name()),
+                );
+            }
+        }
+        prev = Some(path);
+    }
+    f
+}
+
+fn clean_reasons(sdist: &Sdist, sde: u64, backend: Backend) -> Vec<String> {
+    let times = if sdist.members.iter().all(|m| m.mtime == sde) {
+        format!(
+            "all member times equal SOURCE_DATE_EPOCH ({})",
+            show_secs(sde)
+        )
+    } else {
+        format!(
+            "member times are SOURCE_DATE_EPOCH or {}'s fixed default",
+            backend.name()
+        )
+    };
+    let gz = &sdist.gzip;
+    let gz_time = match gz.mtime {
+        0 => "gzip header time 0".to_owned(),
+        t if u64::from(t) == sde => "gzip header time SOURCE_DATE_EPOCH".to_owned(),
+        _ => format!("gzip header time {}'s fixed default", backend.name()),
+    };
+    let gz_name = if gz.filename.is_some() {
+        "gzip file name is the sdist's own"
+    } else {
+        "no gzip file name"
+    };
+    let sorted = sdist
+        .members
+        .windows(2)
+        .all(|w| w[0].path.as_bytes() <= w[1].path.as_bytes());
+    let order = match (sorted, backend.sorted_walker()) {
+        (true, _) => "members sorted".to_owned(),
+        (false, Some(name)) => format!("members in {name}'s order ({name} walks sorted)"),
+        (false, None) => unreachable!("judge flags unsorted members of other backends"),
+    };
+    vec![
+        times,
+        format!("{gz_time}, {gz_name}"),
+        "owners 0 with empty names".into(),
+        "modes 0644/0755".into(),
+        order,
+    ]
+}
+
+pub(super) fn normalize(
+    raw: &[u8],
+    sde: u64,
+    backend: Backend,
+    policy: Policy,
+) -> Result<Outcome, NormalizeError> {
+    let sdist = read_sdist(raw)?;
+    let findings = judge(&sdist, sde, backend);
+    if policy == Policy::Auto && findings.is_empty() {
+        return Ok(Outcome {
+            bytes: raw.to_vec(),
+            action: Action::Kept,
+            reasons: clean_reasons(&sdist, sde, backend),
+        });
+    }
+    let mut reasons = findings.into_reasons();
+    if reasons.is_empty() {
+        reasons.push("normalization forced (policy always)".into());
+    }
+    let bytes = write(&canonical(&sdist.members), sde)?;
+    Ok(Outcome {
+        bytes,
+        action: Action::Rewritten,
+        reasons,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Write;
+
+    use flate2::{Compression, GzBuilder};
+
+    use super::*;
+    use crate::digest::Sha256;
+
+    pub(crate) const SDE: u64 = 1_700_000_000;
+
+    pub(crate) struct Spec<'a> {
+        pub path: &'a str,
+        pub data: &'a [u8],
+        pub dir: bool,
+        pub mode: u32,
+        pub mtime: u64,
+        pub owner: (u64, &'a str),
+        pub pax_mtime: Option<&'a str>,
+    }
+
+    pub(crate) fn file<'a>(path: &'a str, data: &'a [u8]) -> Spec<'a> {
+        Spec {
+            path,
+            data,
+            dir: false,
+            mode: 0o644,
+            mtime: SDE,
+            owner: (0, ""),
+            pax_mtime: None,
+        }
+    }
+
+    /// Builds a `.tar.gz` with the `tar` and `flate2` crates, independently of hermit's writer.
+    pub(crate) fn build(specs: &[Spec<'_>], gz_time: u32, gz_name: Option<&str>) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for s in specs {
+            if let Some(t) = s.pax_mtime {
+                b.append_pax_extensions([("mtime", t.as_bytes())]).unwrap();
+            }
+            let mut h = tar::Header::new_ustar();
+            h.set_path(s.path).unwrap();
+            h.set_entry_type(if s.dir {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            h.set_size(s.data.len() as u64);
+            h.set_mode(s.mode);
+            h.set_mtime(s.mtime);
+            h.set_uid(s.owner.0);
+            h.set_gid(s.owner.0);
+            h.set_username(s.owner.1).unwrap();
+            h.set_groupname(s.owner.1).unwrap();
+            h.set_cksum();
+            b.append(&h, s.data).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let mut gz = GzBuilder::new().mtime(gz_time).operating_system(255);
+        if let Some(name) = gz_name {
+            gz = gz.filename(name);
+        }
+        let mut w = gz.write(Vec::new(), Compression::new(9));
+        w.write_all(&tar).unwrap();
+        w.finish().unwrap()
+    }
+
+    /// hatchling's layout: sorted walk, then pyproject.toml and PKG-INFO; gzip time SDE.
+    pub(crate) fn hatchling_style() -> Vec<u8> {
+        let specs = [
+            file("pkg-1.0/pkg/__init__.py", b""),
+            file("pkg-1.0/pkg/zed.py", b"print('zed')\n"),
+            Spec {
+                mode: 0o755,
+                ..file("pkg-1.0/pkg/sub/tool.py", b"#!/usr/bin/env python3\n")
+            },
+            file("pkg-1.0/pyproject.toml", b"[project]\nname = \"pkg\"\n"),
+            file(
+                "pkg-1.0/PKG-INFO",
+                b"Metadata-Version: 2.3\nName: pkg\nVersion: 1.0\n",
+            ),
+        ];
+        build(&specs, SDE as u32, None)
+    }
+
+    /// setuptools-like: copy-time mtimes (float PAX mtimes), the build user as owner, umask
+    /// 002, directory entries, unsorted, gzip time and file name.
+    pub(crate) fn dirty() -> Vec<u8> {
+        let user = (1000, "build");
+        let specs = [
+            Spec {
+                dir: true,
+                mode: 0o775,
+                owner: user,
+                ..file("pkg-1.0/", b"")
+            },
+            Spec {
+                mode: 0o664,
+                mtime: 1_732_561_234,
+                owner: user,
+                pax_mtime: Some("1732561234.5"),
+                ..file(
+                    "pkg-1.0/setup.py",
+                    b"from setuptools import setup\nsetup()\n",
+                )
+            },
+            Spec {
+                dir: true,
+                mode: 0o775,
+                owner: user,
+                ..file("pkg-1.0/pkg/", b"")
+            },
+            Spec {
+                mode: 0o775,
+                owner: user,
+                ..file("pkg-1.0/pkg/tool.py", b"#!/usr/bin/env python3\n")
+            },
+            Spec {
+                owner: user,
+                ..file("pkg-1.0/pkg/__init__.py", b"")
+            },
+            Spec {
+                owner: user,
+                ..file(
+                    "pkg-1.0/PKG-INFO",
+                    b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n",
+                )
+            },
+        ];
+        build(&specs, 1_732_561_299, Some("dist/tmpabc/pkg-1.0.tar"))
+    }
+
+    fn paths(bytes: &[u8]) -> Vec<String> {
+        read_sdist(bytes)
+            .unwrap()
+            .members
+            .into_iter()
+            .map(|m| m.path)
+            .collect()
+    }
+
+    #[test]
+    fn hatchling_style_is_kept_with_reasons() {
+        let raw = hatchling_style();
+        let out = normalize(&raw, SDE, Backend::Hatchling, Policy::Auto).unwrap();
+        assert_eq!(out.action, Action::Kept, "{:?}", out.reasons);
+        assert_eq!(out.bytes, raw);
+        assert_eq!(
+            out.reasons,
+            [
+                "all member times equal SOURCE_DATE_EPOCH (1700000000 (2023-11-14 22:13:20 UTC))",
+                "gzip header time SOURCE_DATE_EPOCH, no gzip file name",
+                "owners 0 with empty names",
+                "modes 0644/0755",
+                "members in hatchling's order (hatchling walks sorted)",
+            ]
+        );
+        let other = normalize(&raw, SDE, Backend::Other, Policy::Auto).unwrap();
+        assert_eq!(other.action, Action::Rewritten);
+    }
+
+    #[test]
+    fn flit_gzip_name_is_its_own_and_clean() {
+        let specs = [file("pkg-1.0/PKG-INFO", b"x"), file("pkg-1.0/pkg.py", b"")];
+        let raw = build(&specs, SDE as u32, Some("pkg-1.0.tar"));
+        let out = normalize(&raw, SDE, Backend::Flit, Policy::Auto).unwrap();
+        assert_eq!(out.action, Action::Kept, "{:?}", out.reasons);
+        assert!(out.reasons[1].contains("gzip file name is the sdist's own"));
+    }
+
+    #[test]
+    fn dirty_sdist_is_rewritten_with_reasons() {
+        let out = normalize(&dirty(), SDE, Backend::Setuptools, Policy::Auto).unwrap();
+        assert_eq!(out.action, Action::Rewritten);
+        let joined = out.reasons.join("\n");
+        for want in [
+            "gzip header time is not SOURCE_DATE_EPOCH (1732561299 is not 1700000000)",
+            "gzip header carries a file name (`dist/tmpabc/pkg-1.0.tar`)",
+            "member mtime is not SOURCE_DATE_EPOCH (`pkg-1.0/setup.py` at 1732561234 (2024-11-25 19:00:34 UTC), want 1700000000",
+            "pax record from the build environment (`pkg-1.0/setup.py` mtime=1732561234.5)",
+            "owner is not 0 (6 members; first: `pkg-1.0` 1000:1000)",
+            "owner names are not empty (6 members; first: `pkg-1.0` build:build)",
+            "mode outside 0644/0755 (4 members; first: `pkg-1.0` 775)",
+            "members not sorted and the backend does not walk sorted (3 members; first: `pkg-1.0/pkg` after `pkg-1.0/setup.py`; setuptools is not known to)",
+        ] {
+            assert!(joined.contains(want), "missing {want:?} in\n{joined}");
+        }
+        assert_eq!(&out.bytes[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        let s = read_sdist(&out.bytes).unwrap();
+        assert_eq!(
+            paths(&out.bytes),
+            [
+                "pkg-1.0",
+                "pkg-1.0/PKG-INFO",
+                "pkg-1.0/pkg",
+                "pkg-1.0/pkg/__init__.py",
+                "pkg-1.0/pkg/tool.py",
+                "pkg-1.0/setup.py"
+            ]
+        );
+        for m in &s.members {
+            assert_eq!(
+                (m.mtime, m.uid, m.gid, m.uname.as_str(), m.gname.as_str()),
+                (SDE, 0, 0, "", "")
+            );
+            assert_eq!(m.format, "ustar");
+            assert!(m.pax.is_empty());
+            let want = if m.kind == Kind::Dir || m.path.ends_with("tool.py") {
+                0o755
+            } else {
+                0o644
+            };
+            assert_eq!(m.mode, want, "{}", m.path);
+        }
+    }
+
+    #[test]
+    fn directory_sorts_before_its_contents_and_siblings_with_longer_names() {
+        let specs = [
+            file("p-1/a-b", b""),
+            file("p-1/a/x", b""),
+            Spec {
+                dir: true,
+                mode: 0o755,
+                ..file("p-1/a/", b"")
+            },
+            Spec {
+                dir: true,
+                mode: 0o755,
+                ..file("p-1/", b"")
+            },
+        ];
+        let out = normalize(&build(&specs, 0, None), SDE, Backend::Other, Policy::Always).unwrap();
+        assert_eq!(paths(&out.bytes), ["p-1", "p-1/a", "p-1/a-b", "p-1/a/x"]);
+    }
+
+    #[test]
+    fn long_and_non_ascii_names_get_a_pax_path() {
+        let long = format!("pkg-1.0/{}/{}.py", "d".repeat(80), "f".repeat(40));
+        let specs = [file(&long, b"long"), file("pkg-1.0/é.txt", b"e")];
+        let out = normalize(&build(&specs, 0, None), SDE, Backend::Other, Policy::Always).unwrap();
+        let s = read_sdist(&out.bytes).unwrap();
+        assert_eq!(s.members[0].path, long);
+        assert_eq!(s.members[0].pax, [("path".to_owned(), long.clone())]);
+        assert_eq!(s.members[1].path, "pkg-1.0/é.txt");
+        assert_eq!(s.members[0].data, b"long");
+        let again = normalize(&out.bytes, SDE, Backend::Other, Policy::Auto).unwrap();
+        assert_eq!(again.action, Action::Kept, "{:?}", again.reasons);
+    }
+
+    #[test]
+    fn rewriting_is_idempotent_and_its_output_is_clean() {
+        for raw in [dirty(), hatchling_style()] {
+            let once = normalize(&raw, SDE, Backend::Other, Policy::Always)
+                .unwrap()
+                .bytes;
+            let twice = normalize(&once, SDE, Backend::Other, Policy::Always)
+                .unwrap()
+                .bytes;
+            assert_eq!(once, twice);
+            let auto = normalize(&once, SDE, Backend::Other, Policy::Auto).unwrap();
+            assert_eq!(auto.action, Action::Kept, "{:?}", auto.reasons);
+        }
+    }
+
+    #[test]
+    fn links_and_stray_top_levels_are_errors() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_cksum();
+        b.append_link(&mut h, "pkg-1.0/link", "target").unwrap();
+        let tar = b.into_inner().unwrap();
+        let err = normalize(&gzip::encode(&tar), SDE, Backend::Other, Policy::Always).unwrap_err();
+        assert!(
+            err.to_string().contains("`pkg-1.0/link` is a link"),
+            "{err}"
+        );
+        let two_tops = build(&[file("a-1/x", b""), file("b-1/y", b"")], 0, None);
+        let err = normalize(&two_tops, SDE, Backend::Other, Policy::Auto).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("outside the single top-level directory `a-1/`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        assert_eq!(pax_record("path", "abc"), "12 path=abc\n");
+        let r = pax_record("path", &"x".repeat(91));
+        assert_eq!(r.len(), 101);
+        assert!(r.starts_with("101 path="));
+    }
+
+    /// Guards the compressed bytes: a change in flate2, miniz_oxide or hermit's tar writer
+    /// changes this digest, and published sdists would stop reproducing.
+    #[test]
+    fn golden_digest_of_normalized_sdist() {
+        let out = normalize(&dirty(), SDE, Backend::Other, Policy::Always).unwrap();
+        assert_eq!(
+            Sha256::of(&out.bytes).hex(),
+            "e6ae5c56edd6559b9e5dde5475321fbe4ba32a4a6f944470b72fb60e1a7faeba"
+        );
+    }
+}

@@ -70,9 +70,7 @@ pub enum BuildError {
     Image(anyhow::Error),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
-    #[error(
-        "the build backend asked for {names}, which `{lockfile}` does not provide"
-    )]
+    #[error("the build backend asked for {names}, which `{lockfile}` does not provide")]
     MissingRequirement { names: String, lockfile: String },
     #[error("the {step} step failed (exit code {code}); its output ends with:\n{tail}")]
     StepFailed {
@@ -260,6 +258,7 @@ pub async fn build(
     let (raw_sdist_name, raw_sdist) =
         single_output(sandbox.download("/out/sdist").await?, "sdist", ".tar.gz")?;
     let sdist = normalize::sdist(&raw_sdist, sde, Some(&config.backend), policy)?;
+    report_normalization(reporter, &raw_sdist_name, &sdist);
     step.finish(format!("sdist {raw_sdist_name} ({:?})", sdist.action).to_lowercase());
 
     let step = reporter.step("building the wheel from the sdist");
@@ -283,6 +282,7 @@ pub async fn build(
     let (wheel_name, raw_wheel) =
         single_output(sandbox.download("/out/wheel").await?, "wheel", ".whl")?;
     let wheel = normalize::wheel(&raw_wheel, sde, Some(&config.backend), policy)?;
+    report_normalization(reporter, &wheel_name, &wheel);
     step.finish(format!("wheel {wheel_name} ({:?})", wheel.action).to_lowercase());
 
     // Manifest.
@@ -291,7 +291,7 @@ pub async fn build(
         kind: kind.to_owned(),
         sha256: Sha256::of(&o.bytes),
         size: o.bytes.len() as u64,
-        raw_sha256: Sha256::of(raw),
+        raw_sha256: (o.action == normalize::Action::Kept).then(|| Sha256::of(raw)),
         normalization: format!("{:?}", o.action).to_lowercase(),
         reasons: o.reasons.clone(),
     };
@@ -510,6 +510,12 @@ async fn build_env(
     .map_err(|e| BuildError::Image(e.into()))
 }
 
+fn report_normalization(reporter: &Reporter, name: &str, outcome: &normalize::Outcome) {
+    for detail in &outcome.details {
+        reporter.detail(format!("{name}: {detail}"));
+    }
+}
+
 /// The commands the build ran, as the manifest records them.
 fn commands(sdist_name: &str) -> Vec<Vec<String>> {
     let root = sdist_name.trim_end_matches(".tar.gz");
@@ -596,7 +602,8 @@ pub fn missing_dependencies(log: &str) -> Option<String> {
     let mut names: Vec<String> = Vec::new();
     for line in lines {
         if let Some(detail) = line.strip_prefix("\t\t") {
-            if let (Some(found), Some(last)) = (detail.trim().strip_prefix("found: "), names.last_mut())
+            if let (Some(found), Some(last)) =
+                (detail.trim().strip_prefix("found: "), names.last_mut())
             {
                 if found == "not installed" {
                     last.push_str(" (not in the lock)");

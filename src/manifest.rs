@@ -95,8 +95,11 @@ pub struct Artifact {
     pub kind: String,
     pub sha256: Sha256,
     pub size: u64,
-    /// What the backend wrote, before normalization.
-    pub raw_sha256: Sha256,
+    /// What the backend wrote, when hermit kept it (then equal to `sha256`). A rewritten
+    /// artifact's raw bytes carry the build environment by definition, so they differ between
+    /// runs and are not recorded: the manifest must be the same for the same build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_sha256: Option<Sha256>,
     /// `kept` (the backend's bytes) or `rewritten` (hermit's canonical form).
     pub normalization: String,
     pub reasons: Vec<String>,
@@ -196,7 +199,7 @@ pub(crate) mod tests {
                 kind: "sdist".into(),
                 sha256: Sha256::of(b"s"),
                 size: 10,
-                raw_sha256: Sha256::of(b"s"),
+                raw_sha256: Some(Sha256::of(b"s")),
                 normalization: "kept".into(),
                 reasons: vec!["clean".into()],
             }],

@@ -70,9 +70,13 @@ pub enum Action {
 pub struct Outcome {
     pub bytes: Vec<u8>,
     pub action: Action,
-    /// For `Kept`, why the artifact is clean; for `Rewritten`, each thing found that came
-    /// from the build environment. Deterministic: no host paths, no wall-clock times.
+    /// For `Kept`, why the artifact is clean; for `Rewritten`, each kind of thing found that
+    /// came from the build environment. Deterministic (the same for every run of the same
+    /// build), so it can go into the manifest: no values taken from the raw artifact.
     pub reasons: Vec<String>,
+    /// `reasons` with the first example of each and a count, for people: for a rewritten
+    /// artifact these quote values from the build environment and differ between runs.
+    pub details: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +127,7 @@ fn kept_raw(raw: &[u8]) -> Outcome {
         bytes: raw.to_vec(),
         action: Action::Kept,
         reasons: vec!["normalization disabled".into()],
+        details: vec!["normalization disabled".into()],
     }
 }
 
@@ -197,6 +202,11 @@ impl Findings {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+
+    /// The kinds found, in the order first seen: stable across runs of the same build.
+    pub(crate) fn kinds(&self) -> Vec<String> {
+        self.order.iter().map(|k| (*k).to_owned()).collect()
     }
 
     /// One line per kind, in the order first seen (the archive's order, so deterministic).

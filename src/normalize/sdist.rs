@@ -299,6 +299,11 @@ fn judge(sdist: &Sdist, sde: u64, backend: Backend) -> Findings {
     if backend == Backend::Hatchling {
         allowed.push(HATCHLING_DEFAULT_TIME);
     }
+    if backend == Backend::Flit {
+        // flit-core adds the PKG-INFO it generates as a bare `TarInfo`, whose mtime is 0
+        // whatever the environment: fixed, so not something to rewrite.
+        allowed.push(0);
+    }
     let mut f = Findings::default();
     let gz = &sdist.gzip;
     if gz.mtime != 0 && !allowed.contains(&u64::from(gz.mtime)) {
@@ -440,21 +445,26 @@ pub(super) fn normalize(
     let sdist = read_sdist(raw)?;
     let findings = judge(&sdist, sde, backend);
     if policy == Policy::Auto && findings.is_empty() {
+        let reasons = clean_reasons(&sdist, sde, backend);
         return Ok(Outcome {
             bytes: raw.to_vec(),
             action: Action::Kept,
-            reasons: clean_reasons(&sdist, sde, backend),
+            details: reasons.clone(),
+            reasons,
         });
     }
-    let mut reasons = findings.into_reasons();
+    let mut reasons = findings.kinds();
+    let mut details = findings.into_reasons();
     if reasons.is_empty() {
         reasons.push("normalization forced (policy always)".into());
+        details = reasons.clone();
     }
     let bytes = write(&canonical(&sdist.members), sde)?;
     Ok(Outcome {
         bytes,
         action: Action::Rewritten,
         reasons,
+        details,
     })
 }
 
@@ -632,7 +642,13 @@ pub(crate) mod tests {
     fn dirty_sdist_is_rewritten_with_reasons() {
         let out = normalize(&dirty(), SDE, Backend::Setuptools, Policy::Auto).unwrap();
         assert_eq!(out.action, Action::Rewritten);
-        let joined = out.reasons.join("\n");
+        // The manifest's reasons name kinds only; the details quote the build's values.
+        assert!(
+            out.reasons.iter().all(|r| !r.contains("1732561")),
+            "{:?}",
+            out.reasons
+        );
+        let joined = out.details.join("\n");
         for want in [
             "gzip header time is not SOURCE_DATE_EPOCH (1732561299 is not 1700000000)",
             "gzip header carries a file name (`dist/tmpabc/pkg-1.0.tar`)",

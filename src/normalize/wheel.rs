@@ -417,20 +417,25 @@ pub(super) fn normalize(
     let findings = judge(&archive, raw.len(), &members, sde, backend)?;
     if policy == Policy::Auto && findings.is_empty() {
         let dist_info = dist_info_dir(&members)?;
+        let reasons = clean_reasons(&members, sde, &dist_info, backend);
         return Ok(Outcome {
             bytes: raw.to_vec(),
             action: Action::Kept,
-            reasons: clean_reasons(&members, sde, &dist_info, backend),
+            details: reasons.clone(),
+            reasons,
         });
     }
-    let mut reasons = findings.into_reasons();
+    let mut reasons = findings.kinds();
+    let mut details = findings.into_reasons();
     if reasons.is_empty() {
         reasons.push("normalization forced (policy always)".into());
+        details = reasons.clone();
     }
     Ok(Outcome {
         bytes: write(&canon, sde)?,
         action: Action::Rewritten,
         reasons,
+        details,
     })
 }
 
@@ -603,7 +608,8 @@ pub(crate) mod tests {
         assert_eq!(kept.action, Action::Kept);
         let other = normalize(&raw, SDE, Backend::Other, Policy::Auto).unwrap();
         assert_eq!(other.action, Action::Rewritten);
-        assert!(other.reasons[0].starts_with("member time is not SOURCE_DATE_EPOCH (2 members; first: `a.py` at 2020-02-02 00:00:00, want 2023-11-14 22:13:20)"), "{:?}", other.reasons);
+        assert!(other.details[0].starts_with("member time is not SOURCE_DATE_EPOCH (2 members; first: `a.py` at 2020-02-02 00:00:00, want 2023-11-14 22:13:20)"), "{:?}", other.details);
+        assert_eq!(other.reasons[0], "member time is not SOURCE_DATE_EPOCH");
     }
 
     #[test]
@@ -611,10 +617,14 @@ pub(crate) mod tests {
         let out = normalize(&hatchling_style(), SDE, Backend::Setuptools, Policy::Auto).unwrap();
         assert_eq!(out.action, Action::Rewritten);
         assert_eq!(
-            out.reasons,
+            out.details,
             [
                 "members not sorted and the backend does not walk sorted (`pkg/sub/tool.py` after `pkg/zed.py`; setuptools is not known to)"
             ]
+        );
+        assert_eq!(
+            out.reasons,
+            ["members not sorted and the backend does not walk sorted"]
         );
     }
 
@@ -622,7 +632,7 @@ pub(crate) mod tests {
     fn dirty_wheel_is_rewritten_with_reasons() {
         let out = normalize(&dirty(), SDE, Backend::Setuptools, Policy::Auto).unwrap();
         assert_eq!(out.action, Action::Rewritten);
-        let joined = out.reasons.join("\n");
+        let joined = out.details.join("\n");
         for want in [
             "member time is not SOURCE_DATE_EPOCH (3 members; first: `pkg/zed.py` at 2024-11-25 19:00:34",
             "mode outside 0644/0755 (3 members; first: `pkg/__init__.py` 100664)",

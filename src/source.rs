@@ -207,8 +207,8 @@ fn snapshot_dir(dir: &Path) -> Result<Source, SourceError> {
         .into_iter()
         .filter_entry(|e| {
             let name = e.file_name().to_string_lossy();
-            !(e.file_type().is_dir() && e.depth() > 0 && is_skipped_dir(&name))
-                && !name.ends_with(".pyc")
+            let skipped_dir = e.file_type().is_dir() && e.depth() > 0 && is_skipped_dir(&name);
+            !skipped_dir && !name.ends_with(".pyc")
         });
     for entry in walker {
         let entry = entry.map_err(|e| SourceError::Read {

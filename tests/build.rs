@@ -23,12 +23,11 @@ fn pip_wheel() -> std::path::PathBuf {
         assert!(ok, "downloading pip for the install test");
         std::fs::rename(&tmp, &dir).unwrap();
     }
-    let whl = std::fs::read_dir(&dir)
+    std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
-        .unwrap();
-    whl
+        .unwrap()
 }
 
 /// Installs `wheel` with pip into a fresh target directory inside `image`, offline, then runs

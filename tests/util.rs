@@ -28,15 +28,11 @@ pub fn new_run_id(tag: &str) -> String {
 
 pub struct Run {
     pub output: Output,
-    pub run_id: String,
 }
 
 impl Run {
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-    pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
     }
     pub fn code(&self) -> i32 {
         self.output.status.code().unwrap_or(-1)
@@ -80,7 +76,7 @@ pub fn run_raw(args: &[&str], dir: &Path, tweak: impl FnOnce(&mut Command)) -> R
     tweak(&mut cmd);
     let output = cmd.output().expect("run hermit");
     assert_nothing_left(&run_id);
-    Run { output, run_id }
+    Run { output }
 }
 
 /// The engine holds no container or volume labelled with this run.

@@ -180,6 +180,252 @@ pub fn choose_lock(
     }
 }
 
+/// What a build takes as input: a project directory, or a released sdist to build the wheel of.
+pub enum Input {
+    Project(crate::source::Source),
+    Sdist { name: String, bytes: Vec<u8> },
+}
+
+/// Everything resolved before a container runs: the environment image and the records of
+/// what went into it. Every requirement file has been checked against its sha256 by now.
+pub struct Prepared {
+    pub env_id: ImageId,
+    pub image: manifest::ImageInfo,
+    pub requirements: manifest::RequirementsInfo,
+    pub lockfile_label: String,
+}
+
+/// The inputs `prepare` needs, apart from the engine.
+pub struct PrepareOptions<'a> {
+    pub lock: &'a LockChoice,
+    pub image: Option<String>,
+    /// Where a bad `--image` or `[tool.hermit] image` is reported.
+    pub settings_path: PathBuf,
+    pub index_url: Option<String>,
+    pub debian_mirror: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Lock, fetch and verify the requirements, then make sure the base image and the build
+/// environment image exist.
+pub async fn prepare(
+    docker: &Docker,
+    opts: &PrepareOptions<'_>,
+    reporter: &Reporter,
+) -> Result<Prepared, BuildError> {
+    let lock_sha256 = Sha256::of(&opts.lock.bytes);
+    let lock = Lock::parse(
+        &String::from_utf8_lossy(&opts.lock.bytes),
+        &opts.lock.path_for_errors.display().to_string(),
+    )?;
+    let cache = crate::cache::Cache::open(opts.cache_dir.as_deref())
+        .map_err(|e| BuildError::Fetch(e.into()))?;
+    let fetched = fetch_requirements(&lock, &cache, opts.index_url.as_deref(), reporter).await?;
+    let (base, python, mut image) = base_image(docker, &cache, opts, reporter).await?;
+    let env_id = build_env(docker, &base, &python, &fetched, reporter).await?;
+    image.build_env_id = env_id.to_string();
+    let mut files: Vec<manifest::RequirementFile> = fetched
+        .iter()
+        .map(|f| manifest::RequirementFile {
+            name: f.filename.clone(),
+            sha256: f.sha256,
+        })
+        .collect();
+    files.sort();
+    Ok(Prepared {
+        env_id,
+        image,
+        requirements: manifest::RequirementsInfo {
+            lockfile: opts.lock.label.clone(),
+            lockfile_sha256: lock_sha256,
+            files,
+        },
+        lockfile_label: opts.lock.label.clone(),
+    })
+}
+
+/// How a build container is set up.
+pub struct SessionSetup<'s> {
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+    /// The project's files, for the sdist step (none when building from a given sdist).
+    pub source: Option<&'s Tree>,
+    /// The time stamped on files handed in.
+    pub mtime: u64,
+}
+
+/// One build container, with the steps that can run in it.
+pub struct Session<'a> {
+    sandbox: Sandbox<'a>,
+    lockfile_label: String,
+    reporter: Reporter,
+}
+
+impl<'a> Session<'a> {
+    /// Starts the container; `source` (if any) is what the sdist step builds.
+    pub async fn start(
+        docker: &'a Docker,
+        janitor: &Janitor,
+        prepared: &Prepared,
+        setup: SessionSetup<'_>,
+        reporter: &Reporter,
+    ) -> Result<Session<'a>, BuildError> {
+        let SessionSetup {
+            env,
+            limits,
+            source,
+            mtime,
+        } = setup;
+        let mut input = Tree::new();
+        if let Some(source) = source {
+            for (path, entry) in source.entries() {
+                if let Entry::File { mode, data } = entry {
+                    input
+                        .insert_file(&format!("source/{path}"), *mode, data.clone())
+                        .expect("paths were checked when read");
+                }
+            }
+        }
+        let spec = Spec {
+            image: prepared.env_id.to_string(),
+            env,
+            user: BUILD_USER.into(),
+            limits,
+        };
+        let sandbox = Sandbox::start(docker, janitor, &spec, input.to_tar(mtime)).await?;
+        Ok(Session {
+            sandbox,
+            lockfile_label: prepared.lockfile_label.clone(),
+            reporter: reporter.clone(),
+        })
+    }
+
+    /// Builds the sdist from the source; returns its name and the backend's bytes.
+    pub async fn sdist(&self) -> Result<(String, Vec<u8>), BuildError> {
+        let out = self
+            .sandbox
+            .exec("sdist", &["python3", "-c", DRIVER, "sdist"])
+            .await?;
+        self.reporter.detail(&out.log);
+        check_step("sdist", &out, &self.lockfile_label)?;
+        single_output(
+            self.sandbox.download("/out/sdist").await?,
+            "sdist",
+            ".tar.gz",
+        )
+    }
+
+    /// Builds the wheel from `sdist` (unpacked inside the container, as an installer would);
+    /// returns its name and the backend's bytes.
+    pub async fn wheel_from(
+        &self,
+        sdist_name: &str,
+        sdist: &[u8],
+        mtime: u64,
+    ) -> Result<(String, Vec<u8>), BuildError> {
+        let mut handoff = Tree::new();
+        handoff
+            .insert_file(&format!("sdist/{sdist_name}"), 0o644, sdist.to_vec())
+            .map_err(|_| BuildError::UnexpectedOutput {
+                step: "sdist",
+                what: ".tar.gz",
+                found: sdist_name.to_owned(),
+            })?;
+        self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
+        let out = self
+            .sandbox
+            .exec("wheel", &["python3", "-c", DRIVER, "wheel", sdist_name])
+            .await?;
+        self.reporter.detail(&out.log);
+        check_step("wheel", &out, &self.lockfile_label)?;
+        single_output(self.sandbox.download("/out/wheel").await?, "wheel", ".whl")
+    }
+}
+
+/// The build's environment: hermit's fixed variables plus `[tool.hermit] env`, which may add
+/// but not replace. `sde` is `None` only for rebuilds of releases made without one.
+pub fn environment(
+    sde: Option<u64>,
+    extra: &BTreeMap<String, String>,
+    settings_path: &Path,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let mut env = fixed_environment(sde.unwrap_or(0));
+    if sde.is_none() {
+        env.remove("SOURCE_DATE_EPOCH");
+    }
+    for (k, v) in extra {
+        if env.contains_key(k) || k == "SOURCE_DATE_EPOCH" {
+            return Err(BuildError::Setting {
+                path: settings_path.to_owned(),
+                message: format!("[tool.hermit] env may not set `{k}`: hermit fixes it"),
+            });
+        }
+        env.insert(k.clone(), v.clone());
+    }
+    Ok(env)
+}
+
+fn artifact(name: &str, kind: &str, raw: &[u8], o: &normalize::Outcome) -> Artifact {
+    Artifact {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        sha256: Sha256::of(&o.bytes),
+        size: o.bytes.len() as u64,
+        raw_sha256: (o.action == normalize::Action::Kept).then(|| Sha256::of(raw)),
+        normalization: format!("{:?}", o.action).to_lowercase(),
+        reasons: o.reasons.clone(),
+    }
+}
+
+/// Reads the input: a project directory (its files, settings and commit), or an sdist file
+/// (its own `pyproject.toml` inside, and the newest member time as a default
+/// SOURCE_DATE_EPOCH).
+fn read_input(
+    opts: &BuildOptions,
+) -> Result<(Input, ProjectConfig, Option<u64>, &'static str, PathBuf), BuildError> {
+    let path = &opts.project;
+    if path.is_file() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".tar.gz") {
+            return Err(BuildError::Setting {
+                path: path.clone(),
+                message: "hermit builds a project directory or an sdist (`NAME-VERSION.tar.gz`)"
+                    .into(),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(|source| BuildError::ReadLock {
+            path: path.clone(),
+            source,
+        })?;
+        let facts = crate::sdist_input::inspect(&bytes).map_err(|message| BuildError::Setting {
+            path: path.clone(),
+            message,
+        })?;
+        let settings = path.with_file_name(format!("{name}!/pyproject.toml"));
+        let config = crate::config::parse(&facts.pyproject, &settings)?;
+        return Ok((
+            Input::Sdist { name, bytes },
+            config,
+            facts.newest_mtime,
+            "sdist",
+            settings,
+        ));
+    }
+    let config = crate::config::load(path)?;
+    let source = crate::source::snapshot(path, opts.allow_dirty)?;
+    let commit_time = source.commit_time;
+    Ok((
+        Input::Project(source),
+        config,
+        commit_time,
+        "git-commit",
+        path.join("pyproject.toml"),
+    ))
+}
+
 /// Runs a whole build. The caller owns `janitor` and must sweep it afterwards, whatever
 /// happened (this function may be cancelled at any await point by Ctrl-C).
 pub async fn build(
@@ -189,175 +435,137 @@ pub async fn build(
     reporter: &Reporter,
 ) -> Result<BuildResult, BuildError> {
     // Source.
-    let config = crate::config::load(&opts.project)?;
-    let source = crate::source::snapshot(&opts.project, opts.allow_dirty)?;
-    let (sde, sde_from) = source_date_epoch(
+    let (input, config, default_sde, default_from, settings_path) = read_input(opts)?;
+    let (sde, sde_from) = match source_date_epoch(
         opts.source_date_epoch,
         std::env::var("SOURCE_DATE_EPOCH").ok(),
-        source.commit_time,
-    )?;
+        default_sde,
+    ) {
+        Ok((v, "git-commit")) => (v, default_from),
+        other => other?,
+    };
     let policy = match (&opts.normalize, &config.hermit.normalize) {
         (Some(p), _) => *p,
         (None, Some(text)) => text.parse().map_err(|_| BuildError::Setting {
-            path: opts.project.join("pyproject.toml"),
+            path: settings_path.clone(),
             message: format!(
                 "[tool.hermit] normalize = \"{text}\" is not one of auto, always, never"
             ),
         })?,
         (None, None) => Policy::Auto,
     };
-    let mut env = fixed_environment(sde);
-    for (k, v) in &config.hermit.env {
-        if env.contains_key(k) {
-            return Err(BuildError::Setting {
-                path: opts.project.join("pyproject.toml"),
-                message: format!("[tool.hermit] env may not set `{k}`: hermit fixes it"),
-            });
-        }
-        env.insert(k.clone(), v.clone());
-    }
+    let env = environment(Some(sde), &config.hermit.env, &settings_path)?;
 
-    // Lock: parse and fetch every file (verified) before anything runs.
-    let lock_choice = choose_lock(&opts.project, opts.lockfile.as_deref(), &config)?;
-    let lock_sha256 = Sha256::of(&lock_choice.bytes);
-    let lock = Lock::parse(
-        &String::from_utf8_lossy(&lock_choice.bytes),
-        &lock_choice.path_for_errors.display().to_string(),
-    )?;
-    let cache = crate::cache::Cache::open(opts.cache_dir.as_deref())
-        .map_err(|e| BuildError::Fetch(e.into()))?;
-    let fetched = fetch_requirements(&lock, &cache, opts, reporter).await?;
-
-    // Images: the base (pinned), then the build environment (base + requirements).
-    let (base, python, image_info) = base_image(docker, &cache, opts, &config, reporter).await?;
-    let env_id = build_env(docker, &base, &python, &fetched, reporter).await?;
-
-    // Sandbox.
-    let step = reporter.step("building the sdist");
-    let mut input = Tree::new();
-    for (path, entry) in source.files.entries() {
-        if let Entry::File { mode, data } = entry {
-            input
-                .insert_file(&format!("source/{path}"), *mode, data.clone())
-                .expect("paths were checked when read");
-        }
-    }
-    let limits = limits(&config);
-    let spec = Spec {
-        image: env_id.to_string(),
-        env: env.clone(),
-        user: BUILD_USER.into(),
-        limits,
+    // Lock and images: every requirement checked before anything runs.
+    let project_dir = match &input {
+        Input::Project(_) => opts.project.clone(),
+        Input::Sdist { .. } => std::env::current_dir().unwrap_or_default(),
     };
-    let sandbox = Sandbox::start(docker, janitor, &spec, input.to_tar(sde)).await?;
-    let out = sandbox
-        .exec("sdist", &["python3", "-c", DRIVER, "sdist"])
-        .await?;
-    reporter.detail(&out.log);
-    check_step("sdist", &out, &lock_choice.label)?;
-    let (raw_sdist_name, raw_sdist) =
-        single_output(sandbox.download("/out/sdist").await?, "sdist", ".tar.gz")?;
-    let sdist = normalize::sdist(&raw_sdist, sde, Some(&config.backend), policy)?;
-    report_normalization(reporter, &raw_sdist_name, &sdist);
-    step.finish(format!("sdist {raw_sdist_name} ({:?})", sdist.action).to_lowercase());
+    let lock_choice = choose_lock(&project_dir, opts.lockfile.as_deref(), &config)?;
+    let prepared = prepare(
+        docker,
+        &PrepareOptions {
+            lock: &lock_choice,
+            image: opts.image.clone().or_else(|| config.hermit.image.clone()),
+            settings_path: settings_path.clone(),
+            index_url: opts.index_url.clone(),
+            debian_mirror: opts.debian_mirror.clone(),
+            cache_dir: opts.cache_dir.clone(),
+        },
+        reporter,
+    )
+    .await?;
 
+    // Sandbox: the sdist (unless given), then the wheel from it.
+    let source_files = match &input {
+        Input::Project(source) => Some(&source.files),
+        Input::Sdist { .. } => None,
+    };
+    let setup = SessionSetup {
+        env: env.clone(),
+        limits: limits(&config),
+        source: source_files,
+        mtime: sde,
+    };
+    let session = Session::start(docker, janitor, &prepared, setup, reporter).await?;
+    let mut artifacts = Vec::new();
+    let mut outputs = Vec::new();
+    let (sdist_name, sdist_bytes) = match &input {
+        Input::Project(_) => {
+            let step = reporter.step("building the sdist");
+            let (name, raw) = session.sdist().await?;
+            let sdist = normalize::sdist(&raw, sde, Some(&config.backend), policy)?;
+            report_normalization(reporter, &name, &sdist);
+            step.finish(format!("sdist {name} ({:?})", sdist.action).to_lowercase());
+            artifacts.push(artifact(&name, "sdist", &raw, &sdist));
+            outputs.push((name.clone(), sdist.bytes.clone()));
+            (name, sdist.bytes)
+        }
+        Input::Sdist { name, bytes } => (name.clone(), bytes.clone()),
+    };
     let step = reporter.step("building the wheel from the sdist");
-    let mut handoff = Tree::new();
-    handoff
-        .insert_file(
-            &format!("sdist/{raw_sdist_name}"),
-            0o644,
-            sdist.bytes.clone(),
-        )
-        .expect("file name from a checked tree");
-    sandbox.upload("/src", handoff.to_tar(sde)).await?;
-    let out = sandbox
-        .exec(
-            "wheel",
-            &["python3", "-c", DRIVER, "wheel", &raw_sdist_name],
-        )
-        .await?;
-    reporter.detail(&out.log);
-    check_step("wheel", &out, &lock_choice.label)?;
-    let (wheel_name, raw_wheel) =
-        single_output(sandbox.download("/out/wheel").await?, "wheel", ".whl")?;
+    let (wheel_name, raw_wheel) = session.wheel_from(&sdist_name, &sdist_bytes, sde).await?;
     let wheel = normalize::wheel(&raw_wheel, sde, Some(&config.backend), policy)?;
     report_normalization(reporter, &wheel_name, &wheel);
     step.finish(format!("wheel {wheel_name} ({:?})", wheel.action).to_lowercase());
+    artifacts.push(artifact(&wheel_name, "wheel", &raw_wheel, &wheel));
+    outputs.push((wheel_name.clone(), wheel.bytes));
 
     // Manifest.
-    let artifact = |name: &str, kind: &str, raw: &[u8], o: &normalize::Outcome| Artifact {
-        name: name.to_owned(),
-        kind: kind.to_owned(),
-        sha256: Sha256::of(&o.bytes),
-        size: o.bytes.len() as u64,
-        raw_sha256: (o.action == normalize::Action::Kept).then(|| Sha256::of(raw)),
-        normalization: format!("{:?}", o.action).to_lowercase(),
-        reasons: o.reasons.clone(),
+    let source = match &input {
+        Input::Project(source) => {
+            let (kind, commit, dirty, subdirectory) = match &source.origin {
+                crate::source::Origin::Git {
+                    commit,
+                    dirty,
+                    subdirectory,
+                } => (
+                    "git",
+                    (!commit.is_empty()).then(|| commit.clone()),
+                    *dirty,
+                    subdirectory.clone(),
+                ),
+                crate::source::Origin::Directory => ("directory", None, false, String::new()),
+            };
+            manifest::SourceInfo {
+                kind: kind.into(),
+                commit,
+                dirty,
+                subdirectory,
+                tree_sha256: source.tree_sha256,
+                backend: config.backend.clone(),
+                sdist: None,
+            }
+        }
+        Input::Sdist { name, bytes } => manifest::SourceInfo {
+            kind: "sdist".into(),
+            commit: None,
+            dirty: false,
+            subdirectory: String::new(),
+            tree_sha256: Sha256::of(bytes),
+            backend: config.backend.clone(),
+            sdist: Some(name.clone()),
+        },
     };
-    let (kind, commit, dirty, subdirectory) = match &source.origin {
-        crate::source::Origin::Git {
-            commit,
-            dirty,
-            subdirectory,
-        } => (
-            "git",
-            (!commit.is_empty()).then(|| commit.clone()),
-            *dirty,
-            subdirectory.clone(),
-        ),
-        crate::source::Origin::Directory => ("directory", None, false, String::new()),
-    };
-    let mut files: Vec<manifest::RequirementFile> = fetched
-        .iter()
-        .map(|f| manifest::RequirementFile {
-            name: f.filename.clone(),
-            sha256: f.sha256,
-        })
-        .collect();
-    files.sort();
     let manifest = Manifest {
         schema: manifest::SCHEMA.into(),
         hermit: manifest::HermitInfo {
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        source: manifest::SourceInfo {
-            kind: kind.into(),
-            commit,
-            dirty,
-            subdirectory,
-            tree_sha256: source.tree_sha256,
-            backend: config.backend.clone(),
-        },
+        source,
         source_date_epoch: sde,
         source_date_epoch_from: sde_from.into(),
-        image: manifest::ImageInfo {
-            build_env_id: env_id.to_string(),
-            ..image_info
-        },
-        requirements: manifest::RequirementsInfo {
-            lockfile: lock_choice.label.clone(),
-            lockfile_sha256: lock_sha256,
-            files,
-        },
+        image: prepared.image,
+        requirements: prepared.requirements,
         environment: env,
-        commands: commands(&raw_sdist_name),
+        commands: commands(&sdist_name, matches!(input, Input::Project(_))),
         normalize: format!("{policy:?}").to_lowercase(),
-        artifacts: vec![
-            artifact(&raw_sdist_name, "sdist", &raw_sdist, &sdist),
-            artifact(&wheel_name, "wheel", &raw_wheel, &wheel),
-        ],
+        artifacts,
     };
 
     // Dist: all or nothing.
-    let written = crate::dist::write_all(
-        &opts.out,
-        &[
-            (raw_sdist_name, sdist.bytes),
-            (wheel_name, wheel.bytes),
-            (manifest::FILE_NAME.to_owned(), manifest.to_bytes()),
-        ],
-    )?;
+    outputs.push((manifest::FILE_NAME.to_owned(), manifest.to_bytes()));
+    let written = crate::dist::write_all(&opts.out, &outputs)?;
     Ok(BuildResult { manifest, written })
 }
 
@@ -366,7 +574,7 @@ pub async fn build(
 async fn fetch_requirements(
     lock: &Lock,
     cache: &crate::cache::Cache,
-    opts: &BuildOptions,
+    index_url: Option<&str>,
     reporter: &Reporter,
 ) -> Result<Vec<lock::fetch::Fetched>, BuildError> {
     let target =
@@ -374,8 +582,8 @@ async fn fetch_requirements(
     if let Some(found) = lock::fetch::check_cached(lock, &target, cache).map_err(fetch_error)? {
         return Ok(found);
     }
-    let endpoint = crate::endpoints::index_url(opts.index_url.as_deref())
-        .map_err(|e| BuildError::Fetch(e.into()))?;
+    let endpoint =
+        crate::endpoints::index_url(index_url).map_err(|e| BuildError::Fetch(e.into()))?;
     let step = reporter.step(format!("fetching build requirements from {}", endpoint.url));
     let index = crate::pypi::IndexClient::new(endpoint).map_err(|e| BuildError::Fetch(e.into()))?;
     let fetched = lock::fetch::fetch(lock, &target, &index, cache, reporter)
@@ -411,18 +619,16 @@ impl std::fmt::Display for Hint {
 async fn base_image(
     docker: &Docker,
     cache: &crate::cache::Cache,
-    opts: &BuildOptions,
-    config: &ProjectConfig,
+    opts: &PrepareOptions<'_>,
     reporter: &Reporter,
 ) -> Result<(ImageId, PythonInfo, manifest::ImageInfo), BuildError> {
     let platform = "linux/amd64".to_owned();
-    let chosen = opts.image.clone().or_else(|| config.hermit.image.clone());
-    match chosen {
+    match opts.image.clone() {
         Some(text) => {
             let reference: image::ImageRef =
                 text.parse()
                     .map_err(|e: image::reference::RefError| BuildError::Setting {
-                        path: opts.project.join("pyproject.toml"),
+                        path: opts.settings_path.clone(),
                         message: e.to_string(),
                     })?;
             let id = image::resolve(docker, &reference)
@@ -517,44 +723,45 @@ fn report_normalization(reporter: &Reporter, name: &str, outcome: &normalize::Ou
 }
 
 /// The commands the build ran, as the manifest records them.
-fn commands(sdist_name: &str) -> Vec<Vec<String>> {
+fn commands(sdist_name: &str, with_sdist: bool) -> Vec<Vec<String>> {
     let root = sdist_name.trim_end_matches(".tar.gz");
-    [
-        vec!["umask", "022"],
-        vec!["cp", "-r", "/src/source", "/tmp/src"],
-        vec![
+    let build = |kind: &str, out: &str, src: &str| {
+        [
             "python3",
             "-m",
             "build",
             "--no-isolation",
-            "--sdist",
+            kind,
             "--outdir",
-            "/out/sdist",
-            "/tmp/src",
-        ],
-        vec!["tar", "-xzf", "<normalized sdist>", "-C", "/tmp/wheel-src"],
-        vec![
-            "python3",
-            "-m",
-            "build",
-            "--no-isolation",
-            "--wheel",
-            "--outdir",
-            "/out/wheel",
-        ],
-    ]
-    .into_iter()
-    .map(|c| c.into_iter().map(str::to_owned).collect::<Vec<_>>())
-    .map(|mut c| {
-        if c.last().map(String::as_str) == Some("/out/wheel") {
-            c.push(format!("/tmp/wheel-src/{root}"));
-        }
-        c
-    })
-    .collect()
+            out,
+            src,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let mut steps = vec![vec!["umask".to_owned(), "022".to_owned()]];
+    if with_sdist {
+        steps.push(
+            ["cp", "-r", "/src/source", "/tmp/src"]
+                .map(str::to_owned)
+                .to_vec(),
+        );
+        steps.push(build("--sdist", "/out/sdist", "/tmp/src"));
+    }
+    steps.push(
+        ["tar", "-xzf", sdist_name, "-C", "/tmp/wheel-src"]
+            .map(str::to_owned)
+            .to_vec(),
+    );
+    steps.push(build(
+        "--wheel",
+        "/out/wheel",
+        &format!("/tmp/wheel-src/{root}"),
+    ));
+    steps
 }
 
-fn limits(config: &ProjectConfig) -> Limits {
+pub fn limits(config: &ProjectConfig) -> Limits {
     let mut l = Limits::default();
     if let Some(s) = config.hermit.timeout_seconds {
         l.timeout = std::time::Duration::from_secs(s);

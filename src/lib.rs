@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod output;
 pub mod pypi;
 pub mod sandbox;
+pub mod sdist_input;
 pub mod source;
 pub mod tree;
 pub mod verify;

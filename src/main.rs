@@ -53,10 +53,16 @@ fn main() -> ExitCode {
 }
 
 fn print_failure(failure: &Failure) {
-    eprintln!("hermit: error: {}", failure.error);
+    let mut shown = failure.error.to_string();
+    eprintln!("hermit: error: {shown}");
     let mut source = failure.error.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        // Many messages already quote their cause; say each thing once.
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+            shown.push_str(&text);
+        }
         source = cause.source();
     }
     if let Some(hint) = &failure.hint {

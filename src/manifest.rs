@@ -51,6 +51,10 @@ pub struct SourceInfo {
     pub tree_sha256: Sha256,
     /// The build backend named by `pyproject.toml`.
     pub backend: String,
+    /// For `kind: sdist`: the file name of the sdist the wheel was built from (its sha256 is
+    /// `tree_sha256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdist: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +176,7 @@ pub(crate) mod tests {
                 subdirectory: "".into(),
                 tree_sha256: Sha256::of(b"tree"),
                 backend: "hatchling.build".into(),
+                sdist: None,
             },
             source_date_epoch: 1_700_000_000,
             source_date_epoch_from: "git-commit".into(),

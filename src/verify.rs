@@ -74,28 +74,61 @@ pub async fn verify(
     };
 
     let mut differences = Vec::new();
-    let source = crate::source::snapshot(&project, true)?;
-    if let crate::source::Origin::Git { commit, .. } = &source.origin
-        && let Some(recorded) = &manifest.source.commit
-        && commit != recorded
-    {
-        differences.push(format!(
-            "source commit is {commit}, the manifest records {recorded}"
-        ));
-    }
-    if source.tree_sha256 != manifest.source.tree_sha256 {
-        differences.push(format!(
-            "source tree digest is {}, the manifest records {} (other files or contents)",
-            source.tree_sha256, manifest.source.tree_sha256
-        ));
-    }
-    let config = crate::config::load(&project)?;
+    let (project, config) = if manifest.source.kind == "sdist" {
+        // A wheel built from a released sdist: the sdist is the source.
+        let sdist = match &opts.source {
+            Some(p) => p.clone(),
+            None => manifest_dir.join(manifest.source.sdist.as_deref().unwrap_or_default()),
+        };
+        let bytes = std::fs::read(&sdist).map_err(|source| VerifyError::ReadSdist {
+            path: sdist.clone(),
+            source,
+        })?;
+        let digest = Sha256::of(&bytes);
+        if digest != manifest.source.tree_sha256 {
+            differences.push(format!(
+                "sdist `{}` has sha256 {digest}, the manifest records {}",
+                sdist.display(),
+                manifest.source.tree_sha256
+            ));
+        }
+        let facts =
+            crate::sdist_input::inspect(&bytes).map_err(|message| VerifyError::BadSdist {
+                path: sdist.clone(),
+                message,
+            })?;
+        let config = crate::config::parse(&facts.pyproject, &sdist)?;
+        (sdist, config)
+    } else {
+        let source = crate::source::snapshot(&project, true)?;
+        if let crate::source::Origin::Git { commit, .. } = &source.origin
+            && let Some(recorded) = &manifest.source.commit
+            && commit != recorded
+        {
+            differences.push(format!(
+                "source commit is {commit}, the manifest records {recorded}"
+            ));
+        }
+        if source.tree_sha256 != manifest.source.tree_sha256 {
+            differences.push(format!(
+                "source tree digest is {}, the manifest records {} (other files or contents)",
+                source.tree_sha256, manifest.source.tree_sha256
+            ));
+        }
+        let config = crate::config::load(&project)?;
+        (project, config)
+    };
+    let lock_base = if project.is_file() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        project.clone()
+    };
     let lockfile = match &opts.lockfile {
         Some(p) => Some(p.clone()),
         None if manifest.requirements.lockfile.starts_with("builtin:") => None,
-        None => Some(project.join(&manifest.requirements.lockfile)),
+        None => Some(lock_base.join(&manifest.requirements.lockfile)),
     };
-    let lock = crate::build::choose_lock(&project, lockfile.as_deref(), &config)?;
+    let lock = crate::build::choose_lock(&lock_base, lockfile.as_deref(), &config)?;
     let lock_sha = Sha256::of(&lock.bytes);
     if lock_sha != manifest.requirements.lockfile_sha256 {
         differences.push(format!(
@@ -204,4 +237,12 @@ pub enum VerifyError {
     Normalize(String),
     #[error("could not make a temporary directory: {0}")]
     Temp(#[source] std::io::Error),
+    #[error("could not read the sdist `{path}`: {source}")]
+    ReadSdist {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}`: {message}")]
+    BadSdist { path: PathBuf, message: String },
 }

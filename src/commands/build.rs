@@ -43,7 +43,9 @@ pub fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         .map(|s| s.parse())
         .transpose()
         .map_err(|_| Failure::usage(anyhow::anyhow!("--normalize takes auto, always or never")))?;
-    let out = if args.out.is_absolute() {
+    // A project's dist/ goes inside the project; building from an sdist file writes beside
+    // where the user is.
+    let out = if args.out.is_absolute() || args.path.is_file() {
         args.out.clone()
     } else {
         args.path.join(&args.out)

@@ -22,7 +22,10 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
             .await
             .map_err(|e| match e {
                 VerifyError::Build(b) => super::build::failure(b),
-                VerifyError::Manifest(_) | VerifyError::Normalize(_) => Failure::usage(e),
+                VerifyError::Manifest(_)
+                | VerifyError::Normalize(_)
+                | VerifyError::ReadSdist { .. }
+                | VerifyError::BadSdist { .. } => Failure::usage(e),
                 other => Failure::failed(other),
             })
     })

@@ -7,9 +7,9 @@
 
 pub(crate) mod gzip;
 pub(crate) mod sdist;
-pub(crate) mod time;
+pub mod time;
 pub(crate) mod wheel;
-pub(crate) mod zipfmt;
+pub mod zipfmt;
 
 use std::fmt;
 use std::str::FromStr;

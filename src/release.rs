@@ -1,0 +1,311 @@
+//! A release as the package index serves it: finding its sdist and wheel, fetching them with
+//! the index's hashes checked, and reading from the released wheel how it was most likely
+//! built (the SOURCE_DATE_EPOCH its maintainer used, or none).
+
+use crate::digest::Sha256;
+use crate::normalize::{time, zipfmt};
+use crate::pypi::{IndexClient, IndexFile, PackageName};
+
+/// hatchling's time for every member when SOURCE_DATE_EPOCH is unset (2020-02-02).
+const HATCHLING_DEFAULT: u64 = 1_580_601_600;
+/// flit-core's time for generated members when SOURCE_DATE_EPOCH is unset (2016-01-01).
+const FLIT_DEFAULT: u64 = 1_451_606_400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("`{0}` is not NAME==VERSION")]
+    BadSpec(String),
+    #[error(transparent)]
+    Index(#[from] crate::pypi::IndexError),
+    #[error("{name} {version} has no {what} on the package index")]
+    Missing {
+        name: String,
+        version: String,
+        what: &'static str,
+    },
+    #[error(
+        "the package index lists no sha256 for `{0}`; hermit does not use files it cannot check"
+    )]
+    NoHash(String),
+    #[error("`{file}` from the package index has sha256 {actual}, but the index lists {listed}")]
+    HashMismatch {
+        file: String,
+        listed: Sha256,
+        actual: Sha256,
+    },
+    #[error("`{0}` is not a readable wheel: {1}")]
+    BadWheel(String, String),
+}
+
+/// `NAME==VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSpec {
+    pub name: PackageName,
+    pub version: String,
+}
+
+impl std::str::FromStr for ReleaseSpec {
+    type Err = ReleaseError;
+    fn from_str(s: &str) -> Result<Self, ReleaseError> {
+        let (name, version) = s
+            .split_once("==")
+            .ok_or_else(|| ReleaseError::BadSpec(s.to_owned()))?;
+        let name: PackageName = name
+            .trim()
+            .parse()
+            .map_err(|_| ReleaseError::BadSpec(s.to_owned()))?;
+        let version = version.trim();
+        if version.is_empty() {
+            return Err(ReleaseError::BadSpec(s.to_owned()));
+        }
+        Ok(Self {
+            name,
+            version: version.to_owned(),
+        })
+    }
+}
+
+/// A release's files as listed by the index.
+#[derive(Debug, Clone)]
+pub struct ReleaseFiles {
+    pub sdist: Option<IndexFile>,
+    /// The pure-Python wheel (`py3-none-any` or `py2.py3-none-any`), if any.
+    pub wheel: Option<IndexFile>,
+}
+
+/// Normalizes a version for comparing file names (`1.0` and `1.0.0` differ; case does not).
+fn file_version(filename: &str, name: &PackageName) -> Option<String> {
+    let stem = filename
+        .strip_suffix(".tar.gz")
+        .or_else(|| filename.strip_suffix(".whl"))?;
+    let (dist, rest) = stem.split_once('-')?;
+    if dist.replace(['-', '_', '.'], "-").to_lowercase() != name.as_str() {
+        // Names with dashes in sdists: try the longest prefix that matches.
+        let norm = name.as_str();
+        let mut parts = stem.split('-');
+        let mut acc = String::new();
+        for part in parts.by_ref() {
+            if !acc.is_empty() {
+                acc.push('-');
+            }
+            acc.push_str(part);
+            if acc.replace(['_', '.'], "-").to_lowercase() == norm {
+                return parts.next().map(str::to_owned);
+            }
+        }
+        return None;
+    }
+    Some(rest.split('-').next()?.to_owned())
+}
+
+pub async fn find(index: &IndexClient, spec: &ReleaseSpec) -> Result<ReleaseFiles, ReleaseError> {
+    let project = index.project(&spec.name).await?;
+    let mut out = ReleaseFiles {
+        sdist: None,
+        wheel: None,
+    };
+    for file in project.files {
+        if file_version(&file.filename, &spec.name).as_deref() != Some(spec.version.as_str()) {
+            continue;
+        }
+        if file.filename.ends_with(".tar.gz") {
+            out.sdist = Some(file);
+        } else if file.filename.ends_with("-py3-none-any.whl")
+            || file.filename.ends_with("-py2.py3-none-any.whl")
+        {
+            out.wheel = Some(file);
+        }
+    }
+    Ok(out)
+}
+
+/// Downloads `file` and checks it against the sha256 the index lists.
+pub async fn download_checked(
+    index: &IndexClient,
+    file: &IndexFile,
+) -> Result<Vec<u8>, ReleaseError> {
+    let listed = file
+        .sha256
+        .ok_or_else(|| ReleaseError::NoHash(file.filename.clone()))?;
+    let bytes = index.download(file).await?;
+    let actual = Sha256::of(&bytes);
+    if actual != listed {
+        return Err(ReleaseError::HashMismatch {
+            file: file.filename.clone(),
+            listed,
+            actual,
+        });
+    }
+    Ok(bytes)
+}
+
+/// What the released wheel says about the SOURCE_DATE_EPOCH it was built with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SdeGuess {
+    /// Every member has this time (to zip's two-second resolution): build with it.
+    Set(u64),
+    /// The members carry a backend's fixed default: build without SOURCE_DATE_EPOCH.
+    Unset { why: String },
+    /// Mixed times (copied from the source files): no setting reproduces them exactly; this
+    /// is the newest, the best guess.
+    Mixed { newest: u64 },
+}
+
+impl SdeGuess {
+    /// The value to build with, if any.
+    pub fn value(&self) -> Option<u64> {
+        match self {
+            SdeGuess::Set(t) | SdeGuess::Mixed { newest: t } => Some(*t),
+            SdeGuess::Unset { .. } => None,
+        }
+    }
+
+    /// A short phrase for reports and the rebuild record.
+    pub fn describe(&self) -> String {
+        match self {
+            SdeGuess::Set(t) => format!("{t} (every member of the released wheel has this time)"),
+            SdeGuess::Unset { why } => format!("unset ({why})"),
+            SdeGuess::Mixed { newest } => {
+                format!("{newest} (members have mixed times; the newest is a guess)")
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch of a zip member's DOS date and time, read as UTC (the backends
+/// that honour SOURCE_DATE_EPOCH convert it to UTC before writing).
+fn dos_to_secs(date: u16, time_: u16) -> u64 {
+    let year = 1980 + u64::from(date >> 9);
+    let month = u64::from((date >> 5) & 0xf).clamp(1, 12);
+    let day = u64::from(date & 0x1f).max(1);
+    let (h, m, s) = (
+        u64::from(time_ >> 11),
+        u64::from((time_ >> 5) & 0x3f),
+        u64::from(time_ & 0x1f) * 2,
+    );
+    // Days from civil (Howard Hinnant's algorithm), for dates from 1980 on.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + h * 3600 + m * 60 + s
+}
+
+/// Reads the member times of a released wheel and guesses how it was built.
+pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseError> {
+    let archive =
+        zipfmt::parse(wheel).map_err(|e| ReleaseError::BadWheel(wheel_name.to_owned(), e))?;
+    let times: std::collections::BTreeSet<u64> = archive
+        .entries
+        .iter()
+        .map(|e| dos_to_secs(e.dos_date, e.dos_time))
+        .collect();
+    match times.len() {
+        0 => Err(ReleaseError::BadWheel(
+            wheel_name.to_owned(),
+            "it has no members".into(),
+        )),
+        1 => {
+            let t = *times.iter().next().expect("one");
+            Ok(if t == HATCHLING_DEFAULT {
+                SdeGuess::Unset {
+                    why: "hatchling's fixed 2020-02-02 on every member".into(),
+                }
+            } else {
+                SdeGuess::Set(t)
+            })
+        }
+        _ if times.contains(&FLIT_DEFAULT) && times.len() == 2 => Ok(SdeGuess::Unset {
+            why: "flit-core's fixed 2016-01-01 on generated members".into(),
+        }),
+        _ => Ok(SdeGuess::Mixed {
+            newest: *times.iter().next_back().expect("non-empty"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_release_specs() {
+        let s: ReleaseSpec = "Tuf==6.0.0".parse().unwrap();
+        assert_eq!(s.name.as_str(), "tuf");
+        assert_eq!(s.version, "6.0.0");
+        assert!("tuf".parse::<ReleaseSpec>().is_err());
+        assert!("tuf==".parse::<ReleaseSpec>().is_err());
+    }
+
+    #[test]
+    fn matches_file_versions() {
+        let n: PackageName = "flit-core".parse().unwrap();
+        assert_eq!(
+            file_version("flit_core-3.9.0-py3-none-any.whl", &n).as_deref(),
+            Some("3.9.0")
+        );
+        assert_eq!(
+            file_version("flit_core-3.9.0.tar.gz", &n).as_deref(),
+            Some("3.9.0")
+        );
+        let d: PackageName = "my-pkg".parse().unwrap();
+        assert_eq!(
+            file_version("my-pkg-1.2.tar.gz", &d).as_deref(),
+            Some("1.2")
+        );
+        assert_eq!(file_version("other-1.2.tar.gz", &d), None);
+    }
+
+    #[test]
+    fn dos_times_read_back_as_utc() {
+        for secs in [HATCHLING_DEFAULT, FLIT_DEFAULT, 1_700_000_000, 315_532_800] {
+            let (date, t) = time::dos(secs);
+            assert_eq!(dos_to_secs(date, t), secs - secs % 2, "{secs}");
+        }
+    }
+
+    fn wheel_with_times(times: &[u64]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (i, t) in times.iter().enumerate() {
+            let (y, mo, d, h, mi, s) = time::civil(*t);
+            let dt = zip::DateTime::from_date_and_time(
+                y as u16, mo as u8, d as u8, h as u8, mi as u8, s as u8,
+            )
+            .unwrap();
+            let opts = zip::write::SimpleFileOptions::default().last_modified_time(dt);
+            w.start_file(format!("m{i}.py"), opts).unwrap();
+            w.write_all(b"x").unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn guesses_sde_from_member_times() {
+        assert_eq!(
+            guess_sde("w", &wheel_with_times(&[1_700_000_000, 1_700_000_000])).unwrap(),
+            SdeGuess::Set(1_700_000_000)
+        );
+        assert!(matches!(
+            guess_sde("w", &wheel_with_times(&[HATCHLING_DEFAULT])).unwrap(),
+            SdeGuess::Unset { .. }
+        ));
+        assert!(matches!(
+            guess_sde("w", &wheel_with_times(&[FLIT_DEFAULT, 1_700_000_000])).unwrap(),
+            SdeGuess::Unset { .. }
+        ));
+        assert_eq!(
+            guess_sde(
+                "w",
+                &wheel_with_times(&[1_600_000_000, 1_700_000_000, 1_650_000_000])
+            )
+            .unwrap(),
+            SdeGuess::Mixed {
+                newest: 1_700_000_000
+            }
+        );
+    }
+}

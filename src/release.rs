@@ -3,7 +3,7 @@
 //! built (the SOURCE_DATE_EPOCH its maintainer used, or none).
 
 use crate::digest::Sha256;
-use crate::normalize::{time, zipfmt};
+use crate::normalize::zipfmt;
 use crate::pypi::{IndexClient, IndexFile, PackageName};
 
 /// hatchling's time for every member when SOURCE_DATE_EPOCH is unset (2020-02-02).
@@ -230,6 +230,7 @@ pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::time;
 
     #[test]
     fn parses_release_specs() {

@@ -7,4 +7,5 @@ mod build;
 mod hermetic;
 mod image;
 mod inputs;
+mod variations;
 mod verify;

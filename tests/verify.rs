@@ -19,7 +19,13 @@ fn verify_passes_on_a_fresh_build_of_each_fixture() {
     for fixture in ["setuptools-app", "hatchling-app", "flit-app"] {
         let project = built(fixture);
         let run = hermit(&["verify", "dist/hermit-manifest.json"], project.path());
-        assert_eq!(run.code(), 0, "{fixture}: {}\n{}", stdout(&run), run.stderr());
+        assert_eq!(
+            run.code(),
+            0,
+            "{fixture}: {}\n{}",
+            stdout(&run),
+            run.stderr()
+        );
         assert!(stdout(&run).contains("verified"), "{}", stdout(&run));
     }
 }
@@ -52,13 +58,21 @@ fn verify_with_another_lockfile_says_the_inputs_differ() {
     )
     .unwrap();
     let run = hermit(
-        &["verify", "dist/hermit-manifest.json", "--lockfile", "other.lock"],
+        &[
+            "verify",
+            "dist/hermit-manifest.json",
+            "--lockfile",
+            "other.lock",
+        ],
         project.path(),
     );
     assert_eq!(run.code(), 1, "{}", run.stderr());
     let out = stdout(&run);
     assert!(out.contains("inputs differ: lockfile"), "{out}");
-    assert!(!run.stderr().contains("building the sdist"), "it rebuilt anyway");
+    assert!(
+        !run.stderr().contains("building the sdist"),
+        "it rebuilt anyway"
+    );
 }
 
 /// Rewrites a wheel with its members in reverse order and other times: same content.
@@ -108,7 +122,12 @@ fn compare_says_same_content_when_only_order_and_times_differ() {
     );
     // The same pair as JSON, for machines.
     let json = run_raw(
-        &["compare", "--json", a.to_str().unwrap(), b.to_str().unwrap()],
+        &[
+            "compare",
+            "--json",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
         project.path(),
         |_| {},
     );
@@ -122,7 +141,11 @@ fn compare_shows_the_diff_of_a_changed_module() {
     let b = git_project("hatchling-app");
     let cli = b.path().join("src/hatch_app/cli.py");
     let text = std::fs::read_to_string(&cli).unwrap();
-    std::fs::write(&cli, text.replace("\" from hatch_app\"", "\" from a changed hatch_app\"")).unwrap();
+    std::fs::write(
+        &cli,
+        text.replace("\" from hatch_app\"", "\" from a changed hatch_app\""),
+    )
+    .unwrap();
     hermit(&["build", ".", "--allow-dirty"], b.path()).assert_ok();
     let m = manifest(&a.path().join("dist"));
     let wheel = artifact(&m, "wheel")["name"].as_str().unwrap().to_owned();
@@ -136,7 +159,10 @@ fn compare_shows_the_diff_of_a_changed_module() {
     assert_eq!(run.code(), 1);
     let out = stdout(&run);
     assert!(out.contains("hatch_app/cli.py: content differs"), "{out}");
-    assert!(out.contains("-    print(greeting.strip() + \" from hatch_app\")"), "{out}");
+    assert!(
+        out.contains("-    print(greeting.strip() + \" from hatch_app\")"),
+        "{out}"
+    );
     assert!(
         out.contains("+    print(greeting.strip() + \" from a changed hatch_app\")"),
         "{out}"

@@ -118,3 +118,77 @@ fn a_failed_build_leaves_dist_as_it_was() {
         vec![("notes.txt".to_owned(), b"mine".to_vec())]
     );
 }
+
+#[test]
+fn an_unhashed_lock_entry_is_refused_with_its_line() {
+    let project = git_project("hatchling-app");
+    std::fs::write(
+        project.path().join("reqs.txt"),
+        "# pinned but not hashed\nhatchling==1.27.0\n",
+    )
+    .unwrap();
+    let run = hermit(&["build", ".", "--lockfile", "reqs.txt"], project.path());
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let errors = error_lines(&run);
+    assert_eq!(errors.len(), 1, "{}", run.stderr());
+    assert!(
+        errors[0].contains("reqs.txt") && errors[0].contains("line 2"),
+        "{}",
+        errors[0]
+    );
+    assert!(!project.path().join("dist").exists());
+}
+
+#[test]
+fn a_project_lock_made_by_hermit_lock_builds() {
+    // `hermit lock` resolves the project's build-system.requires (and `build` itself) on the
+    // package index, and the build then uses exactly that lock.
+    let project = git_project("flit-app");
+    hermit(
+        &["lock", "--project", ".", "-o", "build.lock"],
+        project.path(),
+    )
+    .assert_ok();
+    let text = std::fs::read_to_string(project.path().join("build.lock")).unwrap();
+    assert!(text.contains("name = \"flit-core\""), "{text}");
+    assert!(text.contains("name = \"build\""), "{text}");
+    assert!(!text.contains("://"), "a lockfile holds no URLs:\n{text}");
+    hermit(
+        &["build", ".", "--lockfile", "build.lock", "--allow-dirty"],
+        project.path(),
+    )
+    .assert_ok();
+    let m = manifest(&project.path().join("dist"));
+    assert_eq!(m["requirements"]["lockfile"], "build.lock");
+    let files: Vec<&str> = m["requirements"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.starts_with("flit_core-")),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|f| f.starts_with("hatchling-")),
+        "{files:?}"
+    );
+}
+
+#[test]
+fn no_engine_is_one_clear_line() {
+    let project = git_project("hatchling-app");
+    let run = run_raw(&["build", "."], project.path(), |cmd| {
+        cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    });
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let errors = error_lines(&run);
+    assert_eq!(errors.len(), 1, "{}", run.stderr());
+    assert!(
+        errors[0].contains("no container engine answers"),
+        "{}",
+        errors[0]
+    );
+    assert!(!project.path().join("dist").exists());
+}

@@ -118,12 +118,18 @@ impl Tree {
     /// Writes a tar with members in byte order of their paths, every time `mtime`, owner 0:0
     /// with empty names, ustar headers (GNU long-name records only where a path needs them).
     pub fn to_tar(&self, mtime: u64) -> Vec<u8> {
+        self.to_tar_with_owners(mtime, &BTreeMap::new())
+    }
+
+    /// As `to_tar`, with the numeric owner (uid, gid) of some paths given; the rest are 0:0.
+    pub fn to_tar_with_owners(&self, mtime: u64, owners: &BTreeMap<String, (u64, u64)>) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for (path, entry) in &self.entries {
             let mut header = tar::Header::new_gnu();
             header.set_mtime(mtime);
-            header.set_uid(0);
-            header.set_gid(0);
+            let (uid, gid) = owners.get(path).copied().unwrap_or((0, 0));
+            header.set_uid(uid);
+            header.set_gid(gid);
             let _ = header.set_username("");
             let _ = header.set_groupname("");
             let result = match entry {

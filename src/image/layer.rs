@@ -177,39 +177,7 @@ pub fn add_system_files(tree: &mut Tree, recipe: &Recipe) -> Result<Owners, Tree
 /// Writes `tree` as a layer: members sorted by path, every time `LAYER_MTIME`, owners from
 /// `owners` (else 0:0), empty owner names.
 pub fn layer_tar(tree: &Tree, owners: &Owners) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, entry) in tree.entries() {
-        let mut header = tar::Header::new_gnu();
-        header.set_mtime(LAYER_MTIME);
-        let (uid, gid) = owners.get(path).copied().unwrap_or((0, 0));
-        header.set_uid(uid);
-        header.set_gid(gid);
-        let _ = header.set_username("");
-        let _ = header.set_groupname("");
-        let result = match entry {
-            Entry::File { mode, data } => {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(*mode);
-                header.set_size(data.len() as u64);
-                builder.append_data(&mut header, path, data.as_slice())
-            }
-            Entry::Dir { mode } => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(*mode);
-                header.set_size(0);
-                builder.append_data(&mut header, format!("{path}/"), io::empty())
-            }
-            Entry::Symlink { target } => {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_mode(0o777);
-                header.set_size(0);
-                builder.append_link(&mut header, path, target)
-            }
-        };
-        // Writing into a Vec cannot fail; paths were checked when the tree was built.
-        result.expect("tar into memory");
-    }
-    builder.into_inner().expect("tar into memory")
+    tree.to_tar_with_owners(LAYER_MTIME, owners)
 }
 
 #[cfg(test)]

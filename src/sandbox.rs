@@ -112,11 +112,40 @@ impl Janitor {
     /// Removes every container and volume of this run: the registered names, plus anything
     /// carrying this run's label (created by a step that was interrupted before it could
     /// report the name). Errors are collected, not fatal: cleanup goes as far as it can.
+    ///
+    /// A request that was under way when the run was interrupted can still complete on the
+    /// engine after the first pass (dropping the client's future does not cancel the engine's
+    /// work), so when a registered name is unknown to the engine, passes repeat for about a
+    /// second to catch the creation landing late.
     pub async fn sweep(&self, docker: &Docker) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut in_flight = false;
+        for pass in 0.. {
+            let (missing, mut found_problems) = self.sweep_once(docker, pass == 0).await;
+            // A registered name the engine does not know yet is a creation that may still be
+            // under way: look again for a while, by label, until it shows up or time is up.
+            in_flight |= missing > 0;
+            if !(in_flight && pass < 8) {
+                problems.append(&mut found_problems);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        }
+        problems
+    }
+
+    /// One pass: how many registered names the engine did not know, and what it could not
+    /// remove.
+    async fn sweep_once(&self, docker: &Docker, include_registered: bool) -> (usize, Vec<String>) {
+        let mut missing = 0;
         let mut problems = Vec::new();
         let label = format!("org.hermit.run={}", self.run_id);
         let filters: HashMap<String, Vec<String>> = [("label".to_owned(), vec![label])].into();
-        let mut containers = self.containers.lock().unwrap().clone();
+        let mut containers = if include_registered {
+            self.containers.lock().unwrap().clone()
+        } else {
+            Vec::new()
+        };
         if let Ok(found) = docker
             .list_containers(Some(
                 ListContainersOptionsBuilder::default()
@@ -137,11 +166,15 @@ impl Janitor {
                 Ok(()) => {}
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
-                }) => {}
+                }) => missing += usize::from(include_registered),
                 Err(e) => problems.push(format!("container {name}: {e}")),
             }
         }
-        let mut volumes = self.volumes.lock().unwrap().clone();
+        let mut volumes = if include_registered {
+            self.volumes.lock().unwrap().clone()
+        } else {
+            Vec::new()
+        };
         if let Ok(found) = docker
             .list_volumes(Some(
                 ListVolumesOptionsBuilder::default()
@@ -171,11 +204,11 @@ impl Janitor {
                 Ok(()) => {}
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
-                }) => {}
+                }) => missing += usize::from(include_registered),
                 Err(e) => problems.push(format!("volume {name}: {e}")),
             }
         }
-        problems
+        (missing, problems)
     }
 }
 

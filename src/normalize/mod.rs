@@ -122,6 +122,34 @@ pub fn sdist(
     sdist::normalize(raw, sde, Backend::from_build_backend(backend), policy)
 }
 
+impl Outcome {
+    /// The backend's bytes, unchanged, with why they are clean.
+    pub(crate) fn kept(raw: &[u8], reasons: Vec<String>) -> Self {
+        Outcome {
+            bytes: raw.to_vec(),
+            action: Action::Kept,
+            details: reasons.clone(),
+            reasons,
+        }
+    }
+
+    /// Canonical bytes, with what was found (or that the policy forced it).
+    pub(crate) fn rewritten(bytes: Vec<u8>, findings: Findings) -> Self {
+        let (reasons, details) = if findings.is_empty() {
+            let forced = vec!["normalization forced (policy always)".to_owned()];
+            (forced.clone(), forced)
+        } else {
+            (findings.kinds(), findings.into_reasons())
+        };
+        Outcome {
+            bytes,
+            action: Action::Rewritten,
+            reasons,
+            details,
+        }
+    }
+}
+
 fn kept_raw(raw: &[u8]) -> Outcome {
     Outcome {
         bytes: raw.to_vec(),

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use super::gzip::{self, GzInfo};
 use super::time::show_secs;
-use super::{Action, Backend, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy};
+use super::{Backend, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy};
 
 const BLOCK: usize = 512;
 /// Python's tarfile and GNU tar pad archives to 20 blocks.
@@ -446,26 +446,10 @@ pub(super) fn normalize(
     let findings = judge(&sdist, sde, backend);
     if policy == Policy::Auto && findings.is_empty() {
         let reasons = clean_reasons(&sdist, sde, backend);
-        return Ok(Outcome {
-            bytes: raw.to_vec(),
-            action: Action::Kept,
-            details: reasons.clone(),
-            reasons,
-        });
-    }
-    let mut reasons = findings.kinds();
-    let mut details = findings.into_reasons();
-    if reasons.is_empty() {
-        reasons.push("normalization forced (policy always)".into());
-        details = reasons.clone();
+        return Ok(Outcome::kept(raw, reasons));
     }
     let bytes = write(&canonical(&sdist.members), sde)?;
-    Ok(Outcome {
-        bytes,
-        action: Action::Rewritten,
-        reasons,
-        details,
-    })
+    Ok(Outcome::rewritten(bytes, findings))
 }
 
 #[cfg(test)]
@@ -476,6 +460,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::digest::Sha256;
+    use crate::normalize::Action;
 
     pub(crate) const SDE: u64 = 1_700_000_000;
 

@@ -5,8 +5,7 @@
 use super::time::{dos, show_dos};
 use super::zipfmt::{self, Archive, NewEntry, SYSTEM_UNIX};
 use super::{
-    Action, Backend, FLIT_DEFAULT_TIME, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome,
-    Policy,
+    Backend, FLIT_DEFAULT_TIME, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy,
 };
 use crate::digest::Sha256;
 
@@ -418,25 +417,9 @@ pub(super) fn normalize(
     if policy == Policy::Auto && findings.is_empty() {
         let dist_info = dist_info_dir(&members)?;
         let reasons = clean_reasons(&members, sde, &dist_info, backend);
-        return Ok(Outcome {
-            bytes: raw.to_vec(),
-            action: Action::Kept,
-            details: reasons.clone(),
-            reasons,
-        });
+        return Ok(Outcome::kept(raw, reasons));
     }
-    let mut reasons = findings.kinds();
-    let mut details = findings.into_reasons();
-    if reasons.is_empty() {
-        reasons.push("normalization forced (policy always)".into());
-        details = reasons.clone();
-    }
-    Ok(Outcome {
-        bytes: write(&canon, sde)?,
-        action: Action::Rewritten,
-        reasons,
-        details,
-    })
+    Ok(Outcome::rewritten(write(&canon, sde)?, findings))
 }
 
 #[cfg(test)]
@@ -447,6 +430,7 @@ pub(crate) mod tests {
     use zip::{CompressionMethod, DateTime, ZipWriter};
 
     use super::*;
+    use crate::normalize::Action;
 
     pub(crate) const SDE: u64 = 1_700_000_000;
 

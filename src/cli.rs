@@ -101,6 +101,10 @@ pub struct BuildArgs {
     /// Default: `[tool.hermit] normalize`, then auto.
     #[arg(long, value_name = "POLICY", value_parser = ["auto", "always", "never"])]
     pub normalize: Option<String>,
+    /// Also write hermit-provenance.intoto.json: an in-toto Statement with a SLSA v1
+    /// provenance predicate naming the artifacts, the source, the images and the lock
+    #[arg(long)]
+    pub provenance: bool,
     /// Print the result as one JSON object on stdout
     #[arg(long)]
     pub json: bool,

@@ -21,6 +21,7 @@ pub mod lock;
 pub mod manifest;
 pub mod normalize;
 pub mod output;
+pub mod provenance;
 pub mod pypi;
 pub mod release;
 pub mod sandbox;

@@ -29,3 +29,4 @@ pub mod sdist_input;
 pub mod source;
 pub mod tree;
 pub mod verify;
+pub mod verify_index;

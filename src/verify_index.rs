@@ -459,12 +459,18 @@ fn same_code(kind: &str, a: &[u8], b: &[u8]) -> bool {
 fn wheel_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let archive = zipfmt::parse(bytes)?;
     let mut out = BTreeMap::new();
-    for e in &archive.entries {
-        let top = e.name.split('/').next().unwrap_or_default();
-        if e.is_dir() || top.ends_with(".dist-info") {
-            continue;
+    for e in archive.entries.iter().filter(|e| !e.is_dir()) {
+        // Every member is read (and its CRC checked): a corrupt wheel is not the same code.
+        let data = zipfmt::read(bytes, e)?;
+        if !e
+            .name
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .ends_with(".dist-info")
+        {
+            out.insert(e.name.clone(), data);
         }
-        out.insert(e.name.clone(), zipfmt::read(bytes, e)?);
     }
     Ok(out)
 }

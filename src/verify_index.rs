@@ -683,6 +683,8 @@ mod tests {
             ],
         };
         assert!(v.ok());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["files"][1]["closeness"], "identical-after-normalizing");
         v.files[1] = file(Closeness::SameCode);
         assert!(!v.ok());
         v.files.pop();

@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub index_url: Option<String>,
     pub debian_mirror: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    /// Also write the in-toto/SLSA provenance statement beside the manifest.
+    pub provenance: bool,
 }
 
 pub struct BuildResult {
@@ -565,6 +567,12 @@ pub async fn build(
 
     // Dist: all or nothing.
     outputs.push((manifest::FILE_NAME.to_owned(), manifest.to_bytes()));
+    if opts.provenance {
+        outputs.push((
+            crate::provenance::FILE_NAME.to_owned(),
+            crate::provenance::to_bytes(&manifest),
+        ));
+    }
     let written = crate::dist::write_all(&opts.out, &outputs)?;
     Ok(BuildResult { manifest, written })
 }

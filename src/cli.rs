@@ -101,6 +101,10 @@ pub struct BuildArgs {
     /// Default: `[tool.hermit] normalize`, then auto.
     #[arg(long, value_name = "POLICY", value_parser = ["auto", "always", "never"])]
     pub normalize: Option<String>,
+    /// Also write hermit-provenance.intoto.json: an in-toto Statement with a SLSA v1
+    /// provenance predicate naming the artifacts, the source, the images and the lock
+    #[arg(long)]
+    pub provenance: bool,
     /// Print the result as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -111,12 +115,31 @@ pub struct BuildArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The hermit-manifest.json to check
-    #[arg(value_hint = ValueHint::FilePath)]
-    pub manifest: PathBuf,
+    #[arg(value_hint = ValueHint::FilePath, required_unless_present = "index")]
+    pub manifest: Option<PathBuf>,
+    /// Instead of a manifest: rebuild this release from the checkout and compare with the
+    /// sdist and wheel the package index serves
+    ///
+    /// Builds as a release is usually made (`python -m build`: the sdist, then the wheel from
+    /// it, raw backend bytes), with the SOURCE_DATE_EPOCH read off the released wheel.
+    #[arg(long, value_name = "NAME==VERSION", conflicts_with_all = ["manifest", "source"])]
+    pub index: Option<String>,
+    /// With --index: the checkout of the release, normally at its tag
+    #[arg(long, value_hint = ValueHint::DirPath, default_value = ".", requires = "index")]
+    pub project: PathBuf,
+    /// With --index: pins for the build requirements, pip style (`hatchling==1.25.0`), e.g.
+    /// the project's requirements/build.txt; locked with hashes, together with `build`, for
+    /// this run
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "index", conflicts_with = "lockfile")]
+    pub constraint: Option<PathBuf>,
+    /// With --index: keep the rebuilt files (and the lock made from --constraint) here
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath, requires = "index")]
+    pub out: Option<PathBuf>,
     /// Project directory to rebuild from (default: the directory above the manifest's)
     #[arg(long, value_hint = ValueHint::DirPath)]
     pub source: Option<PathBuf>,
-    /// Lockfile to rebuild with (default: the one the manifest names)
+    /// Lockfile to rebuild with (default: the one the manifest names; with --index,
+    /// `[tool.hermit] lockfile`, then the built-in lock)
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lockfile: Option<PathBuf>,
     /// Print the result as JSON on stdout

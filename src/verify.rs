@@ -176,6 +176,7 @@ pub async fn verify(
         index_url: opts.index_url.clone(),
         debian_mirror: opts.debian_mirror.clone(),
         cache_dir: opts.cache_dir.clone(),
+        provenance: false,
     };
     let rebuilt = crate::build::build(docker, janitor, &build_opts, reporter).await?;
 

@@ -9,3 +9,4 @@ mod image;
 mod inputs;
 mod variations;
 mod verify;
+mod verify_index;

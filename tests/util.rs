@@ -194,3 +194,38 @@ pub fn artifact<'a>(manifest: &'a serde_json::Value, kind: &str) -> &'a serde_js
         .find(|a| a["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} in manifest"))
 }
+
+/// A plain `python -m build` (sdist, then the wheel from it) in the same build environment,
+/// with the given SOURCE_DATE_EPOCH (or none), and no hermit anywhere: what a verifier without
+/// hermit runs, and how most releases are made.
+pub fn plain_build(env_image: &str, project: &Path, sde: Option<u64>) -> Vec<(String, Vec<u8>)> {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        out.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let program = "import shutil, subprocess, sys\n\
+        shutil.copytree('/project', '/tmp/p', ignore=shutil.ignore_patterns('.git', 'dist'))\n\
+        subprocess.check_call([sys.executable, '-m', 'build', '--no-isolation', '--outdir', '/out', '/tmp/p'])\n";
+    let mut cmd = Command::new("docker");
+    cmd.args(["run", "--rm", "--network", "none", "--user", "1000:1000"])
+        .args(["--tmpfs", "/tmp:rw,mode=1777", "-e", "HOME=/tmp"]);
+    if let Some(sde) = sde {
+        cmd.arg("-e").arg(format!("SOURCE_DATE_EPOCH={sde}"));
+    }
+    let status = cmd
+        .arg("-v")
+        .arg(format!("{}:/project:ro", project.display()))
+        .arg("-v")
+        .arg(format!("{}:/out", out.path().display()))
+        .args([env_image, "python3", "-c", program])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "plain build failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    files_in(out.path())
+}

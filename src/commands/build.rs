@@ -61,6 +61,7 @@ pub fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         index_url: args.endpoints.index_url.clone(),
         debian_mirror: args.endpoints.debian_mirror.clone(),
         cache_dir: args.endpoints.cache_dir.clone(),
+        provenance: args.provenance,
     })
 }
 

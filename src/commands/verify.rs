@@ -5,10 +5,19 @@ use crate::commands::{Failure, run_id, with_cleanup};
 use crate::output::Reporter;
 use crate::sandbox::Janitor;
 use crate::verify::{VerifyError, VerifyOptions};
+use crate::verify_index::{IndexVerifyError, IndexVerifyOptions};
 
 pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
+    if let Some(spec) = &args.index {
+        return run_index(spec, &args, reporter).await;
+    }
+    let Some(manifest) = args.manifest.clone() else {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "give a hermit-manifest.json, or --index NAME==VERSION"
+        )));
+    };
     let opts = VerifyOptions {
-        manifest: args.manifest.clone(),
+        manifest,
         source: args.source.clone(),
         lockfile: args.lockfile.clone(),
         index_url: args.endpoints.index_url.clone(),
@@ -53,6 +62,77 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
                 "verified: every artifact is identical"
             } else {
                 "NOT verified"
+            }
+        );
+    }
+    Ok(if verdict.ok() { 0 } else { 1 })
+}
+
+/// `hermit verify --index NAME==VERSION`.
+async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
+    let spec = spec.parse().map_err(Failure::usage)?;
+    let opts = IndexVerifyOptions {
+        spec,
+        project: args.project.clone(),
+        lockfile: args.lockfile.clone(),
+        constraint: args.constraint.clone(),
+        out: args.out.clone(),
+        index_url: args.endpoints.index_url.clone(),
+        debian_mirror: args.endpoints.debian_mirror.clone(),
+        cache_dir: args.endpoints.cache_dir.clone(),
+    };
+    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
+    let janitor = Janitor::new(run_id());
+    let verdict = with_cleanup(&docker, &janitor, reporter, async {
+        crate::verify_index::verify_index(&docker, &janitor, &opts, reporter)
+            .await
+            .map_err(|e| match e {
+                IndexVerifyError::Build(b) => super::build::failure(b),
+                IndexVerifyError::Release(crate::release::ReleaseError::Index(
+                    crate::pypi::IndexError::NotFound { .. },
+                ))
+                | IndexVerifyError::Release(crate::release::ReleaseError::BadSpec(_))
+                | IndexVerifyError::Endpoint(_)
+                | IndexVerifyError::NoRelease { .. }
+                | IndexVerifyError::Source(_)
+                | IndexVerifyError::Config(_)
+                | IndexVerifyError::ReadConstraint { .. }
+                | IndexVerifyError::BadConstraint { .. } => Failure::usage(e),
+                other => Failure::failed(other),
+            })
+    })
+    .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&verdict).expect("verdict serializes")
+        );
+    } else {
+        for note in &verdict.notes {
+            println!("note: {note}");
+        }
+        for f in &verdict.files {
+            let name = f
+                .released
+                .as_deref()
+                .or(f.rebuilt.as_deref())
+                .unwrap_or(f.kind);
+            println!("{name}: {}", f.closeness.describe());
+            if let Some(report) = &f.report {
+                for line in report.lines() {
+                    println!("  {line}");
+                }
+            }
+        }
+        println!(
+            "{}",
+            if verdict.ok() {
+                format!(
+                    "verified: {} {} on the index is what this checkout builds",
+                    verdict.name, verdict.version
+                )
+            } else {
+                format!("NOT verified: {} {}", verdict.name, verdict.version)
             }
         );
     }

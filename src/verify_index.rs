@@ -1,0 +1,694 @@
+//! `hermit verify --index NAME==VERSION`: rebuild a release from its git checkout the way it was
+//! made, and compare with the files the package index serves.
+//!
+//! Releases are raw backend output of a plain `python -m build` (the wheel built from the
+//! sdist), so hermit builds the same way and keeps the backend's bytes (`normalize = never`).
+//! The SOURCE_DATE_EPOCH is read off the released wheel; the build requirements come from the
+//! lock the user names, pins they give (`--constraint`, resolved and hash-locked for the run),
+//! the project's `[tool.hermit] lockfile`, or hermit's built-in lock. When the bytes differ,
+//! hermit says how far apart they are: equal once both are normalized, the same code with
+//! other metadata, or different, member by member.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use bollard::Docker;
+use serde::Serialize;
+
+use crate::build::{self, BuildError, LockChoice, PrepareOptions, Session, SessionSetup};
+use crate::digest::Sha256;
+use crate::normalize::{self, Policy, zipfmt};
+use crate::output::Reporter;
+use crate::pypi::IndexClient;
+use crate::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
+use crate::sandbox::Janitor;
+
+/// The name of the lock resolved from `--constraint`, in `--out`.
+pub const CONSTRAINT_LOCK: &str = "verify-build.lock";
+
+#[derive(Debug, Clone)]
+pub struct IndexVerifyOptions {
+    pub spec: ReleaseSpec,
+    /// The checkout of the release (normally at its tag).
+    pub project: PathBuf,
+    pub lockfile: Option<PathBuf>,
+    /// pip-style pins (`hatchling==1.25.0`), resolved with `build` into a lock for this run.
+    pub constraint: Option<PathBuf>,
+    /// Where to keep the rebuilt files and the lock resolved from `constraint`.
+    pub out: Option<PathBuf>,
+    pub index_url: Option<String>,
+    pub debian_mirror: Option<String>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How close a rebuilt file is to the released one, closest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Closeness {
+    BitIdentical,
+    /// Equal once both are rewritten into hermit's canonical form (times, order, modes).
+    IdenticalAfterNormalizing,
+    /// Every file outside the metadata (`.dist-info`, `PKG-INFO`, `.egg-info`) is equal.
+    SameCode,
+    Different,
+    /// The index has no such file for the release.
+    MissingOnIndex,
+    /// The rebuild produced no such file.
+    MissingInRebuild,
+}
+
+impl Closeness {
+    pub fn verified(self) -> bool {
+        matches!(self, Self::BitIdentical | Self::IdenticalAfterNormalizing)
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::BitIdentical => "bit-identical",
+            Self::IdenticalAfterNormalizing => {
+                "identical after normalizing both (the bytes differ only in what hermit normalizes)"
+            }
+            Self::SameCode => "same code, different metadata or archive layout",
+            Self::Different => "different",
+            Self::MissingOnIndex => "missing on the index",
+            Self::MissingInRebuild => "missing in the rebuild",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileVerdict {
+    /// `sdist` or `wheel`.
+    pub kind: &'static str,
+    pub closeness: Closeness,
+    pub released: Option<String>,
+    pub released_sha256: Option<Sha256>,
+    pub rebuilt: Option<String>,
+    pub rebuilt_sha256: Option<Sha256>,
+    /// Member-by-member explanation, when not bit-identical.
+    pub report: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexVerdict {
+    pub name: String,
+    pub version: String,
+    /// What the rebuild assumed or noticed: the SOURCE_DATE_EPOCH guess, the lock, a dirty tree.
+    pub notes: Vec<String>,
+    pub source_commit: Option<String>,
+    pub source_dirty: bool,
+    /// `None`: built without SOURCE_DATE_EPOCH, as the release was.
+    pub source_date_epoch: Option<u64>,
+    pub lockfile: String,
+    pub files: Vec<FileVerdict>,
+}
+
+impl IndexVerdict {
+    pub fn ok(&self) -> bool {
+        self.files.len() == 2 && self.files.iter().all(|f| f.closeness.verified())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexVerifyError {
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoints::EndpointError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(
+        "{name} {version} has neither an sdist nor a pure-Python wheel on the package index ({url}); check the version, or pass --index-url"
+    )]
+    NoRelease {
+        name: String,
+        version: String,
+        url: String,
+    },
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("could not read the constraints file `{path}`: {source}")]
+    ReadConstraint {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}`: `{line}` is not a valid requirement: {message}")]
+    BadConstraint {
+        path: PathBuf,
+        line: String,
+        message: String,
+    },
+    #[error("could not lock the constraints in `{path}`: {source}")]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: crate::lock::ResolveError,
+    },
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+pub async fn verify_index(
+    docker: &Docker,
+    janitor: &Janitor,
+    opts: &IndexVerifyOptions,
+    reporter: &Reporter,
+) -> Result<IndexVerdict, IndexVerifyError> {
+    let spec = &opts.spec;
+    let endpoint = crate::endpoints::index_url(opts.index_url.as_deref())?;
+    let index = IndexClient::new(endpoint.clone()).map_err(ReleaseError::from)?;
+
+    // The release.
+    let step = reporter.step(format!(
+        "fetching {} {} from {}",
+        spec.name, spec.version, endpoint.url
+    ));
+    let files = release::find(&index, spec).await?;
+    if files.sdist.is_none() && files.wheel.is_none() {
+        return Err(IndexVerifyError::NoRelease {
+            name: spec.name.to_string(),
+            version: spec.version.clone(),
+            url: index.project_url(&spec.name),
+        });
+    }
+    let mut released: BTreeMap<&'static str, (String, Vec<u8>)> = BTreeMap::new();
+    for (kind, file) in [("sdist", &files.sdist), ("wheel", &files.wheel)] {
+        if let Some(f) = file {
+            let bytes = release::download_checked(&index, f).await?;
+            released.insert(kind, (f.filename.clone(), bytes));
+        }
+    }
+    step.finish(format!(
+        "fetched {}",
+        released
+            .values()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    // How it was built.
+    let mut notes = Vec::new();
+    let guess = match (released.get("wheel"), released.get("sdist")) {
+        (Some((name, bytes)), _) => release::guess_sde(name, bytes)?,
+        (None, Some((name, bytes))) => sdist_sde(bytes).map_err(|m| {
+            ReleaseError::BadWheel(name.clone(), format!("not a readable sdist: {m}"))
+        })?,
+        (None, None) => unreachable!("checked above"),
+    };
+    notes.push(format!("SOURCE_DATE_EPOCH: {}", guess.describe()));
+    let source = crate::source::snapshot(&opts.project, true)?;
+    let (commit, dirty) = match &source.origin {
+        crate::source::Origin::Git { commit, dirty, .. } => {
+            ((!commit.is_empty()).then(|| commit.clone()), *dirty)
+        }
+        crate::source::Origin::Directory => (None, false),
+    };
+    if dirty {
+        notes.push(
+            "the checkout has uncommitted changes to tracked files: the rebuild uses them, so it may not be the release's source"
+                .into(),
+        );
+    }
+    if commit.is_none() {
+        notes.push("the project is not a git checkout: nothing ties it to the release".into());
+    }
+    let config = crate::config::load(&opts.project)?;
+    let settings_path = opts.project.join("pyproject.toml");
+    let lock = choose_lock(opts, &config, &index, reporter).await?;
+    notes.push(format!("build requirements: {}", lock.label));
+
+    // The rebuild: sdist from the checkout, wheel from that sdist, raw backend bytes.
+    let prepared = build::prepare(
+        docker,
+        &PrepareOptions {
+            lock: &lock,
+            image: config.hermit.image.clone(),
+            settings_path: settings_path.clone(),
+            index_url: opts.index_url.clone(),
+            debian_mirror: opts.debian_mirror.clone(),
+            cache_dir: opts.cache_dir.clone(),
+        },
+        reporter,
+    )
+    .await?;
+    let env = build::environment(guess.value(), &config.hermit.env, &settings_path)?;
+    let mtime = guess.value().or(source.commit_time).unwrap_or(0);
+    let session = Session::start(
+        docker,
+        janitor,
+        &prepared,
+        SessionSetup {
+            env,
+            limits: build::limits(&config),
+            source: Some(&source.files),
+            mtime,
+        },
+        reporter,
+    )
+    .await?;
+    let step = reporter.step("building the sdist from the checkout");
+    let (sdist_name, sdist) = session.sdist().await?;
+    step.finish(format!("sdist {sdist_name}"));
+    let step = reporter.step("building the wheel from the sdist");
+    let (wheel_name, wheel) = session.wheel_from(&sdist_name, &sdist, mtime).await?;
+    step.finish(format!("wheel {wheel_name}"));
+    drop(session);
+
+    if let Some(out) = &opts.out {
+        crate::dist::write_all(
+            out,
+            &[
+                (sdist_name.clone(), sdist.clone()),
+                (wheel_name.clone(), wheel.clone()),
+            ],
+        )
+        .map_err(BuildError::from)?;
+    }
+
+    let rebuilt: BTreeMap<&'static str, (String, Vec<u8>)> = [
+        ("sdist", (sdist_name, sdist)),
+        ("wheel", (wheel_name, wheel)),
+    ]
+    .into();
+    let norm_sde = mtime;
+    let files = ["sdist", "wheel"]
+        .into_iter()
+        .map(|kind| {
+            judge(
+                kind,
+                released.get(kind),
+                rebuilt.get(kind),
+                norm_sde,
+                &config.backend,
+            )
+        })
+        .collect();
+    Ok(IndexVerdict {
+        name: spec.name.to_string(),
+        version: spec.version.clone(),
+        notes,
+        source_commit: commit,
+        source_dirty: dirty,
+        source_date_epoch: guess.value(),
+        lockfile: lock.label,
+        files,
+    })
+}
+
+/// `--lockfile`, then `--constraint` (resolved now), then `[tool.hermit] lockfile`, then the
+/// built-in lock.
+async fn choose_lock(
+    opts: &IndexVerifyOptions,
+    config: &crate::config::ProjectConfig,
+    index: &IndexClient,
+    reporter: &Reporter,
+) -> Result<LockChoice, IndexVerifyError> {
+    let Some(path) = opts.constraint.as_ref().filter(|_| opts.lockfile.is_none()) else {
+        return Ok(build::choose_lock(
+            &opts.project,
+            opts.lockfile.as_deref(),
+            config,
+        )?);
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|source| IndexVerifyError::ReadConstraint {
+            path: path.clone(),
+            source,
+        })?;
+    let requirements = constraint_requirements(&text, path)?;
+    let step = reporter.step(format!(
+        "locking {} build requirements from `{}`",
+        requirements.len(),
+        path.display()
+    ));
+    let target = crate::lock::Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
+    let lock = crate::lock::resolve(&requirements, &target, index, reporter)
+        .await
+        .map_err(|source| IndexVerifyError::Resolve {
+            path: path.clone(),
+            source,
+        })?;
+    step.finish(format!("locked {} packages", lock.packages.len()));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = lock
+        .to_toml(&format!(
+            "hermit lock -r {file_name} build -o {CONSTRAINT_LOCK}"
+        ))
+        .into_bytes();
+    if let Some(out) = &opts.out {
+        crate::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
+            .map_err(BuildError::from)?;
+    }
+    Ok(LockChoice {
+        label: format!("constraint:{file_name}"),
+        bytes,
+        path_for_errors: PathBuf::from(CONSTRAINT_LOCK),
+    })
+}
+
+/// The constraint lines as requirements, plus `build` (which runs the backend) unless pinned.
+pub fn constraint_requirements(
+    text: &str,
+    path: &Path,
+) -> Result<Vec<pep508_rs::Requirement>, IndexVerifyError> {
+    let mut lines = crate::lock::command::read_requirement_lines(text);
+    lines.retain(|l| !l.starts_with('-'));
+    let mut out = Vec::new();
+    for line in &lines {
+        let r = pep508_rs::Requirement::from_str(line).map_err(|e| {
+            IndexVerifyError::BadConstraint {
+                path: path.to_owned(),
+                line: line.clone(),
+                message: e.message.to_string(),
+            }
+        })?;
+        out.push(r);
+    }
+    if !out.iter().any(|r| r.name.as_ref() == "build") {
+        out.push(pep508_rs::Requirement::from_str("build").expect("valid requirement"));
+    }
+    Ok(out)
+}
+
+/// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
+/// means it was built without one.
+fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
+    let facts = crate::sdist_input::inspect(bytes)?;
+    Ok(match facts.newest_mtime {
+        Some(1_580_601_600) | None => SdeGuess::Unset {
+            why: "the sdist's members carry no build time".into(),
+        },
+        Some(t) => SdeGuess::Mixed { newest: t },
+    })
+}
+
+/// One file's verdict.
+pub fn judge(
+    kind: &'static str,
+    released: Option<&(String, Vec<u8>)>,
+    rebuilt: Option<&(String, Vec<u8>)>,
+    sde: u64,
+    backend: &str,
+) -> FileVerdict {
+    let mut v = FileVerdict {
+        kind,
+        closeness: Closeness::Different,
+        released: released.map(|(n, _)| n.clone()),
+        released_sha256: released.map(|(_, b)| Sha256::of(b)),
+        rebuilt: rebuilt.map(|(n, _)| n.clone()),
+        rebuilt_sha256: rebuilt.map(|(_, b)| Sha256::of(b)),
+        report: None,
+    };
+    let (Some((rn, rb)), Some((bn, bb))) = (released, rebuilt) else {
+        v.closeness = if released.is_none() {
+            Closeness::MissingOnIndex
+        } else {
+            Closeness::MissingInRebuild
+        };
+        return v;
+    };
+    let names = if rn == bn {
+        None
+    } else {
+        Some(format!(
+            "file names differ: released `{rn}`, rebuilt `{bn}`"
+        ))
+    };
+    if rb == bb {
+        v.closeness = Closeness::BitIdentical;
+        v.report = names;
+        return v;
+    }
+    let normalized = |b: &[u8]| match kind {
+        "wheel" => normalize::wheel(b, sde, Some(backend), Policy::Always).map(|o| o.bytes),
+        _ => normalize::sdist(b, sde, Some(backend), Policy::Always).map(|o| o.bytes),
+    };
+    v.closeness = match (normalized(rb), normalized(bb)) {
+        (Ok(a), Ok(b)) if a == b => Closeness::IdenticalAfterNormalizing,
+        _ if same_code(kind, rb, bb) => Closeness::SameCode,
+        _ => Closeness::Different,
+    };
+    let diff =
+        crate::compare::compare_bytes(&format!("released/{rn}"), rb, &format!("rebuilt/{bn}"), bb)
+            .map(|r| r.render())
+            .unwrap_or_else(|e| format!("(could not compare: {e})"));
+    v.report = Some(match names {
+        Some(n) => format!("{n}\n{diff}"),
+        None => diff,
+    });
+    v
+}
+
+/// Whether the files outside the packaging metadata are equal (by path and content).
+fn same_code(kind: &str, a: &[u8], b: &[u8]) -> bool {
+    let read = if kind == "wheel" {
+        wheel_code
+    } else {
+        sdist_code
+    };
+    matches!((read(a), read(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+fn wheel_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let archive = zipfmt::parse(bytes)?;
+    let mut out = BTreeMap::new();
+    for e in archive.entries.iter().filter(|e| !e.is_dir()) {
+        // Every member is read (and its CRC checked): a corrupt wheel is not the same code.
+        let data = zipfmt::read(bytes, e)?;
+        if !e
+            .name
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .ends_with(".dist-info")
+        {
+            out.insert(e.name.clone(), data);
+        }
+    }
+    Ok(out)
+}
+
+fn sdist_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut out = BTreeMap::new();
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // Without the `NAME-VERSION/` top directory, which names the release, not the code.
+        let Some((_, rel)) = path.trim_start_matches("./").split_once('/') else {
+            continue;
+        };
+        if rel == "PKG-INFO" || rel.split('/').any(|c| c.ends_with(".egg-info")) {
+            continue;
+        }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
+        out.insert(rel.to_owned(), data);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn wheel(members: &[(&str, &[u8])], time: (u16, u8, u8)) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let dt = zip::DateTime::from_date_and_time(time.0, time.1, time.2, 0, 0, 0).unwrap();
+        let opts = zip::write::SimpleFileOptions::default().last_modified_time(dt);
+        for (name, data) in members {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn record(members: &[(&str, &[u8])]) -> Vec<u8> {
+        use base64_free::urlsafe_nopad;
+        let mut out = String::new();
+        for (name, data) in members {
+            let digest = crate::digest::Sha256::of(data);
+            out.push_str(&format!(
+                "{name},sha256={},{}\n",
+                urlsafe_nopad(digest.as_bytes()),
+                data.len()
+            ));
+        }
+        out.push_str("x-1.0.dist-info/RECORD,,\n");
+        out.into_bytes()
+    }
+
+    /// A tiny URL-safe base64 without padding, for RECORD lines in test wheels.
+    mod base64_free {
+        pub fn urlsafe_nopad(bytes: &[u8]) -> String {
+            const A: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+                for i in 0..=chunk.len() {
+                    out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                }
+            }
+            out
+        }
+    }
+
+    fn full_wheel(module: &[u8], metadata: &[u8], time: (u16, u8, u8)) -> Vec<u8> {
+        let mut members: Vec<(&str, &[u8])> = vec![
+            ("x/__init__.py", module),
+            ("x-1.0.dist-info/METADATA", metadata),
+            (
+                "x-1.0.dist-info/WHEEL",
+                b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            ),
+        ];
+        let rec = record(&members);
+        members.push(("x-1.0.dist-info/RECORD", &rec));
+        wheel(&members, time)
+    }
+
+    const META: &[u8] = b"Metadata-Version: 2.1\nName: x\nVersion: 1.0\n";
+
+    fn verdict(a: &[u8], b: &[u8]) -> FileVerdict {
+        let name = "x-1.0-py3-none-any.whl".to_owned();
+        judge(
+            "wheel",
+            Some(&(name.clone(), a.to_vec())),
+            Some(&(name, b.to_vec())),
+            1_700_000_000,
+            "hatchling.build",
+        )
+    }
+
+    #[test]
+    fn same_bytes_are_bit_identical() {
+        let w = full_wheel(b"print(1)\n", META, (2020, 2, 2));
+        let v = verdict(&w, &w);
+        assert_eq!(v.closeness, Closeness::BitIdentical);
+        assert!(v.report.is_none());
+    }
+
+    #[test]
+    fn other_times_are_identical_after_normalizing() {
+        let a = full_wheel(b"print(1)\n", META, (2020, 2, 2));
+        let b = full_wheel(b"print(1)\n", META, (2023, 11, 14));
+        assert_ne!(a, b);
+        let v = verdict(&a, &b);
+        assert_eq!(v.closeness, Closeness::IdenticalAfterNormalizing, "{v:?}");
+        assert!(v.closeness.verified());
+    }
+
+    #[test]
+    fn other_metadata_is_same_code() {
+        let a = full_wheel(b"print(1)\n", META, (2020, 2, 2));
+        let b = full_wheel(
+            b"print(1)\n",
+            b"Metadata-Version: 2.4\nName: x\nVersion: 1.0\n",
+            (2020, 2, 2),
+        );
+        let v = verdict(&a, &b);
+        assert_eq!(v.closeness, Closeness::SameCode, "{v:?}");
+        assert!(!v.closeness.verified());
+        assert!(v.report.unwrap().contains("METADATA"));
+    }
+
+    #[test]
+    fn other_code_is_different_and_named() {
+        let a = full_wheel(b"print(1)\n", META, (2020, 2, 2));
+        let b = full_wheel(b"print(2)\n", META, (2020, 2, 2));
+        let v = verdict(&a, &b);
+        assert_eq!(v.closeness, Closeness::Different);
+        assert!(v.report.unwrap().contains("x/__init__.py"));
+    }
+
+    #[test]
+    fn missing_sides_are_reported() {
+        let w = ("x-1.0-py3-none-any.whl".to_owned(), vec![1u8]);
+        assert_eq!(
+            judge("wheel", None, Some(&w), 0, "").closeness,
+            Closeness::MissingOnIndex
+        );
+        assert_eq!(
+            judge("wheel", Some(&w), None, 0, "").closeness,
+            Closeness::MissingInRebuild
+        );
+    }
+
+    #[test]
+    fn sdist_code_skips_the_top_directory_and_metadata() {
+        let mut t = crate::tree::Tree::new();
+        t.insert_file("x-1.0/PKG-INFO", 0o644, b"Name: x".to_vec())
+            .unwrap();
+        t.insert_file("x-1.0/x/__init__.py", 0o644, b"code".to_vec())
+            .unwrap();
+        t.insert_file("x-1.0/x.egg-info/SOURCES.txt", 0o644, b"s".to_vec())
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&t.to_tar(0)).unwrap();
+        let code = sdist_code(&gz.finish().unwrap()).unwrap();
+        assert_eq!(code.keys().collect::<Vec<_>>(), ["x/__init__.py"]);
+    }
+
+    #[test]
+    fn constraints_get_build_added_once() {
+        let p = Path::new("requirements/build.txt");
+        let r = constraint_requirements("# pins\nhatchling==1.25.0\n\n", p).unwrap();
+        let names: Vec<String> = r.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(names, ["hatchling", "build"]);
+        let r = constraint_requirements("build==1.2.2\nhatchling==1.25.0", p).unwrap();
+        assert_eq!(r.len(), 2);
+        let err = constraint_requirements("hatchling===", p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("requirements/build.txt"), "{err}");
+    }
+
+    #[test]
+    fn ok_needs_both_files_verified() {
+        let file = |c| FileVerdict {
+            kind: "wheel",
+            closeness: c,
+            released: None,
+            released_sha256: None,
+            rebuilt: None,
+            rebuilt_sha256: None,
+            report: None,
+        };
+        let mut v = IndexVerdict {
+            name: "x".into(),
+            version: "1".into(),
+            notes: vec![],
+            source_commit: None,
+            source_dirty: false,
+            source_date_epoch: None,
+            lockfile: String::new(),
+            files: vec![
+                file(Closeness::BitIdentical),
+                file(Closeness::IdenticalAfterNormalizing),
+            ],
+        };
+        assert!(v.ok());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["files"][1]["closeness"], "identical-after-normalizing");
+        v.files[1] = file(Closeness::SameCode);
+        assert!(!v.ok());
+        v.files.pop();
+        v.files[0] = file(Closeness::BitIdentical);
+        assert!(!v.ok());
+    }
+}

@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod normalize;
 pub mod output;
 pub mod pypi;
+pub mod rebuild;
 pub mod release;
 pub mod sandbox;
 pub mod sdist_input;

@@ -184,7 +184,11 @@ members) are written to --out, so the rebuild can be repeated.",
 )]
 pub struct RebuildArgs {
     /// The release, NAME==VERSION (e.g. tuf==6.0.0)
-    #[arg(value_name = "NAME==VERSION", required_unless_present = "requirement_file", conflicts_with = "requirement_file")]
+    #[arg(
+        value_name = "NAME==VERSION",
+        required_unless_present = "requirement_file",
+        conflicts_with = "requirement_file"
+    )]
     pub release: Option<String>,
     /// Rebuild every release listed in FILE (one NAME==VERSION a line, `#` comments) and print
     /// a summary table; one failing does not stop the rest

@@ -144,7 +144,8 @@ pub struct Record {
     pub backend: String,
     /// `build-system.requires` plus the frontend and whatever the backend asked for.
     pub requirements: Vec<String>,
-    /// Files uploaded later than this were not seen when locking (the wheel's upload time).
+    /// Backend requirements uploaded later than this were not seen when locking (the wheel's
+    /// upload time); the frontend is today's, held to the backend's versions.
     pub cutoff: Option<String>,
     /// `None`: built without SOURCE_DATE_EPOCH.
     pub source_date_epoch: Option<u64>,
@@ -183,7 +184,10 @@ pub async fn rebuild(
     let index = IndexClient::new(endpoint).map_err(ReleaseError::from)?;
 
     // The release, checked against the index's hashes.
-    let step = reporter.step(format!("fetching {spec_text} from {}", index.endpoint().url));
+    let step = reporter.step(format!(
+        "fetching {spec_text} from {}",
+        index.endpoint().url
+    ));
     let files = release::find(&index, spec).await?;
     let missing = |what| ReleaseError::Missing {
         name: spec.name.to_string(),
@@ -213,7 +217,6 @@ pub async fn rebuild(
         guess.describe()
     ));
     let mut requirements = config.requires.clone();
-    requirements.push(FRONTEND.to_owned());
     let cutoff = wheel_file.upload_time.clone();
     let env = build::environment(guess.value(), &BTreeMap::new(), &settings_path)?;
     let mtime = guess.value().or(facts.newest_mtime).unwrap_or(0);
@@ -263,7 +266,10 @@ pub async fn rebuild(
             reporter,
         )
         .await?;
-        match session.wheel_from(&sdist_file.filename, &sdist, mtime).await {
+        match session
+            .wheel_from(&sdist_file.filename, &sdist, mtime)
+            .await
+        {
             Ok((name, raw)) => {
                 step.finish(format!("built {name}"));
                 break (lock_text, prepared, name, raw);
@@ -279,6 +285,11 @@ pub async fn rebuild(
                     .into());
                 }
                 requirements.extend(more);
+                // The next build needs a container of its own, in another image.
+                drop(session);
+                for problem in janitor.sweep(docker).await {
+                    reporter.info(format!("warning: could not remove {problem}"));
+                }
             }
             Err(e) => return Err(e.into()),
         }
@@ -296,6 +307,7 @@ pub async fn rebuild(
     )?;
     step.finish(format!("{spec_text}: {}", judged.verdict));
 
+    requirements.push(FRONTEND.to_owned());
     requirements.sort();
     requirements.dedup();
     let record = Record {
@@ -354,7 +366,27 @@ fn sde_reason(guess: &SdeGuess) -> String {
     }
 }
 
-/// Resolves `requirements` as the index stood at `cutoff`; returns the lock's text.
+fn parse_requirements(
+    requirements: &[String],
+    sdist_name: &str,
+) -> Result<Vec<pep508_rs::Requirement>, RebuildError> {
+    requirements
+        .iter()
+        .map(|r| {
+            pep508_rs::Requirement::from_str(r).map_err(|e| RebuildError::BadRequirement {
+                file: sdist_name.to_owned(),
+                requirement: r.clone(),
+                message: e.message.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Locks the backend's `requirements` as the index stood at `cutoff`, then adds the frontend
+/// (`build`) as it is today, holding every backend package at its locked version. The frontend
+/// only calls the backend's hooks, so its version does not show in the wheel; an old one may
+/// not even run on the image's Python (before 1.0 it needed `packaging` releases that import
+/// `distutils`, gone since Python 3.12). Returns the lock's text.
 async fn lock(
     requirements: &[String],
     sdist_name: &str,
@@ -363,36 +395,43 @@ async fn lock(
     spec_text: &str,
     reporter: &Reporter,
 ) -> Result<String, RebuildError> {
-    let mut parsed = Vec::with_capacity(requirements.len());
-    for r in requirements {
-        parsed.push(pep508_rs::Requirement::from_str(r).map_err(|e| {
-            RebuildError::BadRequirement {
-                file: sdist_name.to_owned(),
-                requirement: r.clone(),
-                message: e.message.to_string(),
-            }
-        })?);
-    }
+    let backend = parse_requirements(requirements, sdist_name)?;
     let when = cutoff.unwrap_or("now (the index gives no upload time)");
+    let resolve_error = |source| RebuildError::Resolve {
+        cutoff: when.to_owned(),
+        source,
+    };
     let step = reporter.step(format!(
         "resolving {} as of {when}",
         requirements.join(", ")
     ));
     let target = Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
-    let lock = resolve_with(
-        &parsed,
-        &target,
-        index,
-        &BTreeMap::new(),
-        cutoff,
-        reporter,
-    )
-    .await
-    .map_err(|source| RebuildError::Resolve {
-        cutoff: when.to_owned(),
-        source,
-    })?;
-    step.finish(format!("locked {} packages", lock.packages.len()));
+    let none = BTreeMap::new();
+    let as_of = resolve_with(&backend, &target, index, &none, cutoff, reporter)
+        .await
+        .map_err(resolve_error)?;
+    let mut with_frontend = requirements.to_vec();
+    with_frontend.push(FRONTEND.to_owned());
+    with_frontend.extend(
+        as_of
+            .packages
+            .iter()
+            .map(|p| format!("{}=={}", p.name, p.version)),
+    );
+    let parsed = parse_requirements(&with_frontend, sdist_name)?;
+    let mut lock = resolve_with(&parsed, &target, index, &none, None, reporter)
+        .await
+        .map_err(resolve_error)?;
+    let mut inputs = requirements.to_vec();
+    inputs.push(FRONTEND.to_owned());
+    inputs.sort();
+    inputs.dedup();
+    lock.requirements = inputs;
+    step.finish(format!(
+        "locked {} packages ({} as of the cutoff, the frontend today)",
+        lock.packages.len(),
+        as_of.packages.len()
+    ));
     Ok(lock.to_toml(&format!("hermit rebuild {spec_text}")))
 }
 
@@ -492,7 +531,11 @@ fn differing_contents(
         let bad = |e: String| normalize::NormalizeError::Wheel(e);
         let archive = zipfmt::parse(bytes).map_err(bad)?;
         let mut out = BTreeMap::new();
-        for e in archive.entries.iter().filter(|e| !e.is_dir() && keep(&e.name)) {
+        for e in archive
+            .entries
+            .iter()
+            .filter(|e| !e.is_dir() && keep(&e.name))
+        {
             out.insert(member_key(&e.name), zipfmt::read(bytes, e).map_err(bad)?);
         }
         Ok(out)
@@ -597,7 +640,8 @@ mod tests {
     }
 
     const META: &[u8] = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n";
-    const WHEEL: &[u8] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+    const WHEEL: &[u8] =
+        b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
 
     fn demo(code: &[u8], meta: &[u8], entry: &[u8], time: (u16, u8, u8)) -> Vec<u8> {
         let record = b"demo/__init__.py,,\ndemo-1.0.dist-info/METADATA,,\ndemo-1.0.dist-info/WHEEL,,\ndemo-1.0.dist-info/entry_points.txt,,\ndemo-1.0.dist-info/RECORD,,\n";
@@ -667,9 +711,20 @@ mod tests {
         let j = verdict(&a, &b);
         assert_eq!(j.verdict, Verdict::Different);
         assert_eq!(j.differing_code, ["demo/__init__.py"]);
-        assert!(j.report.as_ref().unwrap().render().contains("demo/__init__.py"));
+        assert!(
+            j.report
+                .as_ref()
+                .unwrap()
+                .render()
+                .contains("demo/__init__.py")
+        );
 
-        let c = demo(b"x = 1\n", META, b"[console_scripts]\ndemo = demo:run\n", (2023, 11, 14));
+        let c = demo(
+            b"x = 1\n",
+            META,
+            b"[console_scripts]\ndemo = demo:run\n",
+            (2023, 11, 14),
+        );
         let j = verdict(&a, &c);
         assert_eq!(j.verdict, Verdict::Different);
         assert_eq!(j.differing_code, [".dist-info/entry_points.txt"]);
@@ -700,7 +755,9 @@ mod tests {
     #[test]
     fn reads_missing_requirement_names() {
         assert_eq!(
-            requirement_names("`wheel` (not in the lock), `setuptools>=64, <70` (the lock has 75.1.0)"),
+            requirement_names(
+                "`wheel` (not in the lock), `setuptools>=64, <70` (the lock has 75.1.0)"
+            ),
             ["wheel", "setuptools>=64, <70"]
         );
         assert!(requirement_names("nothing quoted").is_empty());
@@ -722,7 +779,10 @@ mod tests {
             ]
         );
         let err = parse_list("tuf\n", Path::new("list.txt")).unwrap_err();
-        assert_eq!(err.to_string(), "`list.txt` line 1: `tuf` is not NAME==VERSION");
+        assert_eq!(
+            err.to_string(),
+            "`list.txt` line 1: `tuf` is not NAME==VERSION"
+        );
     }
 
     #[test]
@@ -746,7 +806,11 @@ mod tests {
         let table = render_table(&rows);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 3);
-        let col = |l: &str| l.find("6.0.0").or_else(|| l.find("4.12.2")).or_else(|| l.find("VERSION"));
+        let col = |l: &str| {
+            l.find("6.0.0")
+                .or_else(|| l.find("4.12.2"))
+                .or_else(|| l.find("VERSION"))
+        };
         assert_eq!(col(lines[0]), col(lines[1]));
         assert_eq!(col(lines[1]), col(lines[2]));
     }

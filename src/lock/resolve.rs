@@ -428,7 +428,9 @@ pub fn rfc3339(text: &str) -> Option<(i64, u32)> {
     let b = text.trim().as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let s = std::str::from_utf8(b.get(r)?).ok()?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -537,7 +539,12 @@ mod tests {
             rfc3339("2024-11-07T10:15:02.123456+01:00"),
             Some((1_730_970_902, 123_456_000))
         );
-        for bad in ["2024-11-07", "2024-13-07T09:15:02Z", "2024-11-07T09:15:02", "soon"] {
+        for bad in [
+            "2024-11-07",
+            "2024-13-07T09:15:02Z",
+            "2024-11-07T09:15:02",
+            "soon",
+        ] {
             assert_eq!(rfc3339(bad), None, "{bad}");
         }
     }

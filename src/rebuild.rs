@@ -410,14 +410,14 @@ async fn lock(
     let as_of = resolve_with(&backend, &target, index, &none, cutoff, reporter)
         .await
         .map_err(resolve_error)?;
-    let mut with_frontend = requirements.to_vec();
+    // Exact pins only (they already cover the backend's extras and markers): the resolver
+    // then never picks a newer backend package only to back out of it.
+    let mut with_frontend: Vec<String> = as_of
+        .packages
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
     with_frontend.push(FRONTEND.to_owned());
-    with_frontend.extend(
-        as_of
-            .packages
-            .iter()
-            .map(|p| format!("{}=={}", p.name, p.version)),
-    );
     let parsed = parse_requirements(&with_frontend, sdist_name)?;
     let mut lock = resolve_with(&parsed, &target, index, &none, None, reporter)
         .await

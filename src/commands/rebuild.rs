@@ -97,7 +97,7 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
             }
             Err(f) => {
                 all_reproduced = false;
-                let message = format!("{:#}", f.error);
+                let message = f.error.to_string();
                 reporter.info(format!("{name}=={version}: {message}"));
                 rows.push(SummaryRow {
                     name: name.clone(),

@@ -7,3 +7,4 @@ mod build;
 mod hermetic;
 mod image;
 mod inputs;
+mod rebuild;

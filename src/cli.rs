@@ -41,8 +41,8 @@ pub enum Command {
     #[command(
         long_about = "Rebuild a released wheel from its sdist and say whether it matches the index's.\n\n\
     Fetches the release's sdist and pure-Python wheel from the package index (checking the index's \
-    sha256 of each), locks the sdist's build-system.requires plus `build` as the index stood when the \
-    wheel was uploaded (its PEP 700 upload time), takes SOURCE_DATE_EPOCH from the released wheel \
+    sha256 of each), locks the sdist's build-system.requires as the index stood when the wheel was \
+    uploaded (its PEP 700 upload time) plus today's `build` to drive them, takes SOURCE_DATE_EPOCH from the released wheel \
     (one time on every member: that time; a backend's fixed default such as hatchling's 2020-02-02: \
     unset), builds the wheel from the sdist offline in the build image, and gives a verdict:\n\n\
       bit-identical                the backend's raw output is the index's file, byte for byte\n\

@@ -37,6 +37,25 @@ pub enum Command {
     Compare(CompareArgs),
     /// Resolve build requirements and write a hash-locked lockfile
     Lock(LockArgs),
+    /// Rebuild a released wheel from its sdist and say whether it matches the index's
+    #[command(
+        long_about = "Rebuild a released wheel from its sdist and say whether it matches the index's.\n\n\
+    Fetches the release's sdist and pure-Python wheel from the package index (checking the index's \
+    sha256 of each), locks the sdist's build-system.requires as the index stood when the wheel was \
+    uploaded (its PEP 700 upload time) plus today's `build` to drive them, takes SOURCE_DATE_EPOCH from the released wheel \
+    (one time on every member: that time; a backend's fixed default such as hatchling's 2020-02-02: \
+    unset), builds the wheel from the sdist offline in the build image, and gives a verdict:\n\n\
+      bit-identical                the backend's raw output is the index's file, byte for byte\n\
+      identical after normalizing  normalizing both with hermit's canonical form gives the same bytes\n\
+      same code                    every file outside .dist-info, and the entry points, are equal\n\
+      different                    code differs; the member-by-member comparison is printed\n\n\
+    The rebuilt wheel, the lock it used (build.lock) and a record (rebuild.json: index files and \
+    hashes, upload-time cutoff, SOURCE_DATE_EPOCH and why, lock and image IDs, verdict, differing \
+    members) are written to --out, so the rebuild can be repeated.",
+        after_help = "Exit codes: 0 bit-identical or identical after normalizing (for -r: every release), \
+    1 same code, different or a failed rebuild, 2 bad usage."
+    )]
+    Rebuild(RebuildArgs),
     /// Build, lock or list the built-in build images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -181,6 +200,32 @@ pub struct LockArgs {
     /// Python version of the build image the lock is for
     #[arg(long, default_value = "3.13")]
     pub python: String,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The release, NAME==VERSION (e.g. tuf==6.0.0)
+    #[arg(
+        value_name = "NAME==VERSION",
+        required_unless_present = "requirement_file",
+        conflicts_with = "requirement_file"
+    )]
+    pub release: Option<String>,
+    /// Rebuild every release listed in FILE (one NAME==VERSION a line, `#` comments) and print
+    /// a summary table; one failing does not stop the rest
+    #[arg(short = 'r', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub requirement_file: Option<PathBuf>,
+    /// Where to write the rebuilt wheel, build.lock and rebuild.json
+    ///
+    /// Default: rebuild/NAME-VERSION in the current directory (with -r, one such directory per
+    /// release under --out, default rebuild/). Written atomically.
+    #[arg(long, short, value_hint = ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
+    /// Print the result (with -r: every result) as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }

@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod output;
 pub mod provenance;
 pub mod pypi;
+pub mod rebuild;
 pub mod release;
 pub mod sandbox;
 pub mod sdist_input;

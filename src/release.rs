@@ -194,6 +194,19 @@ fn dos_to_secs(date: u16, time_: u16) -> u64 {
     days * 86_400 + h * 3600 + m * 60 + s
 }
 
+/// The time of the wheel's `*.dist-info/RECORD`, which every backend writes itself.
+fn record_time(archive: &zipfmt::Archive) -> Option<u64> {
+    archive
+        .entries
+        .iter()
+        .find(|e| {
+            e.name
+                .split_once('/')
+                .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == "RECORD")
+        })
+        .map(|e| dos_to_secs(e.dos_date, e.dos_time))
+}
+
 /// Reads the member times of a released wheel and guesses how it was built.
 pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseError> {
     let archive =
@@ -218,9 +231,15 @@ pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseErro
                 SdeGuess::Set(t)
             })
         }
-        _ if times.contains(&FLIT_DEFAULT) && times.len() == 2 => Ok(SdeGuess::Unset {
-            why: "flit-core's fixed 2016-01-01 on generated members".into(),
-        }),
+        // flit-core without SOURCE_DATE_EPOCH stamps what it generates (RECORD, METADATA,
+        // WHEEL) with 2016-01-01 and copies each source file's own time.
+        _ if times.contains(&FLIT_DEFAULT)
+            && (times.len() == 2 || record_time(&archive) == Some(FLIT_DEFAULT)) =>
+        {
+            Ok(SdeGuess::Unset {
+                why: "flit-core's fixed 2016-01-01 on generated members".into(),
+            })
+        }
         _ => Ok(SdeGuess::Mixed {
             newest: *times.iter().next_back().expect("non-empty"),
         }),
@@ -269,16 +288,26 @@ mod tests {
     }
 
     fn wheel_with_times(times: &[u64]) -> Vec<u8> {
+        let names: Vec<String> = (0..times.len()).map(|i| format!("m{i}.py")).collect();
+        let named: Vec<(&str, u64)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(times.iter().copied())
+            .collect();
+        wheel_with(&named)
+    }
+
+    fn wheel_with(members: &[(&str, u64)]) -> Vec<u8> {
         use std::io::Write;
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        for (i, t) in times.iter().enumerate() {
+        for (name, t) in members {
             let (y, mo, d, h, mi, s) = time::civil(*t);
             let dt = zip::DateTime::from_date_and_time(
                 y as u16, mo as u8, d as u8, h as u8, mi as u8, s as u8,
             )
             .unwrap();
             let opts = zip::write::SimpleFileOptions::default().last_modified_time(dt);
-            w.start_file(format!("m{i}.py"), opts).unwrap();
+            w.start_file(*name, opts).unwrap();
             w.write_all(b"x").unwrap();
         }
         w.finish().unwrap().into_inner()
@@ -296,6 +325,18 @@ mod tests {
         ));
         assert!(matches!(
             guess_sde("w", &wheel_with_times(&[FLIT_DEFAULT, 1_700_000_000])).unwrap(),
+            SdeGuess::Unset { .. }
+        ));
+        // flit-core, as idna 3.7 was built: sources keep their times, generated files 2016.
+        let flit = wheel_with(&[
+            ("idna/core.py", 1_712_771_388),
+            ("idna/codec.py", 1_700_708_376),
+            ("idna-3.7.dist-info/LICENSE.md", 1_712_771_444),
+            ("idna-3.7.dist-info/METADATA", FLIT_DEFAULT),
+            ("idna-3.7.dist-info/RECORD", FLIT_DEFAULT),
+        ]);
+        assert!(matches!(
+            guess_sde("w", &flit).unwrap(),
             SdeGuess::Unset { .. }
         ));
         assert_eq!(

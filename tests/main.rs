@@ -7,6 +7,7 @@ mod build;
 mod hermetic;
 mod image;
 mod inputs;
+mod rebuild;
 mod variations;
 mod verify;
 mod verify_index;

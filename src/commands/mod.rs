@@ -8,6 +8,7 @@ mod compare;
 mod doctor;
 mod image;
 mod lock;
+mod rebuild;
 mod verify;
 
 /// An error as the user sees it: what went wrong, how bad (exit code), and the fix.
@@ -55,6 +56,7 @@ pub async fn run(command: Command, reporter: &Reporter) -> Result<u8, Failure> {
         Command::Verify(args) => verify::run(args, reporter).await,
         Command::Compare(args) => compare::run(args),
         Command::Lock(args) => lock::run(args, reporter).await,
+        Command::Rebuild(args) => rebuild::run(args, reporter).await,
         Command::Image(cmd) => image::run(cmd, reporter).await,
         Command::Doctor(args) => doctor::run(args).await,
     }

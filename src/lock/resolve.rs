@@ -43,6 +43,8 @@ pub enum ResolveError {
     TooManyConflicts { name: String },
     #[error("`{name}` from the index is not a valid package name")]
     BadName { name: String },
+    #[error("`{0}` is not an RFC 3339 time (want e.g. `2024-11-07T09:15:00Z`)")]
+    BadCutoff(String),
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ struct Resolver<'a> {
     env: MarkerEnvironment,
     python: Version,
     preferences: &'a BTreeMap<PackageName, String>,
+    /// Files uploaded after this time (seconds, nanoseconds since 1970) are not seen.
+    exclude_newer: Option<(i64, u32)>,
     reporter: &'a Reporter,
     candidates: HashMap<PackageName, Vec<Candidate>>,
     deps: HashMap<(PackageName, Version), Option<Deps>>,
@@ -131,6 +135,23 @@ pub async fn resolve_with_preferences(
     preferences: &BTreeMap<PackageName, String>,
     reporter: &Reporter,
 ) -> Result<Lock, ResolveError> {
+    resolve_with(requirements, target, index, preferences, None, reporter).await
+}
+
+/// Like [`resolve_with_preferences`], seeing the index as it stood at `exclude_newer` (RFC 3339):
+/// files whose PEP 700 `upload-time` is later are ignored. An index that gives no upload times
+/// (PEP 503 HTML) cannot be cut off; its files are all seen.
+pub async fn resolve_with(
+    requirements: &[Requirement],
+    target: &Target,
+    index: &IndexClient,
+    preferences: &BTreeMap<PackageName, String>,
+    exclude_newer: Option<&str>,
+    reporter: &Reporter,
+) -> Result<Lock, ResolveError> {
+    let exclude_newer = exclude_newer
+        .map(|t| rfc3339(t).ok_or_else(|| ResolveError::BadCutoff(t.to_owned())))
+        .transpose()?;
     for r in requirements {
         if matches!(r.version_or_url, Some(VersionOrUrl::Url(_))) {
             return Err(ResolveError::Url {
@@ -144,6 +165,7 @@ pub async fn resolve_with_preferences(
         env: target.marker_env(),
         python: Version::from_str(&target.python_full()).expect("valid python version"),
         preferences,
+        exclude_newer,
         reporter,
         candidates: HashMap::new(),
         deps: HashMap::new(),
@@ -311,7 +333,8 @@ impl Resolver<'_> {
     async fn candidates(&mut self, name: &PackageName) -> Result<&Vec<Candidate>, ResolveError> {
         if !self.candidates.contains_key(name) {
             let project = self.index.project(name).await?;
-            let list = pick_wheels(&project.files, self.target, &self.python);
+            let files = uploaded_by(project.files, self.exclude_newer);
+            let list = pick_wheels(&files, self.target, &self.python);
             self.candidates.insert(name.clone(), list);
         }
         Ok(&self.candidates[name])
@@ -383,6 +406,78 @@ impl Resolver<'_> {
     }
 }
 
+/// The files uploaded no later than `cutoff` (all of them without one); a file without an
+/// upload time, or with one that does not parse, is kept.
+fn uploaded_by(files: Vec<IndexFile>, cutoff: Option<(i64, u32)>) -> Vec<IndexFile> {
+    let Some(cutoff) = cutoff else {
+        return files;
+    };
+    files
+        .into_iter()
+        .filter(|f| {
+            f.upload_time
+                .as_deref()
+                .and_then(rfc3339)
+                .is_none_or(|t| t <= cutoff)
+        })
+        .collect()
+}
+
+/// An RFC 3339 time (as PEP 700 gives upload times) as (seconds, nanoseconds) since 1970, UTC.
+pub fn rfc3339(text: &str) -> Option<(i64, u32)> {
+    let b = text.trim().as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = std::str::from_utf8(b.get(r)?).ok()?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let digits = &text.trim()[start..i.min(start + 9)];
+        nanos = format!("{digits:0<9}").parse().ok()?;
+    }
+    let offset = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), rest @ ..] if rest.len() == 5 && rest[2] == b':' => {
+            let oh = num(i + 1..i + 3)?;
+            let om = num(i + 4..i + 6)?;
+            let o = oh * 3600 + om * 60;
+            if *sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let yy = if mo <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset, nanos))
+}
+
 /// Groups a project's files by version and keeps, per version, the best installable wheel.
 fn pick_wheels(files: &[IndexFile], target: &Target, python: &Version) -> Vec<Candidate> {
     let mut best: BTreeMap<Version, (u32, IndexFile)> = BTreeMap::new();
@@ -430,6 +525,56 @@ mod tests {
             core_metadata: false,
             upload_time: None,
         }
+    }
+
+    #[test]
+    fn reads_rfc3339_upload_times() {
+        assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
+        assert_eq!(
+            rfc3339("2024-11-07T09:15:02.123456Z"),
+            Some((1_730_970_902, 123_456_000))
+        );
+        // The same instant written with an offset.
+        assert_eq!(
+            rfc3339("2024-11-07T10:15:02.123456+01:00"),
+            Some((1_730_970_902, 123_456_000))
+        );
+        for bad in [
+            "2024-11-07",
+            "2024-13-07T09:15:02Z",
+            "2024-11-07T09:15:02",
+            "soon",
+        ] {
+            assert_eq!(rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cutoff_hides_later_uploads() {
+        let at = |name: &str, time: Option<&str>| IndexFile {
+            upload_time: time.map(str::to_owned),
+            ..file(name, None, false)
+        };
+        let files = vec![
+            at("demo-1.0-py3-none-any.whl", Some("2023-01-01T00:00:00Z")),
+            at("demo-2.0-py3-none-any.whl", Some("2024-06-01T12:00:00.5Z")),
+            at("demo-3.0-py3-none-any.whl", Some("2025-01-01T00:00:00Z")),
+            at("demo-0.9-py3-none-any.whl", None),
+        ];
+        let names = |v: Vec<IndexFile>| v.into_iter().map(|f| f.filename).collect::<Vec<_>>();
+        let cutoff = rfc3339("2024-06-01T12:00:00.5Z");
+        assert_eq!(
+            names(uploaded_by(files.clone(), cutoff)),
+            [
+                "demo-1.0-py3-none-any.whl",
+                "demo-2.0-py3-none-any.whl",
+                "demo-0.9-py3-none-any.whl"
+            ]
+        );
+        // Half a second earlier, 2.0 was not there yet.
+        let earlier = rfc3339("2024-06-01T12:00:00Z");
+        assert_eq!(uploaded_by(files.clone(), earlier).len(), 2);
+        assert_eq!(uploaded_by(files, None).len(), 4);
     }
 
     #[test]

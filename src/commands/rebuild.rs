@@ -1,0 +1,141 @@
+//! `hermit rebuild NAME==VERSION` and `hermit rebuild -r FILE`.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::RebuildArgs;
+use crate::commands::{Failure, run_id, with_cleanup};
+use crate::output::Reporter;
+use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildResult, SummaryRow};
+use crate::release::ReleaseSpec;
+use crate::sandbox::Janitor;
+
+pub async fn run(args: RebuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
+    match (&args.release, &args.requirement_file) {
+        (Some(release), None) => single(&args, release, reporter).await,
+        (None, Some(file)) => batch(&args, file, reporter).await,
+        _ => Err(Failure::usage(anyhow::anyhow!(
+            "give one release (NAME==VERSION) or -r FILE"
+        ))),
+    }
+}
+
+fn default_dir(spec: &ReleaseSpec) -> PathBuf {
+    PathBuf::from(format!("{}-{}", spec.name, spec.version))
+}
+
+fn options(args: &RebuildArgs, spec: ReleaseSpec, out: PathBuf) -> RebuildOptions {
+    RebuildOptions {
+        spec,
+        out,
+        index_url: args.endpoints.index_url.clone(),
+        debian_mirror: args.endpoints.debian_mirror.clone(),
+        cache_dir: args.endpoints.cache_dir.clone(),
+    }
+}
+
+/// One rebuild with its own engine connection and cleanup.
+async fn one(opts: &RebuildOptions, reporter: &Reporter) -> Result<RebuildResult, Failure> {
+    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
+    let janitor = Janitor::new(run_id());
+    with_cleanup(&docker, &janitor, reporter, async {
+        rebuild::rebuild(&docker, &janitor, opts, reporter)
+            .await
+            .map_err(failure)
+    })
+    .await
+}
+
+async fn single(args: &RebuildArgs, release: &str, reporter: &Reporter) -> Result<u8, Failure> {
+    let spec: ReleaseSpec = release.parse().map_err(Failure::usage)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("rebuild").join(default_dir(&spec)));
+    let result = one(&options(args, spec, out.clone()), reporter).await?;
+    let record = &result.record;
+    if args.json {
+        println!("{}", json(&result));
+    } else {
+        if let Some(report) = &result.report
+            && record.verdict == rebuild::Verdict::Different
+        {
+            print!("{}", report.render());
+        }
+        println!("{}: {}", record.spec, record.verdict);
+    }
+    reporter.info(format!(
+        "wrote {} files to {}",
+        result.written.len(),
+        out.display()
+    ));
+    Ok(if record.verdict.is_reproduced() { 0 } else { 1 })
+}
+
+async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u8, Failure> {
+    let specs = rebuild::read_list(file).map_err(Failure::usage)?;
+    let base = args.out.clone().unwrap_or_else(|| PathBuf::from("rebuild"));
+    let mut rows = Vec::new();
+    let mut results = Vec::new();
+    let mut all_reproduced = true;
+    for spec in specs {
+        let (name, version) = (spec.name.to_string(), spec.version.clone());
+        let out = base.join(default_dir(&spec));
+        match one(&options(args, spec, out), reporter).await {
+            Ok(result) => {
+                let r = &result.record;
+                all_reproduced &= r.verdict.is_reproduced();
+                rows.push(SummaryRow {
+                    name,
+                    version,
+                    backend: r.backend.clone(),
+                    sde: r
+                        .source_date_epoch
+                        .map_or_else(|| "unset".to_owned(), |t| t.to_string()),
+                    verdict: r.verdict.to_string(),
+                });
+                results.push(json(&result));
+            }
+            Err(f) => {
+                all_reproduced = false;
+                let message = f.error.to_string();
+                reporter.info(format!("{name}=={version}: {message}"));
+                rows.push(SummaryRow {
+                    name: name.clone(),
+                    version: version.clone(),
+                    backend: "-".into(),
+                    sde: "-".into(),
+                    verdict: "failed".into(),
+                });
+                results.push(serde_json::json!({
+                    "spec": format!("{name}=={version}"),
+                    "error": message,
+                }));
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Array(results));
+    } else {
+        print!("{}", rebuild::render_table(&rows));
+    }
+    Ok(if all_reproduced { 0 } else { 1 })
+}
+
+fn json(result: &RebuildResult) -> serde_json::Value {
+    serde_json::json!({
+        "record": result.record,
+        "report": result.report,
+        "written": result.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    })
+}
+
+fn failure(e: RebuildError) -> Failure {
+    match e {
+        RebuildError::Build(b) => super::build::failure(b),
+        RebuildError::Release(crate::release::ReleaseError::BadSpec(_))
+        | RebuildError::Release(crate::release::ReleaseError::Missing { .. })
+        | RebuildError::BadListLine { .. }
+        | RebuildError::ReadList { .. } => Failure::usage(e),
+        other => Failure::failed(other),
+    }
+}

@@ -1,0 +1,143 @@
+//! `hermit rebuild` against the real package index and engine: released wheels rebuilt from
+//! their sdists, one per backend, each with the verdict we observed and the reason for it.
+//!
+//! Releases are grouped into one `-r` batch per test so that every build environment image
+//! (one per distinct lock) is made once; the whole module takes about a minute once the
+//! default image exists.
+
+use crate::util::hermit;
+
+fn record(out: &std::path::Path, dir: &str) -> serde_json::Value {
+    let path = out.join(dir).join("rebuild.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
+        .unwrap()
+}
+
+#[test]
+fn tuf_6_0_0_is_bit_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = hermit(&["rebuild", "tuf==6.0.0", "--json"], tmp.path());
+    run.assert_ok();
+    let out: serde_json::Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    assert_eq!(
+        out["record"]["verdict"],
+        "bit-identical",
+        "{}",
+        run.stderr()
+    );
+    // hatchling's fixed 2020-02-02 on every member: built without SOURCE_DATE_EPOCH.
+    assert!(out["record"]["source_date_epoch"].is_null());
+    assert_eq!(out["record"]["backend"], "hatchling.build");
+
+    // The result, its lock and record, beside each other; the wheel is the index's file.
+    let dir = tmp.path().join("rebuild/tuf-6.0.0");
+    let wheel = std::fs::read(dir.join("tuf-6.0.0-py3-none-any.whl")).unwrap();
+    let rec = record(&tmp.path().join("rebuild"), "tuf-6.0.0");
+    assert_eq!(
+        rec["wheel"]["sha256"],
+        hermit::digest::Sha256::of(&wheel).hex()
+    );
+    let lock = std::fs::read_to_string(dir.join("build.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"hatchling\"\nversion = \"1.27.0\""),
+        "{lock}"
+    );
+    assert_eq!(
+        rec["lock_sha256"],
+        hermit::digest::Sha256::of(lock.as_bytes()).hex()
+    );
+    assert!(rec["cutoff"].as_str().unwrap().starts_with("2025-"));
+}
+
+/// One release per backend, with the verdict observed and why.
+const RELEASES: &[(&str, &str, &str)] = &[
+    // hatchling + hatch-vcs + hatch-fancy-pypi-readme, built with SOURCE_DATE_EPOCH (every
+    // member carries the same time): the as-of-upload lock reproduces it exactly.
+    ("attrs==24.2.0", "attrs-24.2.0", "bit-identical"),
+    // poetry-core without SOURCE_DATE_EPOCH.
+    ("tomlkit==0.13.2", "tomlkit-0.13.2", "bit-identical"),
+    // pdm-backend; every member at 2016-01-01, taken as SOURCE_DATE_EPOCH.
+    ("unearth==0.17.2", "unearth-0.17.2", "bit-identical"),
+    // setuptools' legacy backend with SOURCE_DATE_EPOCH; the backend asks for `wheel` during
+    // the build, which is locked as of the upload and the build retried.
+    ("click==8.1.7", "click-8.1.7", "bit-identical"),
+    // flit-core without SOURCE_DATE_EPOCH: source members keep their files' times, which the
+    // zip stores in the maintainer's local time zone (US, with daylight saving) while the
+    // rebuild runs in UTC; only the times differ.
+    ("idna==3.7", "idna-3.7", "identical-after-normalizing"),
+    // Uploaded with flit 3.7.1 (WHEEL's Generator) though flit-core 3.9.0 was current and
+    // satisfies `flit_core >=3.4,<4`: WHEEL and RECORD differ, every module is the same.
+    ("markdown-it-py==3.0.0", "markdown-it-py-3.0.0", "same-code"),
+];
+
+#[test]
+fn releases_with_other_backends_get_their_observed_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list: String = RELEASES
+        .iter()
+        .map(|(spec, _, _)| format!("{spec}  # observed\n"))
+        .collect();
+    std::fs::write(tmp.path().join("releases.txt"), format!("# batch\n{list}")).unwrap();
+    let run = hermit(
+        &["rebuild", "-r", "releases.txt", "--out", "out"],
+        tmp.path(),
+    );
+    // same-code is not a reproduction: the batch exits 1.
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let table = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    assert!(table.starts_with("NAME "), "{table}");
+    for (spec, dir, verdict) in RELEASES {
+        let rec = record(&tmp.path().join("out"), dir);
+        assert_eq!(
+            rec["verdict"],
+            *verdict,
+            "{spec}\n{table}\n{}",
+            run.stderr()
+        );
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", spec.split("==").next().unwrap())))
+            .unwrap_or_else(|| panic!("{spec} not in\n{table}"));
+        let shown = match *verdict {
+            "identical-after-normalizing" => "identical after normalizing",
+            "same-code" => "same code",
+            other => other,
+        };
+        assert!(row.ends_with(shown), "{row}");
+    }
+    let md = record(&tmp.path().join("out"), "markdown-it-py-3.0.0");
+    assert!(md["differing_code"].as_array().unwrap().is_empty());
+    let click = record(&tmp.path().join("out"), "click-8.1.7");
+    assert!(
+        click["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "wheel"),
+        "{click}"
+    );
+}
+
+#[test]
+fn a_failing_release_does_not_stop_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("list.txt"),
+        "tuf==0.0.0-not-released\ntuf==6.0.0\n",
+    )
+    .unwrap();
+    let run = hermit(&["rebuild", "-r", "list.txt"], tmp.path());
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let table = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    assert!(table.contains("failed"), "{table}");
+    assert!(table.contains("bit-identical"), "{table}");
+    assert!(tmp.path().join("rebuild/tuf-6.0.0/rebuild.json").is_file());
+}
+
+#[test]
+fn bad_specs_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = hermit(&["rebuild", "tuf"], tmp.path());
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("NAME==VERSION"), "{}", run.stderr());
+}

@@ -29,5 +29,6 @@ pub mod sandbox;
 pub mod sdist_input;
 pub mod source;
 pub mod tree;
+pub mod verdict;
 pub mod verify;
 pub mod verify_index;

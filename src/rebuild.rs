@@ -19,11 +19,12 @@ use crate::build::{self, BuildError, LockChoice, PrepareOptions, Session, Sessio
 use crate::digest::Sha256;
 use crate::lock::resolve::{ResolveError, resolve_with};
 use crate::lock::target::Target;
-use crate::normalize::{self, Policy, zipfmt};
+use crate::normalize;
 use crate::output::Reporter;
 use crate::pypi::{IndexClient, IndexFile};
 use crate::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
 use crate::sandbox::Janitor;
+use crate::verdict::{self, Kind};
 
 /// Bumped when `rebuild.json`'s layout changes.
 pub const SCHEMA: &str = "hermit-rebuild/1";
@@ -34,43 +35,7 @@ pub const RECORD_FILE: &str = "rebuild.json";
 /// How the frontend that drives the backend is pinned (it is not in `build-system.requires`).
 const FRONTEND: &str = "build";
 
-/// How the rebuilt wheel relates to the index's, strictest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// The backend's raw output is the index's file, byte for byte.
-    BitIdentical,
-    /// Normalizing both (hermit's canonical form, same SOURCE_DATE_EPOCH) gives the same bytes.
-    IdenticalAfterNormalizing,
-    /// Every file outside `.dist-info`, and the entry points, have the same content.
-    SameCode,
-    Different,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::BitIdentical => "bit-identical",
-            Verdict::IdenticalAfterNormalizing => "identical after normalizing",
-            Verdict::SameCode => "same code",
-            Verdict::Different => "different",
-        }
-    }
-
-    /// The verdicts that vouch for the index's wheel (exit code 0).
-    pub fn is_reproduced(self) -> bool {
-        matches!(
-            self,
-            Verdict::BitIdentical | Verdict::IdenticalAfterNormalizing
-        )
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::verdict::Verdict;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
@@ -479,21 +444,15 @@ pub fn judge(
         .iter()
         .flat_map(|a| a.members.iter().map(|m| m.name.clone()))
         .collect();
-    let a = normalize::wheel(index, sde, Some(backend), Policy::Always)?;
-    let b = normalize::wheel(rebuilt, sde, Some(backend), Policy::Always)?;
-    let differing_after_normalizing = if a.bytes == b.bytes {
+    let verdict = verdict::classify(Kind::Wheel, index, rebuilt, sde, backend);
+    let differing_after_normalizing = if verdict <= Verdict::IdenticalAfterNormalizing {
         Vec::new()
     } else {
-        differing_contents(&a.bytes, &b.bytes, |_| true)?
+        let a = verdict::normalized(Kind::Wheel, index, sde, backend)?;
+        let b = verdict::normalized(Kind::Wheel, rebuilt, sde, backend)?;
+        differing_contents(&a, &b, |_| true)?
     };
-    let differing_code = differing_contents(index, rebuilt, is_code)?;
-    let verdict = if a.bytes == b.bytes {
-        Verdict::IdenticalAfterNormalizing
-    } else if differing_code.is_empty() {
-        Verdict::SameCode
-    } else {
-        Verdict::Different
-    };
+    let differing_code = differing_contents(index, rebuilt, verdict::is_wheel_code)?;
     Ok(Judgement {
         verdict,
         differing,
@@ -503,42 +462,14 @@ pub fn judge(
     })
 }
 
-/// Code is everything outside `.dist-info`, plus the entry points (what an installer puts on
-/// `PATH`); metadata, RECORD and WHEEL are not.
-fn is_code(name: &str) -> bool {
-    match name.split_once('/') {
-        Some((top, rest)) if top.ends_with(".dist-info") => rest == "entry_points.txt",
-        _ => true,
-    }
-}
-
-/// The key two wheels' members are matched by: the `.dist-info` directory's own name may be
-/// spelled differently by different backends (`Foo_Bar-1.0` vs `foo_bar-1.0`).
-fn member_key(name: &str) -> String {
-    match name.split_once('/') {
-        Some((top, rest)) if top.ends_with(".dist-info") => format!(".dist-info/{rest}"),
-        _ => name.to_owned(),
-    }
-}
-
 /// Names (sorted) of the members passing `keep` whose content differs or that one side lacks.
 fn differing_contents(
     a: &[u8],
     b: &[u8],
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>, RebuildError> {
-    let members = |bytes: &[u8]| -> Result<BTreeMap<String, Vec<u8>>, RebuildError> {
-        let bad = |e: String| normalize::NormalizeError::Wheel(e);
-        let archive = zipfmt::parse(bytes).map_err(bad)?;
-        let mut out = BTreeMap::new();
-        for e in archive
-            .entries
-            .iter()
-            .filter(|e| !e.is_dir() && keep(&e.name))
-        {
-            out.insert(member_key(&e.name), zipfmt::read(bytes, e).map_err(bad)?);
-        }
-        Ok(out)
+    let members = |bytes: &[u8]| {
+        verdict::wheel_members(bytes, &keep).map_err(normalize::NormalizeError::Wheel)
     };
     let (a, b) = (members(a)?, members(b)?);
     let mut names: Vec<String> = a
@@ -740,16 +671,6 @@ mod tests {
             serde_json::to_string(&Verdict::IdenticalAfterNormalizing).unwrap(),
             "\"identical-after-normalizing\""
         );
-    }
-
-    #[test]
-    fn code_is_outside_dist_info_plus_entry_points() {
-        assert!(is_code("pkg/mod.py"));
-        assert!(is_code("pkg-1.0.data/scripts/x"));
-        assert!(is_code("pkg-1.0.dist-info/entry_points.txt"));
-        assert!(!is_code("pkg-1.0.dist-info/METADATA"));
-        assert!(!is_code("pkg-1.0.dist-info/licenses/LICENSE"));
-        assert_eq!(member_key("Pkg-1.0.dist-info/RECORD"), ".dist-info/RECORD");
     }
 
     #[test]

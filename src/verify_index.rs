@@ -10,7 +10,6 @@
 //! other metadata, or different, member by member.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -19,11 +18,11 @@ use serde::Serialize;
 
 use crate::build::{self, BuildError, LockChoice, PrepareOptions, Session, SessionSetup};
 use crate::digest::Sha256;
-use crate::normalize::{self, Policy, zipfmt};
 use crate::output::Reporter;
 use crate::pypi::IndexClient;
 use crate::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
 use crate::sandbox::Janitor;
+use crate::verdict::{self, Kind, Verdict};
 
 /// The name of the lock resolved from `--constraint`, in `--out`.
 pub const CONSTRAINT_LOCK: &str = "verify-build.lock";
@@ -57,6 +56,17 @@ pub enum Closeness {
     MissingOnIndex,
     /// The rebuild produced no such file.
     MissingInRebuild,
+}
+
+impl From<Verdict> for Closeness {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::BitIdentical => Self::BitIdentical,
+            Verdict::IdenticalAfterNormalizing => Self::IdenticalAfterNormalizing,
+            Verdict::SameCode => Self::SameCode,
+            Verdict::Different => Self::Different,
+        }
+    }
 }
 
 impl Closeness {
@@ -426,15 +436,12 @@ pub fn judge(
         v.report = names;
         return v;
     }
-    let normalized = |b: &[u8]| match kind {
-        "wheel" => normalize::wheel(b, sde, Some(backend), Policy::Always).map(|o| o.bytes),
-        _ => normalize::sdist(b, sde, Some(backend), Policy::Always).map(|o| o.bytes),
+    let file_kind = if kind == "wheel" {
+        Kind::Wheel
+    } else {
+        Kind::Sdist
     };
-    v.closeness = match (normalized(rb), normalized(bb)) {
-        (Ok(a), Ok(b)) if a == b => Closeness::IdenticalAfterNormalizing,
-        _ if same_code(kind, rb, bb) => Closeness::SameCode,
-        _ => Closeness::Different,
-    };
+    v.closeness = verdict::classify(file_kind, rb, bb, sde, backend).into();
     let diff =
         crate::compare::compare_bytes(&format!("released/{rn}"), rb, &format!("rebuilt/{bn}"), bb)
             .map(|r| r.render())
@@ -444,58 +451,6 @@ pub fn judge(
         None => diff,
     });
     v
-}
-
-/// Whether the files outside the packaging metadata are equal (by path and content).
-fn same_code(kind: &str, a: &[u8], b: &[u8]) -> bool {
-    let read = if kind == "wheel" {
-        wheel_code
-    } else {
-        sdist_code
-    };
-    matches!((read(a), read(b)), (Ok(x), Ok(y)) if x == y)
-}
-
-fn wheel_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let archive = zipfmt::parse(bytes)?;
-    let mut out = BTreeMap::new();
-    for e in archive.entries.iter().filter(|e| !e.is_dir()) {
-        // Every member is read (and its CRC checked): a corrupt wheel is not the same code.
-        let data = zipfmt::read(bytes, e)?;
-        if !e
-            .name
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .ends_with(".dist-info")
-        {
-            out.insert(e.name.clone(), data);
-        }
-    }
-    Ok(out)
-}
-
-fn sdist_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut out = BTreeMap::new();
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        // Without the `NAME-VERSION/` top directory, which names the release, not the code.
-        let Some((_, rel)) = path.trim_start_matches("./").split_once('/') else {
-            continue;
-        };
-        if rel == "PKG-INFO" || rel.split('/').any(|c| c.ends_with(".egg-info")) {
-            continue;
-        }
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
-        out.insert(rel.to_owned(), data);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -640,7 +595,7 @@ mod tests {
             .unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&t.to_tar(0)).unwrap();
-        let code = sdist_code(&gz.finish().unwrap()).unwrap();
+        let code = verdict::code_members(Kind::Sdist, &gz.finish().unwrap()).unwrap();
         assert_eq!(code.keys().collect::<Vec<_>>(), ["x/__init__.py"]);
     }
 

@@ -29,3 +29,34 @@ fn image_build_gives_the_pinned_digest_twice_the_second_time_from_an_empty_cache
     let id = docker(&["image", "inspect", "--format", "{{.Id}}", &pinned]);
     assert_eq!(id.trim(), pinned);
 }
+
+#[test]
+fn image_lock_refreshes_a_recipe_lock_that_then_builds_its_pinned_digest() {
+    ensure_default_image();
+    let recipe = tempfile::tempdir().unwrap();
+    for file in ["recipe.toml", "recipe.lock"] {
+        std::fs::copy(
+            repo_root().join("images/trixie-python").join(file),
+            recipe.path().join(file),
+        )
+        .unwrap();
+    }
+    std::fs::remove_file(recipe.path().join("recipe.lock")).unwrap();
+    let dir = recipe.path().to_str().unwrap().to_owned();
+    run_raw(&["image", "lock", &dir], &repo_root(), |_| {}).assert_ok();
+    let lock = std::fs::read_to_string(recipe.path().join("recipe.lock")).unwrap();
+    assert!(lock.contains("name = \"python3\""), "{lock}");
+    assert!(
+        !lock.contains("://"),
+        "a lock holds pool paths, never URLs:\n{lock}"
+    );
+    let pinned = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("image_id = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("image_id in the lock")
+        .to_owned();
+    let build = run_raw(&["image", "build", &dir], &repo_root(), |_| {});
+    build.assert_ok();
+    assert!(build.stderr().contains(&pinned), "{}", build.stderr());
+}

@@ -64,18 +64,12 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                 mirror: args.endpoints.debian_mirror.clone(),
                 skip_signature: args.insecure_skip_release_signature,
             };
-            let lock = with_cleanup(&docker, &janitor, reporter, async {
+            with_cleanup(&docker, &janitor, reporter, async {
                 crate::image::lock_recipe(&docker, cache.dir(), &args.recipe, &options, reporter)
                     .await
                     .map_err(Failure::failed)
             })
             .await?;
-            reporter.info(format!(
-                "wrote {}/recipe.lock: {} packages, image {}",
-                args.recipe.display(),
-                lock.packages.len(),
-                lock.image_id
-            ));
             Ok(0)
         }
         ImageCommand::Ls => {

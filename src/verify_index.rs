@@ -329,19 +329,25 @@ async fn choose_lock(
             path: path.clone(),
             source,
         })?;
-    let requirements = constraint_requirements(&text, path)?;
+    let (requirements, preferences) = constraint_requirements(&text, path, &config.requires)?;
     let step = reporter.step(format!(
-        "locking {} build requirements from `{}`",
-        requirements.len(),
+        "locking the build requirements under the pins in `{}`",
         path.display()
     ));
     let target = crate::lock::Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
-    let lock = crate::lock::resolve(&requirements, &target, index, reporter)
-        .await
-        .map_err(|source| IndexVerifyError::Resolve {
-            path: path.clone(),
-            source,
-        })?;
+    let lock = crate::lock::resolve::resolve_with(
+        &requirements,
+        &target,
+        index,
+        &preferences,
+        None,
+        reporter,
+    )
+    .await
+    .map_err(|source| IndexVerifyError::Resolve {
+        path: path.clone(),
+        source,
+    })?;
     step.finish(format!("locked {} packages", lock.packages.len()));
     let file_name = path
         .file_name()
@@ -363,28 +369,66 @@ async fn choose_lock(
     })
 }
 
-/// The constraint lines as requirements, plus `build` (which runs the backend) unless pinned.
+/// What a constraints file (pip's `PIP_CONSTRAINT` semantics) means for the lock: the
+/// project's `build-system.requires` plus `build` (which drives the backend) are what gets
+/// installed; a pin in the file for one of those is added as a requirement, and the other
+/// `==` pins steer the versions of whatever the resolution pulls in. A package the file pins
+/// but nothing needs (a test runner in a shared pins file, say) is not installed.
 pub fn constraint_requirements(
     text: &str,
     path: &Path,
-) -> Result<Vec<pep508_rs::Requirement>, IndexVerifyError> {
-    let mut lines = crate::lock::command::read_requirement_lines(text);
-    lines.retain(|l| !l.starts_with('-'));
-    let mut out = Vec::new();
-    for line in &lines {
-        let r = pep508_rs::Requirement::from_str(line).map_err(|e| {
-            IndexVerifyError::BadConstraint {
-                path: path.to_owned(),
-                line: line.clone(),
-                message: e.message.to_string(),
+    build_requires: &[String],
+) -> Result<
+    (
+        Vec<pep508_rs::Requirement>,
+        BTreeMap<crate::pypi::PackageName, String>,
+    ),
+    IndexVerifyError,
+> {
+    let parse = |line: &str| {
+        pep508_rs::Requirement::from_str(line).map_err(|e| IndexVerifyError::BadConstraint {
+            path: path.to_owned(),
+            line: line.to_owned(),
+            message: e.message.to_string(),
+        })
+    };
+    let mut pins = Vec::new();
+    for line in crate::lock::command::read_requirement_lines(text)
+        .iter()
+        .filter(|l| !l.starts_with('-'))
+    {
+        pins.push(parse(line)?);
+    }
+    let mut requirements = Vec::new();
+    for line in build_requires.iter().map(String::as_str).chain(["build"]) {
+        let requirement = parse(line)?;
+        if !requirements
+            .iter()
+            .any(|r: &pep508_rs::Requirement| r.name == requirement.name)
+        {
+            requirements.push(requirement);
+        }
+    }
+    let needed: Vec<_> = requirements.iter().map(|r| r.name.clone()).collect();
+    let mut preferences = BTreeMap::new();
+    for pin in pins {
+        if needed.contains(&pin.name) {
+            requirements.push(pin);
+        } else if let Some(version) = exact_version(&pin) {
+            if let Ok(name) = pin.name.as_ref().parse() {
+                preferences.insert(name, version);
             }
-        })?;
-        out.push(r);
+        }
     }
-    if !out.iter().any(|r| r.name.as_ref() == "build") {
-        out.push(pep508_rs::Requirement::from_str("build").expect("valid requirement"));
-    }
-    Ok(out)
+    Ok((requirements, preferences))
+}
+
+/// The version of a `NAME==VERSION` pin.
+fn exact_version(r: &pep508_rs::Requirement) -> Option<String> {
+    let text = r.to_string();
+    let (_, version) = text.split_once("==")?;
+    let version = version.split([';', ' ', ',']).next()?.trim();
+    (!version.is_empty() && !version.contains('*')).then(|| version.to_owned())
 }
 
 /// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
@@ -600,14 +644,32 @@ mod tests {
     }
 
     #[test]
-    fn constraints_get_build_added_once() {
+    fn constraints_pin_what_the_build_needs_and_steer_the_rest() {
         let p = Path::new("requirements/build.txt");
-        let r = constraint_requirements("# pins\nhatchling==1.25.0\n\n", p).unwrap();
-        let names: Vec<String> = r.iter().map(|r| r.name.to_string()).collect();
-        assert_eq!(names, ["hatchling", "build"]);
-        let r = constraint_requirements("build==1.2.2\nhatchling==1.25.0", p).unwrap();
-        assert_eq!(r.len(), 2);
-        let err = constraint_requirements("hatchling===", p)
+        let requires = ["hatchling".to_owned()];
+        let (r, prefs) =
+            constraint_requirements("# pins\nhatchling==1.25.0\n\n", p, &requires).unwrap();
+        let shown: Vec<String> = r.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["hatchling", "build", "hatchling==1.25.0"]);
+        assert!(prefs.is_empty());
+        // python-tuf's file also pins tox, which the build does not need: not installed,
+        // only a preference should anything pull it in.
+        let (r, prefs) =
+            constraint_requirements("build==1.2.2\ntox==4.1.2\nhatchling==1.25.0", p, &requires)
+                .unwrap();
+        let shown: Vec<String> = r.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            shown,
+            ["hatchling", "build", "build==1.2.2", "hatchling==1.25.0"]
+        );
+        assert_eq!(
+            prefs
+                .iter()
+                .map(|(k, v)| format!("{k}=={v}"))
+                .collect::<Vec<_>>(),
+            ["tox==4.1.2"]
+        );
+        let err = constraint_requirements("hatchling===", p, &requires)
             .unwrap_err()
             .to_string();
         assert!(err.contains("requirements/build.txt"), "{err}");

@@ -135,18 +135,28 @@ impl Janitor {
     }
 
     /// One pass: how many registered names the engine did not know, and what it could not
-    /// remove.
+    /// remove. Containers go first: a volume in use cannot be removed.
     async fn sweep_once(&self, docker: &Docker, include_registered: bool) -> (usize, Vec<String>) {
         let mut missing = 0;
         let mut problems = Vec::new();
         let label = format!("org.hermit.run={}", self.run_id);
         let filters: HashMap<String, Vec<String>> = [("label".to_owned(), vec![label])].into();
-        let mut containers = if include_registered {
-            self.containers.lock().unwrap().clone()
-        } else {
-            Vec::new()
+        let registered = |list: &Mutex<Vec<String>>| {
+            if include_registered {
+                list.lock().unwrap().clone()
+            } else {
+                Vec::new()
+            }
         };
-        if let Ok(found) = docker
+
+        for name in registered(&self.containers) {
+            match remove_container(docker, &name).await {
+                Ok(true) => {}
+                Ok(false) => missing += 1,
+                Err(e) => problems.push(e),
+            }
+        }
+        let labelled = docker
             .list_containers(Some(
                 ListContainersOptionsBuilder::default()
                     .all(true)
@@ -154,61 +164,63 @@ impl Janitor {
                     .build(),
             ))
             .await
-        {
-            containers.extend(found.into_iter().filter_map(|c| c.id));
-        }
-        for name in containers {
-            let opts = RemoveContainerOptionsBuilder::default()
-                .force(true)
-                .v(true)
-                .build();
-            match docker.remove_container(&name, Some(opts)).await {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => missing += usize::from(include_registered),
-                Err(e) => problems.push(format!("container {name}: {e}")),
+            .unwrap_or_default();
+        for id in labelled.into_iter().filter_map(|c| c.id) {
+            if let Err(e) = remove_container(docker, &id).await {
+                problems.push(e);
             }
         }
-        let mut volumes = if include_registered {
-            self.volumes.lock().unwrap().clone()
-        } else {
-            Vec::new()
-        };
-        if let Ok(found) = docker
+
+        for name in registered(&self.volumes) {
+            match remove_volume(docker, &name).await {
+                Ok(true) => {}
+                Ok(false) => missing += 1,
+                Err(e) => problems.push(e),
+            }
+        }
+        let labelled = docker
             .list_volumes(Some(
                 ListVolumesOptionsBuilder::default()
                     .filters(&filters)
                     .build(),
             ))
             .await
-        {
-            volumes.extend(
-                found
-                    .volumes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|v| v.name),
-            );
-        }
-        volumes.sort();
-        volumes.dedup();
-        for name in volumes {
-            match docker
-                .remove_volume(
-                    &name,
-                    Some(bollard::query_parameters::RemoveVolumeOptions { force: true }),
-                )
-                .await
-            {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => missing += usize::from(include_registered),
-                Err(e) => problems.push(format!("volume {name}: {e}")),
+            .map(|v| v.volumes.unwrap_or_default())
+            .unwrap_or_default();
+        for volume in labelled {
+            if let Err(e) = remove_volume(docker, &volume.name).await {
+                problems.push(e);
             }
         }
         (missing, problems)
+    }
+}
+
+/// Removes a container and its anonymous volumes; `Ok(false)` when the engine has no such
+/// container.
+async fn remove_container(docker: &Docker, name: &str) -> Result<bool, String> {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(name, Some(opts)).await {
+        Ok(()) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(format!("container {name}: {e}")),
+    }
+}
+
+/// Removes a volume; `Ok(false)` when the engine has no such volume.
+async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, String> {
+    let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
+    match docker.remove_volume(name, Some(opts)).await {
+        Ok(()) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(format!("volume {name}: {e}")),
     }
 }
 

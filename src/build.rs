@@ -317,6 +317,37 @@ impl<'a> Session<'a> {
         )
     }
 
+    /// Builds the sdist and then the wheel from it in one step, as `python -m build` does:
+    /// one interpreter instead of two. The wheel is the right one only if the sdist is
+    /// published as the backend wrote it; otherwise build again with `wheel_from`.
+    pub async fn sdist_and_wheel(&self) -> Result<[(String, Vec<u8>); 2], BuildError> {
+        let out = self
+            .sandbox
+            .exec("sdist", &["python3", "-c", DRIVER, "both"])
+            .await?;
+        self.reporter.detail(&out.log);
+        check_step("sdist", &out, &self.lockfile_label)?;
+        let mut both = self.sandbox.download("/out").await?;
+        let mut part = |dir: &str| {
+            let mut tree = Tree::new();
+            let prefix = format!("{dir}/");
+            let names: Vec<String> = both
+                .entries()
+                .filter(|(p, _)| p.starts_with(&prefix))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for name in names {
+                if let Some(Entry::File { mode, data }) = both.remove(&name) {
+                    let _ = tree.insert_file(&name[prefix.len()..], mode, data);
+                }
+            }
+            tree
+        };
+        let sdist = single_output(part("sdist"), "sdist", ".tar.gz")?;
+        let wheel = single_output(part("wheel"), "wheel", ".whl")?;
+        Ok([sdist, wheel])
+    }
+
     /// Builds the wheel from `sdist` (unpacked inside the container, as an installer would);
     /// returns its name and the backend's bytes.
     pub async fn wheel_from(
@@ -334,14 +365,27 @@ impl<'a> Session<'a> {
                 found: sdist_name.to_owned(),
             })?;
         self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
+        // A directory of its own: an earlier `sdist_and_wheel` may have used /out/wheel.
+        let outdir = "/out/wheel-from-sdist";
+        let sdist_path = format!("/src/sdist/{sdist_name}");
         let out = self
             .sandbox
-            .exec("wheel", &["python3", "-c", DRIVER, "wheel", sdist_name])
+            .exec(
+                "wheel",
+                &["python3", "-c", DRIVER, "wheel", &sdist_path, outdir],
+            )
             .await?;
         self.reporter.detail(&out.log);
         check_step("wheel", &out, &self.lockfile_label)?;
-        single_output(self.sandbox.download("/out/wheel").await?, "wheel", ".whl")
+        single_output(self.sandbox.download(outdir).await?, "wheel", ".whl")
     }
+}
+
+/// Whether the backend's sdist is usually published as it is (so building the wheel in the
+/// same step as the sdist saves an interpreter start). setuptools copies file times into its
+/// sdists, so hermit always rewrites them and builds the wheel from the rewrite.
+fn sdist_usually_kept(backend: &str) -> bool {
+    !backend.starts_with("setuptools")
 }
 
 /// The build's environment: hermit's fixed variables plus `[tool.hermit] env`, which may add
@@ -492,21 +536,32 @@ pub async fn build(
     let session = Session::start(docker, janitor, &prepared, setup, reporter).await?;
     let mut artifacts = Vec::new();
     let mut outputs = Vec::new();
-    let (sdist_name, sdist_bytes) = match &input {
+    let (sdist_name, sdist_bytes, early_wheel) = match &input {
         Input::Project(_) => {
             let step = reporter.step("building the sdist");
-            let (name, raw) = session.sdist().await?;
+            let (name, raw, early_wheel) = if sdist_usually_kept(&config.backend) {
+                let [sdist, wheel] = session.sdist_and_wheel().await?;
+                (sdist.0, sdist.1, Some(wheel))
+            } else {
+                let (name, raw) = session.sdist().await?;
+                (name, raw, None)
+            };
             let sdist = normalize::sdist(&raw, sde, Some(&config.backend), policy)?;
             report_normalization(reporter, &name, &sdist);
             step.finish(format!("sdist {name} ({:?})", sdist.action).to_lowercase());
             artifacts.push(artifact(&name, "sdist", &raw, &sdist));
             outputs.push((name.clone(), sdist.bytes.clone()));
-            (name, sdist.bytes)
+            // The wheel built with the sdist came from these very bytes only if they were kept.
+            let early_wheel = early_wheel.filter(|_| sdist.action == normalize::Action::Kept);
+            (name, sdist.bytes, early_wheel)
         }
-        Input::Sdist { name, bytes } => (name.clone(), bytes.clone()),
+        Input::Sdist { name, bytes } => (name.clone(), bytes.clone(), None),
     };
     let step = reporter.step("building the wheel from the sdist");
-    let (wheel_name, raw_wheel) = session.wheel_from(&sdist_name, &sdist_bytes, sde).await?;
+    let (wheel_name, raw_wheel) = match early_wheel {
+        Some(wheel) => wheel,
+        None => session.wheel_from(&sdist_name, &sdist_bytes, sde).await?,
+    };
     let wheel = normalize::wheel(&raw_wheel, sde, Some(&config.backend), policy)?;
     report_normalization(reporter, &wheel_name, &wheel);
     step.finish(format!("wheel {wheel_name} ({:?})", wheel.action).to_lowercase());

@@ -1,10 +1,12 @@
 # hermit's in-container build driver. Runs as the unprivileged build user, offline, inside the
-# build image; hermit starts it once per step with `python3 -c <this file> STEP ...`.
+# build image; hermit starts it with `python3 -c <this file> STEP ...`.
 #
-#   sdist:         copy /src/source to /tmp/src, build the sdist into /out/sdist
-#   wheel NAME:    unpack /src/sdist/NAME (hermit's final sdist) and build the wheel from it
-#                  into /out/wheel, as a user installing that sdist would
-#   probe:         print facts about the network the build sees (used by tests)
+#   sdist:               copy /src/source to /tmp/src, build the sdist into /out/sdist
+#   wheel SDIST OUTDIR:  unpack SDIST into /tmp/wheel-src and build the wheel from it into
+#                        OUTDIR, as a user installing that sdist would
+#   both:                sdist, then wheel /out/sdist/<it> /out/wheel, in one process (what
+#                        `python -m build` does); hermit uses the wheel only when it keeps the
+#                        sdist byte for byte, and otherwise builds again from its rewrite
 #
 # Build requirements are already installed in the image; `build` checks them (it fails with
 # "Missing dependencies" when the backend asks for something the lock lacks) but never
@@ -18,28 +20,46 @@ os.umask(0o022)
 
 
 def run_build(args):
-    sys.argv = ["python3 -m build", "--no-isolation", *args]
-    import runpy
+    import build.__main__
 
-    runpy.run_module("build", run_name="__main__", alter_sys=True)
+    try:
+        build.__main__.main(["--no-isolation", *args], "python3 -m build")
+    except SystemExit as e:
+        if e.code:
+            raise
+
+
+def sdist():
+    shutil.copytree("/src/source", "/tmp/src", symlinks=False)
+    os.makedirs("/out/sdist")
+    run_build(["--sdist", "--outdir", "/out/sdist", "/tmp/src"])
+
+
+def wheel(sdist_path, outdir):
+    # Always the same directory, so a backend that records its build path records one value.
+    shutil.rmtree("/tmp/wheel-src", ignore_errors=True)
+    os.makedirs("/tmp/wheel-src")
+    with tarfile.open(sdist_path) as archive:
+        archive.extractall("/tmp/wheel-src", filter="data")
+    roots = sorted(os.listdir("/tmp/wheel-src"))
+    if len(roots) != 1:
+        sys.exit("hermit: the sdist must hold exactly one top-level directory, found %r" % roots)
+    os.makedirs(outdir)
+    run_build(["--wheel", "--outdir", outdir, os.path.join("/tmp/wheel-src", roots[0])])
 
 
 def main():
     step = sys.argv[1]
     if step == "sdist":
-        shutil.copytree("/src/source", "/tmp/src", symlinks=False)
-        os.makedirs("/out/sdist")
-        run_build(["--sdist", "--outdir", "/out/sdist", "/tmp/src"])
+        sdist()
     elif step == "wheel":
-        name = sys.argv[2]
-        os.makedirs("/tmp/wheel-src")
-        with tarfile.open(os.path.join("/src/sdist", name)) as archive:
-            archive.extractall("/tmp/wheel-src", filter="data")
-        roots = sorted(os.listdir("/tmp/wheel-src"))
-        if len(roots) != 1:
-            sys.exit("hermit: the sdist must hold exactly one top-level directory, found %r" % roots)
-        os.makedirs("/out/wheel")
-        run_build(["--wheel", "--outdir", "/out/wheel", os.path.join("/tmp/wheel-src", roots[0])])
+        wheel(sys.argv[2], sys.argv[3])
+    elif step == "both":
+        sdist()
+        built = sorted(os.listdir("/out/sdist"))
+        if len(built) != 1:
+            sys.exit("hermit: the sdist step produced %r" % built)
+        wheel(os.path.join("/out/sdist", built[0]), "/out/wheel")
     else:
         sys.exit("hermit driver: unknown step %r" % step)
 

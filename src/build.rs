@@ -58,6 +58,8 @@ pub enum BuildError {
     BadSourceDateEpoch(String),
     #[error("`{path}`: {message}")]
     Setting { path: PathBuf, message: String },
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
     #[error("could not read lockfile `{path}`: {source}")]
     ReadLock {
         path: PathBuf,
@@ -460,8 +462,9 @@ fn read_input(
             settings,
         ));
     }
-    let config = crate::config::load(path)?;
+    // The snapshot first: it says plainly when the path is no project at all.
     let source = crate::source::snapshot(path, opts.allow_dirty)?;
+    let config = crate::config::load(path)?;
     let commit_time = source.commit_time;
     Ok((
         Input::Project(source),
@@ -480,6 +483,15 @@ pub async fn build(
     opts: &BuildOptions,
     reporter: &Reporter,
 ) -> Result<BuildResult, BuildError> {
+    // Flags first: a typo there is reported before anything is read or run.
+    if let Some(text) = &opts.image {
+        text.parse::<image::ImageRef>()
+            .map_err(|e| BuildError::Flag {
+                flag: "--image",
+                message: e.to_string(),
+            })?;
+    }
+
     // Source.
     let (input, config, default_sde, default_from, settings_path) = read_input(opts)?;
     let (sde, sde_from) = match source_date_epoch(

@@ -73,6 +73,7 @@ pub fn failure(e: BuildError) -> Failure {
         | BuildError::NoSourceDateEpoch
         | BuildError::BadSourceDateEpoch(_)
         | BuildError::Setting { .. }
+        | BuildError::Flag { .. }
         | BuildError::ReadLock { .. } => Failure::usage(e),
         BuildError::Lock(ref lock) => {
             let hint = lock.hint();

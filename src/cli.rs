@@ -151,14 +151,15 @@ pub struct VerifyArgs {
     /// this run
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, requires = "index", conflicts_with = "lockfile")]
     pub constraint: Option<PathBuf>,
-    /// With --index: keep the rebuilt files (and the lock made from --constraint) here
+    /// With --index: keep the rebuilt files (and the lock made for the run) here
     #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath, requires = "index")]
     pub out: Option<PathBuf>,
     /// Project directory to rebuild from (default: the directory above the manifest's)
     #[arg(long, value_hint = ValueHint::DirPath)]
     pub source: Option<PathBuf>,
     /// Lockfile to rebuild with (default: the one the manifest names; with --index,
-    /// `[tool.hermit] lockfile`, then the built-in lock)
+    /// `[tool.hermit] lockfile`, else the project's build-system.requires resolved as the
+    /// index stood when the release was uploaded)
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lockfile: Option<PathBuf>,
     /// Print the result as JSON on stdout

@@ -190,7 +190,7 @@ pub async fn rebuild(
     let mut attempt = 0;
     let (lock_text, prepared, rebuilt_name, rebuilt) = loop {
         attempt += 1;
-        let lock_text = lock(
+        let lock_text = lock_as_of(
             &requirements,
             &sdist_file.filename,
             cutoff.as_deref(),
@@ -352,7 +352,7 @@ fn parse_requirements(
 /// only calls the backend's hooks, so its version does not show in the wheel; an old one may
 /// not even run on the image's Python (before 1.0 it needed `packaging` releases that import
 /// `distutils`, gone since Python 3.12). Returns the lock's text.
-async fn lock(
+pub async fn lock_as_of(
     requirements: &[String],
     sdist_name: &str,
     cutoff: Option<&str>,

@@ -159,6 +159,8 @@ pub enum IndexVerifyError {
     },
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error(transparent)]
+    Lock(#[from] crate::rebuild::RebuildError),
 }
 
 pub async fn verify_index(
@@ -228,7 +230,12 @@ pub async fn verify_index(
     }
     let config = crate::config::load(&opts.project)?;
     let settings_path = opts.project.join("pyproject.toml");
-    let lock = choose_lock(opts, &config, &index, reporter).await?;
+    let uploaded = files
+        .wheel
+        .as_ref()
+        .or(files.sdist.as_ref())
+        .and_then(|f| f.upload_time.clone());
+    let lock = choose_lock(opts, &config, &index, uploaded.as_deref(), reporter).await?;
     notes.push(format!("build requirements: {}", lock.label));
 
     // The rebuild: sdist from the checkout, wheel from that sdist, raw backend bytes.
@@ -315,14 +322,38 @@ async fn choose_lock(
     opts: &IndexVerifyOptions,
     config: &crate::config::ProjectConfig,
     index: &IndexClient,
+    uploaded: Option<&str>,
     reporter: &Reporter,
 ) -> Result<LockChoice, IndexVerifyError> {
-    let Some(path) = opts.constraint.as_ref().filter(|_| opts.lockfile.is_none()) else {
+    if opts.lockfile.is_some() || (opts.constraint.is_none() && config.hermit.lockfile.is_some()) {
         return Ok(build::choose_lock(
             &opts.project,
             opts.lockfile.as_deref(),
             config,
         )?);
+    }
+    let Some(path) = opts.constraint.as_ref() else {
+        // Nothing pins the build requirements: take them as the index stood when the release
+        // was uploaded, as its maintainer's `python -m build` most likely found them.
+        let text = crate::rebuild::lock_as_of(
+            &config.requires,
+            "pyproject.toml",
+            uploaded,
+            index,
+            &format!("verify --index {}=={}", opts.spec.name, opts.spec.version),
+            reporter,
+        )
+        .await?;
+        let bytes = text.into_bytes();
+        if let Some(out) = &opts.out {
+            crate::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
+                .map_err(BuildError::from)?;
+        }
+        return Ok(LockChoice {
+            label: format!("as-of-upload:{}", uploaded.unwrap_or("now")),
+            bytes,
+            path_for_errors: PathBuf::from(CONSTRAINT_LOCK),
+        });
     };
     let text =
         std::fs::read_to_string(path).map_err(|source| IndexVerifyError::ReadConstraint {

@@ -248,6 +248,20 @@ pub async fn prepare(
     })
 }
 
+/// `prepare`, then a container in the environment it made: how `build`, `rebuild` and
+/// `verify --index` all begin.
+pub async fn prepare_session<'a>(
+    docker: &'a Docker,
+    janitor: &Janitor,
+    opts: &PrepareOptions<'_>,
+    setup: SessionSetup<'_>,
+    reporter: &Reporter,
+) -> Result<(Prepared, Session<'a>), BuildError> {
+    let prepared = prepare(docker, opts, reporter).await?;
+    let session = Session::start(docker, janitor, &prepared, setup, reporter).await?;
+    Ok((prepared, session))
+}
+
 /// How a build container is set up.
 pub struct SessionSetup<'s> {
     pub env: BTreeMap<String, String>,
@@ -520,19 +534,14 @@ pub async fn build(
         Input::Sdist { .. } => std::env::current_dir().unwrap_or_default(),
     };
     let lock_choice = choose_lock(&project_dir, opts.lockfile.as_deref(), &config)?;
-    let prepared = prepare(
-        docker,
-        &PrepareOptions {
-            lock: &lock_choice,
-            image: opts.image.clone().or_else(|| config.hermit.image.clone()),
-            settings_path: settings_path.clone(),
-            index_url: opts.index_url.clone(),
-            debian_mirror: opts.debian_mirror.clone(),
-            cache_dir: opts.cache_dir.clone(),
-        },
-        reporter,
-    )
-    .await?;
+    let prepare_opts = PrepareOptions {
+        lock: &lock_choice,
+        image: opts.image.clone().or_else(|| config.hermit.image.clone()),
+        settings_path: settings_path.clone(),
+        index_url: opts.index_url.clone(),
+        debian_mirror: opts.debian_mirror.clone(),
+        cache_dir: opts.cache_dir.clone(),
+    };
 
     // Sandbox: the sdist (unless given), then the wheel from it.
     let source_files = match &input {
@@ -545,7 +554,8 @@ pub async fn build(
         source: source_files,
         mtime: sde,
     };
-    let session = Session::start(docker, janitor, &prepared, setup, reporter).await?;
+    let (prepared, session) =
+        prepare_session(docker, janitor, &prepare_opts, setup, reporter).await?;
     let mut artifacts = Vec::new();
     let mut outputs = Vec::new();
     let (sdist_name, sdist_bytes, early_wheel) = match &input {

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::build::{self, BuildError, LockChoice, PrepareOptions, Session, SessionSetup};
+use crate::build::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
 use crate::digest::Sha256;
 use crate::lock::resolve::{ResolveError, resolve_with};
 use crate::lock::target::Target;
@@ -204,8 +204,9 @@ pub async fn rebuild(
             bytes: lock_text.clone().into_bytes(),
             path_for_errors: PathBuf::from(LOCK_FILE),
         };
-        let prepared = build::prepare(
+        let (prepared, session) = build::prepare_session(
             docker,
+            janitor,
             &PrepareOptions {
                 lock: &choice,
                 image: None,
@@ -214,14 +215,6 @@ pub async fn rebuild(
                 debian_mirror: opts.debian_mirror.clone(),
                 cache_dir: opts.cache_dir.clone(),
             },
-            reporter,
-        )
-        .await?;
-        let step = reporter.step(format!("building the wheel from {}", sdist_file.filename));
-        let session = Session::start(
-            docker,
-            janitor,
-            &prepared,
             SessionSetup {
                 env: env.clone(),
                 limits: build::limits(&config),
@@ -231,6 +224,7 @@ pub async fn rebuild(
             reporter,
         )
         .await?;
+        let step = reporter.step(format!("building the wheel from {}", sdist_file.filename));
         match session
             .wheel_from(&sdist_file.filename, &sdist, mtime)
             .await

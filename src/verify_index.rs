@@ -16,7 +16,7 @@ use std::str::FromStr;
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::build::{self, BuildError, LockChoice, PrepareOptions, Session, SessionSetup};
+use crate::build::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
 use crate::digest::Sha256;
 use crate::output::Reporter;
 use crate::pypi::IndexClient;
@@ -239,8 +239,11 @@ pub async fn verify_index(
     notes.push(format!("build requirements: {}", lock.label));
 
     // The rebuild: sdist from the checkout, wheel from that sdist, raw backend bytes.
-    let prepared = build::prepare(
+    let env = build::environment(guess.value(), &config.hermit.env, &settings_path)?;
+    let mtime = guess.value().or(source.commit_time).unwrap_or(0);
+    let (_, session) = build::prepare_session(
         docker,
+        janitor,
         &PrepareOptions {
             lock: &lock,
             image: config.hermit.image.clone(),
@@ -249,15 +252,6 @@ pub async fn verify_index(
             debian_mirror: opts.debian_mirror.clone(),
             cache_dir: opts.cache_dir.clone(),
         },
-        reporter,
-    )
-    .await?;
-    let env = build::environment(guess.value(), &config.hermit.env, &settings_path)?;
-    let mtime = guess.value().or(source.commit_time).unwrap_or(0);
-    let session = Session::start(
-        docker,
-        janitor,
-        &prepared,
         SessionSetup {
             env,
             limits: build::limits(&config),

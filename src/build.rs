@@ -196,7 +196,6 @@ pub struct Prepared {
     pub env_id: ImageId,
     pub image: manifest::ImageInfo,
     pub requirements: manifest::RequirementsInfo,
-    pub lockfile_label: String,
 }
 
 /// The inputs `prepare` needs, apart from the engine.
@@ -244,7 +243,6 @@ pub async fn prepare(
             lockfile_sha256: lock_sha256,
             files,
         },
-        lockfile_label: opts.lock.label.clone(),
     })
 }
 
@@ -313,7 +311,7 @@ impl<'a> Session<'a> {
         let sandbox = Sandbox::start(docker, janitor, &spec, input.to_tar(mtime)).await?;
         Ok(Session {
             sandbox,
-            lockfile_label: prepared.lockfile_label.clone(),
+            lockfile_label: prepared.requirements.lockfile.clone(),
             reporter: reporter.clone(),
         })
     }

@@ -48,6 +48,26 @@ impl Sha256 {
     pub fn prefixed(&self) -> String {
         format!("sha256:{}", self.hex())
     }
+
+    /// The digest as a wheel's RECORD spells it: urlsafe base64 without padding.
+    pub fn urlsafe_b64(&self) -> String {
+        urlsafe_b64_nopad(&self.0)
+    }
+}
+
+fn urlsafe_b64_nopad(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 impl FromStr for Sha256 {
@@ -140,6 +160,20 @@ mod tests {
         assert!("g".repeat(64).parse::<Sha256>().is_err());
         assert!(Sha256::from_prefixed(&"a".repeat(64)).is_err());
         assert!(serde_json::from_str::<Sha256>("\"00\"").is_err());
+    }
+
+    #[test]
+    fn encodes_urlsafe_base64_without_padding() {
+        assert_eq!(urlsafe_b64_nopad(b""), "");
+        assert_eq!(urlsafe_b64_nopad(b"f"), "Zg");
+        assert_eq!(urlsafe_b64_nopad(b"fo"), "Zm8");
+        assert_eq!(urlsafe_b64_nopad(b"foo"), "Zm9v");
+        assert_eq!(urlsafe_b64_nopad(&[0xfb, 0xff]), "-_8");
+        // Python: base64.urlsafe_b64encode(hashlib.sha256(b"").digest()).rstrip(b"=")
+        assert_eq!(
+            Sha256::of(b"").urlsafe_b64(),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
     }
 
     #[test]

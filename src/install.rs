@@ -172,7 +172,7 @@ fn unpack(
             format!(
                 "{},sha256={},{}",
                 csv_field(&relative(purelib, path)),
-                b64url(Sha256::of(data).as_bytes()),
+                record_hash(data),
                 data.len()
             )
         })
@@ -249,23 +249,7 @@ fn csv_field(s: &str) -> String {
 }
 
 fn record_hash(data: &[u8]) -> String {
-    b64url(Sha256::of(data).as_bytes())
-}
-
-/// Urlsafe base64 without padding, as RECORD uses.
-fn b64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    Sha256::of(data).urlsafe_b64()
 }
 
 /// `to` relative to the directory `from` (both absolute, `/`-separated).
@@ -402,12 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn encodes_base64url_and_relative_paths() {
-        assert_eq!(b64url(b""), "");
-        assert_eq!(b64url(b"f"), "Zg");
-        assert_eq!(b64url(b"fo"), "Zm8");
-        assert_eq!(b64url(b"foo"), "Zm9v");
-        assert_eq!(b64url(&[0xfb, 0xff]), "-_8");
+    fn relative_paths_and_csv_fields() {
         assert_eq!(relative("/a/b/c", "/a/x/y"), "../../x/y");
         assert_eq!(relative("/a/b", "/a/b/c"), "c");
         assert_eq!(parse_csv_line("\"a,b\",c,"), vec!["a,b", "c", ""]);

@@ -539,37 +539,16 @@ mod tests {
     }
 
     fn record(members: &[(&str, &[u8])]) -> Vec<u8> {
-        use base64_free::urlsafe_nopad;
         let mut out = String::new();
         for (name, data) in members {
-            let digest = crate::digest::Sha256::of(data);
             out.push_str(&format!(
                 "{name},sha256={},{}\n",
-                urlsafe_nopad(digest.as_bytes()),
+                crate::digest::Sha256::of(data).urlsafe_b64(),
                 data.len()
             ));
         }
         out.push_str("x-1.0.dist-info/RECORD,,\n");
         out.into_bytes()
-    }
-
-    /// A tiny URL-safe base64 without padding, for RECORD lines in test wheels.
-    mod base64_free {
-        pub fn urlsafe_nopad(bytes: &[u8]) -> String {
-            const A: &[u8; 64] =
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            let mut out = String::new();
-            for chunk in bytes.chunks(3) {
-                let n = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-                for i in 0..=chunk.len() {
-                    out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                }
-            }
-            out
-        }
     }
 
     fn full_wheel(module: &[u8], metadata: &[u8], time: (u16, u8, u8)) -> Vec<u8> {

@@ -91,22 +91,7 @@ fn dist_info_dir(members: &[WheelMember]) -> Result<String, NormalizeError> {
 
 /// `sha256=` + urlsafe base64 without padding, as RECORD spells a digest.
 fn record_hash(data: &[u8]) -> String {
-    format!("sha256={}", b64_urlsafe_nopad(Sha256::of(data).as_bytes()))
-}
-
-fn b64_urlsafe_nopad(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 3);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    format!("sha256={}", Sha256::of(data).urlsafe_b64())
 }
 
 /// Splits one CSV line the way Python's `csv` module reads RECORD.

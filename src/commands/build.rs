@@ -2,16 +2,13 @@
 
 use crate::build::{BuildError, BuildOptions};
 use crate::cli::BuildArgs;
-use crate::commands::{Failure, run_id, with_cleanup};
+use crate::commands::{Failure, on_engine};
 use crate::output::Reporter;
-use crate::sandbox::Janitor;
 
 pub async fn run(args: BuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
     let opts = options(&args)?;
-    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
-    let janitor = Janitor::new(run_id());
-    let result = with_cleanup(&docker, &janitor, reporter, async {
-        crate::build::build(&docker, &janitor, &opts, reporter)
+    let result = on_engine(reporter, async |docker, janitor| {
+        crate::build::build(docker, janitor, &opts, reporter)
             .await
             .map_err(failure)
     })

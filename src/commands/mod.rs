@@ -93,6 +93,17 @@ fn fresh_run_id() -> String {
     hex::encode(bytes)
 }
 
+/// Connects to the engine and runs `work` as one run: its own run ID and janitor, swept
+/// afterwards by `with_cleanup`.
+pub async fn on_engine<T>(
+    reporter: &Reporter,
+    work: impl AsyncFnOnce(&bollard::Docker, &crate::sandbox::Janitor) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
+    let janitor = crate::sandbox::Janitor::new(run_id());
+    with_cleanup(&docker, &janitor, reporter, work(&docker, &janitor)).await
+}
+
 /// Runs `work` and then removes everything the run created, also when the user presses
 /// Ctrl-C (the work future is dropped at its next await point, then cleanup runs).
 pub async fn with_cleanup<T>(

@@ -3,11 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::RebuildArgs;
-use crate::commands::{Failure, run_id, with_cleanup};
+use crate::commands::{Failure, on_engine};
 use crate::output::Reporter;
 use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildResult, SummaryRow};
 use crate::release::ReleaseSpec;
-use crate::sandbox::Janitor;
 
 pub async fn run(args: RebuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
     match (&args.release, &args.requirement_file) {
@@ -35,10 +34,8 @@ fn options(args: &RebuildArgs, spec: ReleaseSpec, out: PathBuf) -> RebuildOption
 
 /// One rebuild with its own engine connection and cleanup.
 async fn one(opts: &RebuildOptions, reporter: &Reporter) -> Result<RebuildResult, Failure> {
-    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
-    let janitor = Janitor::new(run_id());
-    with_cleanup(&docker, &janitor, reporter, async {
-        rebuild::rebuild(&docker, &janitor, opts, reporter)
+    on_engine(reporter, async |docker, janitor| {
+        rebuild::rebuild(docker, janitor, opts, reporter)
             .await
             .map_err(failure)
     })

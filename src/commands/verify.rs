@@ -1,9 +1,10 @@
 //! `hermit verify`.
 
+use serde::Serialize;
+
 use crate::cli::VerifyArgs;
-use crate::commands::{Failure, run_id, with_cleanup};
+use crate::commands::{Failure, on_engine};
 use crate::output::Reporter;
-use crate::sandbox::Janitor;
 use crate::verify::{VerifyError, VerifyOptions};
 use crate::verify_index::{IndexVerifyError, IndexVerifyOptions};
 
@@ -24,10 +25,8 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
         debian_mirror: args.endpoints.debian_mirror.clone(),
         cache_dir: args.endpoints.cache_dir.clone(),
     };
-    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
-    let janitor = Janitor::new(run_id());
-    let verdict = with_cleanup(&docker, &janitor, reporter, async {
-        crate::verify::verify(&docker, &janitor, &opts, reporter)
+    let verdict = on_engine(reporter, async |docker, janitor| {
+        crate::verify::verify(docker, janitor, &opts, reporter)
             .await
             .map_err(|e| match e {
                 VerifyError::Build(b) => super::build::failure(b),
@@ -39,33 +38,20 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
             })
     })
     .await?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&verdict).expect("verdict serializes")
-        );
-    } else {
+    Ok(show(args.json, &verdict, verdict.ok(), || {
         for d in &verdict.input_differences {
             println!("inputs differ: {d}");
         }
         for a in &verdict.artifacts {
             println!("{}: {}", a.name, a.status);
-            if let Some(report) = &a.report {
-                for line in report.lines() {
-                    println!("  {line}");
-                }
-            }
+            print_report(a.report.as_deref());
         }
-        println!(
-            "{}",
-            if verdict.ok() {
-                "verified: every artifact is identical"
-            } else {
-                "NOT verified"
-            }
-        );
-    }
-    Ok(if verdict.ok() { 0 } else { 1 })
+        if verdict.ok() {
+            "verified: every artifact is identical".to_owned()
+        } else {
+            "NOT verified".to_owned()
+        }
+    }))
 }
 
 /// `hermit verify --index NAME==VERSION`.
@@ -81,10 +67,8 @@ async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result
         debian_mirror: args.endpoints.debian_mirror.clone(),
         cache_dir: args.endpoints.cache_dir.clone(),
     };
-    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
-    let janitor = Janitor::new(run_id());
-    let verdict = with_cleanup(&docker, &janitor, reporter, async {
-        crate::verify_index::verify_index(&docker, &janitor, &opts, reporter)
+    let verdict = on_engine(reporter, async |docker, janitor| {
+        crate::verify_index::verify_index(docker, janitor, &opts, reporter)
             .await
             .map_err(|e| match e {
                 IndexVerifyError::Build(b) => super::build::failure(b),
@@ -102,12 +86,7 @@ async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result
             })
     })
     .await?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&verdict).expect("verdict serializes")
-        );
-    } else {
+    Ok(show(args.json, &verdict, verdict.ok(), || {
         for note in &verdict.notes {
             println!("note: {note}");
         }
@@ -118,23 +97,36 @@ async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result
                 .or(f.rebuilt.as_deref())
                 .unwrap_or(f.kind);
             println!("{name}: {}", f.closeness.describe());
-            if let Some(report) = &f.report {
-                for line in report.lines() {
-                    println!("  {line}");
-                }
-            }
+            print_report(f.report.as_deref());
         }
+        if verdict.ok() {
+            format!(
+                "verified: {} {} on the index is what this checkout builds",
+                verdict.name, verdict.version
+            )
+        } else {
+            format!("NOT verified: {} {}", verdict.name, verdict.version)
+        }
+    }))
+}
+
+/// Prints a verdict as one JSON line, or as `text` prints it followed by the conclusion it
+/// returns; the exit code says whether it verified.
+fn show(json: bool, verdict: &impl Serialize, ok: bool, text: impl FnOnce() -> String) -> u8 {
+    if json {
         println!(
             "{}",
-            if verdict.ok() {
-                format!(
-                    "verified: {} {} on the index is what this checkout builds",
-                    verdict.name, verdict.version
-                )
-            } else {
-                format!("NOT verified: {} {}", verdict.name, verdict.version)
-            }
+            serde_json::to_string(verdict).expect("verdict serializes")
         );
+    } else {
+        println!("{}", text());
     }
-    Ok(if verdict.ok() { 0 } else { 1 })
+    if ok { 0 } else { 1 }
+}
+
+/// A member-by-member report, indented under the file it explains.
+fn print_report(report: Option<&str>) {
+    for line in report.into_iter().flat_map(str::lines) {
+        println!("  {line}");
+    }
 }

@@ -198,6 +198,26 @@ impl Backend {
         }
     }
 
+    /// Notes `member` coming before `prev` in the archive, unless the backend walks sorted
+    /// (then its order is its own and reproducible).
+    pub(crate) fn check_order(self, f: &mut Findings, member: &str, prev: &str) {
+        if self.sorted_walker().is_none() {
+            f.add(
+                "members not sorted and the backend does not walk sorted",
+                || format!("`{member}` after `{prev}`; {} is not known to", self.name()),
+            );
+        }
+    }
+
+    /// Why a clean artifact's member order is fine: `check_order` found nothing.
+    pub(crate) fn order_reason(self, sorted: bool) -> String {
+        match (sorted, self.sorted_walker()) {
+            (true, _) => "members sorted".to_owned(),
+            (false, Some(name)) => format!("members in {name}'s order ({name} walks sorted)"),
+            (false, None) => unreachable!("judge flags unsorted members of other backends"),
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Hatchling => "hatchling",

@@ -383,12 +383,7 @@ fn judge(sdist: &Sdist, sde: u64, backend: Backend) -> Findings {
             });
         }
         if let Some(p) = prev.filter(|p| path.as_bytes() < p.as_bytes()) {
-            if backend.sorted_walker().is_none() {
-                f.add(
-                    "members not sorted and the backend does not walk sorted",
-                    || format!("`{path}` after `{p}`; {} is not known to", backend.name()),
-                );
-            }
+            backend.check_order(&mut f, path, p);
         }
         prev = Some(path);
     }
@@ -422,17 +417,12 @@ fn clean_reasons(sdist: &Sdist, sde: u64, backend: Backend) -> Vec<String> {
         .members
         .windows(2)
         .all(|w| w[0].path.as_bytes() <= w[1].path.as_bytes());
-    let order = match (sorted, backend.sorted_walker()) {
-        (true, _) => "members sorted".to_owned(),
-        (false, Some(name)) => format!("members in {name}'s order ({name} walks sorted)"),
-        (false, None) => unreachable!("judge flags unsorted members of other backends"),
-    };
     vec![
         times,
         format!("{gz_time}, {gz_name}"),
         "owners 0 with empty names".into(),
         "modes 0644/0755".into(),
-        order,
+        backend.order_reason(sorted),
     ]
 }
 

@@ -330,19 +330,7 @@ fn judge(
                 };
                 f.add(what, || format!("`{name}` after `{}`", p.1));
             } else if key.0 == p.0 && key.1 < p.1 {
-                match backend.sorted_walker() {
-                    Some(_) => {}
-                    None => f.add(
-                        "members not sorted and the backend does not walk sorted",
-                        || {
-                            format!(
-                                "`{name}` after `{}`; {} is not known to",
-                                p.1,
-                                backend.name()
-                            )
-                        },
-                    ),
-                }
+                backend.check_order(&mut f, name, p.1);
             }
         }
         prev = Some(key);
@@ -375,16 +363,11 @@ fn clean_reasons(
     let sorted = members
         .windows(2)
         .all(|w| order_key(&w[0].entry.name, dist_info) <= order_key(&w[1].entry.name, dist_info));
-    let order = match (sorted, backend.sorted_walker()) {
-        (true, _) => "members sorted".to_owned(),
-        (false, Some(name)) => format!("members in {name}'s order ({name} walks sorted)"),
-        (false, None) => unreachable!("judge flags unsorted members of other backends"),
-    };
     vec![
         times,
         "modes 0644/0755 with unix attributes".into(),
         "no extra fields or comments".into(),
-        order,
+        backend.order_reason(sorted),
         ".dist-info last, RECORD last; RECORD hashes verified".into(),
     ]
 }

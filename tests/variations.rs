@@ -71,29 +71,7 @@ fn build(v: &Variation) -> Vec<(String, Vec<u8>)> {
         std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(mode))
             .unwrap();
     }
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(args)
-            .current_dir(&project)
-            .env("GIT_CONFIG_GLOBAL", &gitconfig)
-            .env("GIT_AUTHOR_DATE", "1700000000 +0000")
-            .env("GIT_COMMITTER_DATE", "1700000000 +0000")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t.invalid",
-        "commit",
-        "-qm",
-        "fixture",
-    ]);
+    git_init(&project);
     if let Some(t) = v.mtime {
         for rel in &files {
             let f = std::fs::File::options()

@@ -188,6 +188,13 @@ fn verify_record(
 
 /// The canonical members of a wheel (RECORD recomputed), after checking the old RECORD.
 pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember>, NormalizeError> {
+    let dist_info = check(members)?;
+    Ok(rewrite(members, &dist_info))
+}
+
+/// Checks that the wheel is whole: safe, unique member names, one `.dist-info` directory
+/// with a RECORD that matches every member. Returns the `.dist-info` directory.
+fn check(members: &[WheelMember]) -> Result<String, NormalizeError> {
     let mut seen = std::collections::BTreeSet::new();
     for m in members {
         check_name(&m.entry.name)?;
@@ -205,7 +212,12 @@ pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember>, Nor
         .find(|m| m.entry.name == record_name)
         .ok_or_else(|| NormalizeError::Wheel(format!("no `{record_name}`")))?;
     verify_record(members, &record_name, &record.data)?;
+    Ok(dist_info)
+}
 
+/// The canonical members of a wheel that passed `check`.
+fn rewrite(members: &[WheelMember], dist_info: &str) -> Vec<CanonMember> {
+    let record_name = format!("{dist_info}/RECORD");
     let mut out: Vec<CanonMember> = members
         .iter()
         .filter(|m| !m.entry.is_dir() && m.entry.name != record_name)
@@ -218,7 +230,7 @@ pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember>, Nor
             }
         })
         .collect();
-    out.sort_by(|a, b| order_key(&a.name, &dist_info).cmp(&order_key(&b.name, &dist_info)));
+    out.sort_by(|a, b| order_key(&a.name, dist_info).cmp(&order_key(&b.name, dist_info)));
     let mut lines = String::new();
     for m in &out {
         lines.push_str(&format!(
@@ -234,7 +246,7 @@ pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember>, Nor
         mode: S_IFREG | 0o644,
         data: lines.into_bytes(),
     });
-    Ok(out)
+    out
 }
 
 /// Serializes canonical members with every time set to SOURCE_DATE_EPOCH.
@@ -256,9 +268,10 @@ fn judge(
     archive: &Archive,
     raw_len: usize,
     members: &[WheelMember],
+    dist_info: &str,
     sde: u64,
     backend: Backend,
-) -> Result<Findings, NormalizeError> {
+) -> Findings {
     let mut allowed = vec![dos(sde)];
     match backend {
         Backend::Hatchling => allowed.push(dos(HATCHLING_DEFAULT_TIME)),
@@ -266,7 +279,6 @@ fn judge(
         Backend::Setuptools | Backend::Other => {}
     }
     let (want_date, want_time) = dos(sde);
-    let dist_info = dist_info_dir(members)?;
     let mut f = Findings::default();
     if !archive.comment.is_empty() {
         f.add("archive comment", || {
@@ -320,7 +332,7 @@ fn judge(
         if !e.comment.is_empty() {
             f.add("member comment", || format!("`{name}`"));
         }
-        let key = order_key(name, &dist_info);
+        let key = order_key(name, dist_info);
         if let Some(p) = prev {
             if key.0 < p.0 {
                 let what = if p.0 == 2 {
@@ -335,7 +347,7 @@ fn judge(
         }
         prev = Some(key);
     }
-    Ok(f)
+    f
 }
 
 fn clean_reasons(
@@ -379,15 +391,18 @@ pub(super) fn normalize(
     policy: Policy,
 ) -> Result<Outcome, NormalizeError> {
     let (archive, members) = read_wheel(raw)?;
-    // Built first so a corrupt wheel is an error under every policy but `never`.
-    let canon = canonical(&members)?;
-    let findings = judge(&archive, raw.len(), &members, sde, backend)?;
+    // Checked first so a corrupt wheel is an error under every policy but `never`; the
+    // canonical members are made only when the wheel is rewritten.
+    let dist_info = check(&members)?;
+    let findings = judge(&archive, raw.len(), &members, &dist_info, sde, backend);
     if policy == Policy::Auto && findings.is_empty() {
-        let dist_info = dist_info_dir(&members)?;
         let reasons = clean_reasons(&members, sde, &dist_info, backend);
         return Ok(Outcome::kept(raw, reasons));
     }
-    Ok(Outcome::rewritten(write(&canon, sde)?, findings))
+    Ok(Outcome::rewritten(
+        write(&rewrite(&members, &dist_info), sde)?,
+        findings,
+    ))
 }
 
 #[cfg(test)]

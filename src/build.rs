@@ -425,13 +425,15 @@ pub fn environment(
     Ok(env)
 }
 
-fn artifact(name: &str, kind: &str, raw: &[u8], o: &normalize::Outcome) -> Artifact {
+fn artifact(name: &str, kind: &str, o: &normalize::Outcome) -> Artifact {
+    let sha256 = Sha256::of(&o.bytes);
     Artifact {
         name: name.to_owned(),
         kind: kind.to_owned(),
-        sha256: Sha256::of(&o.bytes),
+        sha256,
         size: o.bytes.len() as u64,
-        raw_sha256: (o.action == normalize::Action::Kept).then(|| Sha256::of(raw)),
+        // A kept artifact's bytes are the raw bytes: the same digest.
+        raw_sha256: (o.action == normalize::Action::Kept).then_some(sha256),
         normalization: format!("{:?}", o.action).to_lowercase(),
         reasons: o.reasons.clone(),
     }
@@ -569,7 +571,7 @@ pub async fn build(
             let sdist = normalize::sdist(&raw, sde, Some(&config.backend), policy)?;
             report_normalization(reporter, &name, &sdist);
             step.finish(format!("sdist {name} ({:?})", sdist.action).to_lowercase());
-            artifacts.push(artifact(&name, "sdist", &raw, &sdist));
+            artifacts.push(artifact(&name, "sdist", &sdist));
             outputs.push((name.clone(), sdist.bytes.clone()));
             // The wheel built with the sdist came from these very bytes only if they were kept.
             let early_wheel = early_wheel.filter(|_| sdist.action == normalize::Action::Kept);
@@ -585,7 +587,7 @@ pub async fn build(
     let wheel = normalize::wheel(&raw_wheel, sde, Some(&config.backend), policy)?;
     report_normalization(reporter, &wheel_name, &wheel);
     step.finish(format!("wheel {wheel_name} ({:?})", wheel.action).to_lowercase());
-    artifacts.push(artifact(&wheel_name, "wheel", &raw_wheel, &wheel));
+    artifacts.push(artifact(&wheel_name, "wheel", &wheel));
     outputs.push((wheel_name.clone(), wheel.bytes));
 
     // Manifest.

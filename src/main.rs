@@ -53,19 +53,7 @@ fn main() -> ExitCode {
 }
 
 fn print_failure(failure: &Failure) {
-    let mut shown = failure.error.to_string();
-    eprintln!("hermit: error: {shown}");
-    let mut source = failure.error.source();
-    while let Some(cause) = source {
-        // Many messages already quote their cause; say each thing once.
-        let text = cause.to_string();
-        if !shown.contains(&text) {
-            eprintln!("  caused by: {text}");
-            shown.push_str(&text);
-        }
-        source = cause.source();
-    }
-    if let Some(hint) = &failure.hint {
-        eprintln!("  hint: {hint}");
+    for line in failure.lines() {
+        eprintln!("{line}");
     }
 }

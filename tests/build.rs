@@ -82,7 +82,10 @@ fn check_fixture(fixture: &str, script: &str, module: &str, sdist_action: &str) 
     for a in m["artifacts"].as_array().unwrap() {
         let bytes = std::fs::read(dist.join(a["name"].as_str().unwrap())).unwrap();
         assert_eq!(a["size"], bytes.len() as u64);
-        assert_eq!(a["sha256"], hermit::digest::Sha256::of(&bytes).hex());
+        assert_eq!(
+            a["sha256"],
+            hermit::record::digest::Sha256::of(&bytes).hex()
+        );
     }
     assert_eq!(artifact(&m, "sdist")["normalization"], sdist_action);
     assert_eq!(m["source_date_epoch"], 1_700_000_000u64);

@@ -35,7 +35,7 @@ fn tuf_6_0_0_is_bit_identical() {
     let rec = record(&tmp.path().join("rebuild"), "tuf-6.0.0");
     assert_eq!(
         rec["wheel"]["sha256"],
-        hermit::digest::Sha256::of(&wheel).hex()
+        hermit::record::digest::Sha256::of(&wheel).hex()
     );
     let lock = std::fs::read_to_string(dir.join("build.lock")).unwrap();
     assert!(
@@ -44,7 +44,7 @@ fn tuf_6_0_0_is_bit_identical() {
     );
     assert_eq!(
         rec["lock_sha256"],
-        hermit::digest::Sha256::of(lock.as_bytes()).hex()
+        hermit::record::digest::Sha256::of(lock.as_bytes()).hex()
     );
     assert!(rec["cutoff"].as_str().unwrap().starts_with("2025-"));
 }

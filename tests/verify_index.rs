@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use hermit::digest::Sha256;
+use hermit::record::digest::Sha256;
 
 use crate::util::*;
 
@@ -227,7 +227,7 @@ fn verify_index_finds_a_plain_release_bit_identical_and_names_a_changed_wheel() 
     let mut changed = wheel.clone();
     // In the middle of the largest module's compressed bytes, so the code changes (a byte in
     // padding or a header field could leave the contents alone).
-    let archive = hermit::normalize::zipfmt::parse(wheel).unwrap();
+    let archive = hermit::archive::zip::parse(wheel).unwrap();
     let largest = archive
         .entries
         .iter()

@@ -1,14 +1,14 @@
 //! `hermit build`.
 
-use crate::build::{BuildError, BuildOptions};
 use crate::cli::BuildArgs;
 use crate::commands::{Failure, on_engine};
 use crate::output::Reporter;
+use crate::pipeline::{BuildError, BuildOptions};
 
 pub async fn run(args: BuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
     let opts = options(&args)?;
     let result = on_engine(reporter, async |docker, janitor| {
-        crate::build::build(docker, janitor, &opts, reporter)
+        crate::pipeline::build(docker, janitor, &opts, reporter)
             .await
             .map_err(failure)
     })
@@ -72,17 +72,7 @@ pub fn failure(e: BuildError) -> Failure {
         | BuildError::Setting { .. }
         | BuildError::Flag { .. }
         | BuildError::ReadLock { .. } => Failure::usage(e),
-        BuildError::Lock(ref lock) => {
-            let hint = lock.hint();
-            let f = Failure::usage(e);
-            match hint {
-                Some(h) => f.with_hint(h),
-                None => f,
-            }
-        }
-        BuildError::MissingRequirement { .. } => Failure::failed(e).with_hint(
-            "build requirements come only from the lock: run `hermit lock --project . -o build.lock` and set `[tool.hermit] lockfile = \"build.lock\"`",
-        ),
+        BuildError::Lock(_) => Failure::usage(e),
         other => Failure::failed(other),
     }
 }

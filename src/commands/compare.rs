@@ -4,7 +4,7 @@ use crate::cli::CompareArgs;
 use crate::commands::Failure;
 
 pub fn run(args: CompareArgs) -> Result<u8, Failure> {
-    let report = crate::compare::compare_paths(&args.a, &args.b).map_err(Failure::usage)?;
+    let report = crate::check::compare::compare_paths(&args.a, &args.b).map_err(Failure::usage)?;
     if args.json {
         println!(
             "{}",

@@ -10,7 +10,7 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
         println!("{} {what:<16} {detail}", if good { "ok  " } else { "FAIL" });
         ok &= good;
     };
-    match crate::docker::connect().await {
+    match crate::engine::docker::connect().await {
         Ok(docker) => {
             let version = docker.version().await.ok();
             let engine = version
@@ -46,7 +46,7 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
         }
         Err(e) => line(false, "engine", e.to_string()),
     }
-    match crate::endpoints::index_url(args.index_url.as_deref()) {
+    match crate::index::endpoints::index_url(args.index_url.as_deref()) {
         Ok(e) => line(
             true,
             "package index",
@@ -54,7 +54,7 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
         ),
         Err(e) => line(false, "package index", e.to_string()),
     }
-    match crate::endpoints::debian_mirror(args.debian_mirror.as_deref()) {
+    match crate::index::endpoints::debian_mirror(args.debian_mirror.as_deref()) {
         Ok(e) => line(
             true,
             "debian mirror",
@@ -62,7 +62,7 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
         ),
         Err(e) => line(false, "debian mirror", e.to_string()),
     }
-    match crate::cache::Cache::open(args.cache_dir.as_deref()) {
+    match crate::index::cache::Cache::open(args.cache_dir.as_deref()) {
         Ok(c) => line(true, "cache", c.dir().display().to_string()),
         Err(e) => line(false, "cache", e.to_string()),
     }

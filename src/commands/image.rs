@@ -1,22 +1,25 @@
 //! `hermit image build|lock|ls`.
 
 use crate::cli::ImageCommand;
-use crate::commands::{Failure, run_id, with_cleanup};
+use crate::commands::{Failure, with_cleanup};
+use crate::engine::janitor::Janitor;
 use crate::output::Reporter;
-use crate::sandbox::Janitor;
 
 pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> {
-    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
-    let janitor = Janitor::new(run_id());
+    let docker = crate::engine::docker::connect()
+        .await
+        .map_err(Failure::failed)?;
+    let janitor = Janitor::for_new_run();
     match cmd {
         ImageCommand::Build(args) => {
-            let cache = crate::cache::Cache::open(args.endpoints.cache_dir.as_deref())
+            let cache = crate::index::cache::Cache::open(args.endpoints.cache_dir.as_deref())
                 .map_err(Failure::usage)?;
             let mirror = args.endpoints.debian_mirror.clone();
             let id = with_cleanup(&docker, &janitor, reporter, async {
                 match &args.recipe {
                     Some(dir) => crate::image::build_recipe(
                         &docker,
+                        &janitor,
                         cache.dir(),
                         dir,
                         mirror.as_deref(),
@@ -26,6 +29,7 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                     .map_err(Failure::failed),
                     None if args.if_missing => crate::image::ensure_default(
                         &docker,
+                        &janitor,
                         cache.dir(),
                         mirror.as_deref(),
                         reporter,
@@ -43,6 +47,7 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                             .map_err(Failure::failed)?;
                         crate::image::build_recipe(
                             &docker,
+                            &janitor,
                             cache.dir(),
                             dir.path(),
                             mirror.as_deref(),
@@ -58,16 +63,23 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
             Ok(0)
         }
         ImageCommand::Lock(args) => {
-            let cache = crate::cache::Cache::open(args.endpoints.cache_dir.as_deref())
+            let cache = crate::index::cache::Cache::open(args.endpoints.cache_dir.as_deref())
                 .map_err(Failure::usage)?;
             let options = crate::image::LockOptions {
                 mirror: args.endpoints.debian_mirror.clone(),
                 skip_signature: args.insecure_skip_release_signature,
             };
             with_cleanup(&docker, &janitor, reporter, async {
-                crate::image::lock_recipe(&docker, cache.dir(), &args.recipe, &options, reporter)
-                    .await
-                    .map_err(Failure::failed)
+                crate::image::lock_recipe(
+                    &docker,
+                    &janitor,
+                    cache.dir(),
+                    &args.recipe,
+                    &options,
+                    reporter,
+                )
+                .await
+                .map_err(Failure::failed)
             })
             .await?;
             Ok(0)

@@ -1,6 +1,8 @@
 //! One module per subcommand: each wires the library's stages together and reports.
 
 use crate::cli::Command;
+use crate::error::Exit;
+pub use crate::error::Failure;
 use crate::output::Reporter;
 
 mod build;
@@ -10,43 +12,6 @@ mod image;
 mod lock;
 mod rebuild;
 mod verify;
-
-/// An error as the user sees it: what went wrong, how bad (exit code), and the fix.
-#[derive(Debug)]
-pub struct Failure {
-    pub error: anyhow::Error,
-    pub usage: bool,
-    pub hint: Option<String>,
-}
-
-impl Failure {
-    /// A failed build, verification or engine operation (exit code 1).
-    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
-        Self {
-            error: error.into(),
-            usage: false,
-            hint: None,
-        }
-    }
-
-    /// Bad input: a flag, a file, a setting (exit code 2).
-    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
-        Self {
-            error: error.into(),
-            usage: true,
-            hint: None,
-        }
-    }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-
-    pub fn exit_code(&self) -> u8 {
-        if self.usage { 2 } else { 1 }
-    }
-}
 
 /// Runs one command; `Ok(code)` lets a command that completed report a non-zero outcome
 /// (a verification that found differences exits 1 without being an error).
@@ -62,45 +27,16 @@ pub async fn run(command: Command, reporter: &Reporter) -> Result<u8, Failure> {
     }
 }
 
-/// A short random identifier for one run's containers and volumes (not recorded anywhere
-/// that must be reproducible). `HERMIT_RUN_ID` overrides it so tests can find a run's
-/// resources.
-pub fn run_id() -> String {
-    let id = fresh_run_id();
-    crate::docker::set_run_id(&id);
-    crate::docker::run_id().to_owned()
-}
-
-fn fresh_run_id() -> String {
-    if let Ok(id) = std::env::var("HERMIT_RUN_ID")
-        && !id.is_empty()
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return id;
-    }
-    let mut bytes = [0u8; 6];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut bytes);
-    }
-    if bytes == [0; 6] {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        bytes.copy_from_slice(&(nanos ^ std::process::id() as u128).to_le_bytes()[..6]);
-    }
-    hex::encode(bytes)
-}
-
 /// Connects to the engine and runs `work` as one run: its own run ID and janitor, swept
 /// afterwards by `with_cleanup`.
 pub async fn on_engine<T>(
     reporter: &Reporter,
-    work: impl AsyncFnOnce(&bollard::Docker, &crate::sandbox::Janitor) -> Result<T, Failure>,
+    work: impl AsyncFnOnce(&bollard::Docker, &crate::engine::janitor::Janitor) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    let docker = crate::docker::connect().await.map_err(Failure::failed)?;
-    let janitor = crate::sandbox::Janitor::new(run_id());
+    let docker = crate::engine::docker::connect()
+        .await
+        .map_err(Failure::failed)?;
+    let janitor = crate::engine::janitor::Janitor::for_new_run();
     with_cleanup(&docker, &janitor, reporter, work(&docker, &janitor)).await
 }
 
@@ -108,14 +44,17 @@ pub async fn on_engine<T>(
 /// Ctrl-C (the work future is dropped at its next await point, then cleanup runs).
 pub async fn with_cleanup<T>(
     docker: &bollard::Docker,
-    janitor: &crate::sandbox::Janitor,
+    janitor: &crate::engine::janitor::Janitor,
     reporter: &Reporter,
     work: impl Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
     let interrupted = || {
-        Err(Failure::failed(anyhow::anyhow!(
-            "interrupted; removed this run's containers and volumes, left the output directory untouched"
-        )))
+        Err(Failure::new(
+            Exit::Interrupted,
+            anyhow::anyhow!(
+                "interrupted; removed this run's containers and volumes, left the output directory untouched"
+            ),
+        ))
     };
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

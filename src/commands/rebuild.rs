@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult, SummaryRow};
 use crate::cli::RebuildArgs;
 use crate::commands::{Failure, on_engine};
+use crate::index::release::ReleaseSpec;
 use crate::output::Reporter;
-use crate::rebuild::{self, RebuildError, RebuildOptions, RebuildResult, SummaryRow};
-use crate::release::ReleaseSpec;
 
 pub async fn run(args: RebuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
     match (&args.release, &args.requirement_file) {
@@ -129,8 +129,8 @@ fn json(result: &RebuildResult) -> serde_json::Value {
 fn failure(e: RebuildError) -> Failure {
     match e {
         RebuildError::Build(b) => super::build::failure(b),
-        RebuildError::Release(crate::release::ReleaseError::BadSpec(_))
-        | RebuildError::Release(crate::release::ReleaseError::Missing { .. })
+        RebuildError::Release(crate::index::release::ReleaseError::BadSpec(_))
+        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. })
         | RebuildError::BadListLine { .. }
         | RebuildError::ReadList { .. } => Failure::usage(e),
         other => Failure::failed(other),

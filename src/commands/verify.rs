@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
+use crate::check::verify::{VerifyError, VerifyOptions};
+use crate::check::verify_index::{IndexVerifyError, IndexVerifyOptions};
 use crate::cli::VerifyArgs;
 use crate::commands::{Failure, on_engine};
 use crate::output::Reporter;
-use crate::verify::{VerifyError, VerifyOptions};
-use crate::verify_index::{IndexVerifyError, IndexVerifyOptions};
 
 pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
     if let Some(spec) = &args.index {
@@ -26,7 +26,7 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
         cache_dir: args.endpoints.cache_dir.clone(),
     };
     let verdict = on_engine(reporter, async |docker, janitor| {
-        crate::verify::verify(docker, janitor, &opts, reporter)
+        crate::check::verify::verify(docker, janitor, &opts, reporter)
             .await
             .map_err(|e| match e {
                 VerifyError::Build(b) => super::build::failure(b),
@@ -68,14 +68,14 @@ async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result
         cache_dir: args.endpoints.cache_dir.clone(),
     };
     let verdict = on_engine(reporter, async |docker, janitor| {
-        crate::verify_index::verify_index(docker, janitor, &opts, reporter)
+        crate::check::verify_index::verify_index(docker, janitor, &opts, reporter)
             .await
             .map_err(|e| match e {
                 IndexVerifyError::Build(b) => super::build::failure(b),
-                IndexVerifyError::Release(crate::release::ReleaseError::Index(
-                    crate::pypi::IndexError::NotFound { .. },
+                IndexVerifyError::Release(crate::index::release::ReleaseError::Index(
+                    crate::index::simple::IndexError::NotFound { .. },
                 ))
-                | IndexVerifyError::Release(crate::release::ReleaseError::BadSpec(_))
+                | IndexVerifyError::Release(crate::index::release::ReleaseError::BadSpec(_))
                 | IndexVerifyError::Endpoint(_)
                 | IndexVerifyError::NoRelease { .. }
                 | IndexVerifyError::Source(_)

@@ -10,11 +10,11 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::canonical;
-use crate::digest::Sha256;
+use crate::archive::tree::Tree;
 use crate::image::layer::LAYER_MTIME;
 use crate::image::reference::{self, ImageId, ResolveError};
-use crate::tree::Tree;
+use crate::record::canonical;
+use crate::record::digest::Sha256;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";

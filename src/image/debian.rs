@@ -13,8 +13,8 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
-use crate::digest::Sha256;
-use crate::http;
+use crate::index::http;
+use crate::record::digest::Sha256;
 
 pub const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 

@@ -15,13 +15,14 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::digest::Sha256;
+use crate::archive::tree::{Entry, Tree, TreeError};
+use crate::engine::janitor::Janitor;
 use crate::image::archive::{self, ArchiveError};
 use crate::image::layer::LAYER_MTIME;
 use crate::image::oneshot::{self, Job, OneshotError};
 use crate::image::reference::ImageId;
 use crate::output::Reporter;
-use crate::tree::{Entry, Tree, TreeError};
+use crate::record::digest::Sha256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeriveError {
@@ -60,6 +61,7 @@ pub enum DeriveError {
 /// under `tag` and returns its ID.
 pub async fn derive(
     docker: &Docker,
+    janitor: &Janitor,
     base: &ImageId,
     add: &Tree,
     compile_dirs: &[&str],
@@ -70,7 +72,7 @@ pub async fn derive(
     if !compile_dirs.is_empty() {
         let started = std::time::Instant::now();
         let step = reporter.step(format!("byte-compiling {}", compile_dirs.join(", ")));
-        let pycs = compile(docker, base, add, compile_dirs, reporter).await?;
+        let pycs = compile(docker, janitor, base, add, compile_dirs, reporter).await?;
         step.finish(format!(
             "byte-compiled {} modules in {:.1}s",
             pycs.len(),
@@ -109,6 +111,7 @@ const COMPILE_ERROR: &str = "*** Error compiling '";
 /// path relative to `/`.
 async fn compile(
     docker: &Docker,
+    janitor: &Janitor,
     base: &ImageId,
     add: &Tree,
     dirs: &[&str],
@@ -143,7 +146,7 @@ async fn compile(
         upload: (!add.is_empty()).then(|| add.to_tar(LAYER_MTIME)),
         download: dirs.iter().map(|d| (*d).to_owned()).collect(),
     };
-    let out = oneshot::run(docker, job).await?;
+    let out = oneshot::run(docker, janitor, job).await?;
     let failed = failed_files(&out.logs);
     let fatal: Vec<&String> = failed.iter().filter(|f| !is_test_file(f)).collect();
     for f in failed.iter().filter(|f| is_test_file(f)) {
@@ -234,7 +237,7 @@ pub fn pyc_files(dir: &str, tar: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>>
             continue;
         }
         let path = format!("{}/{}", parent.trim_start_matches('/'), raw);
-        let Ok(path) = crate::tree::clean_path(&path) else {
+        let Ok(path) = crate::archive::tree::clean_path(&path) else {
             return Err(io::Error::other(format!("unsafe member `{raw}`")));
         };
         let mut data = Vec::with_capacity(entry.size() as usize);

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
+use crate::archive::tree::{Entry, Tree, TreeError};
 use crate::image::deb::{self, DebError};
 use crate::image::recipe::Recipe;
-use crate::tree::{Entry, Tree, TreeError};
 
 /// The one time stamped on every member of hermit's image layers: 2024-01-01T00:00:00Z.
 /// Arbitrary but fixed; changing it changes every image ID.

@@ -13,6 +13,7 @@ pub mod layer;
 mod oneshot;
 pub mod recipe;
 pub mod reference;
+pub mod site;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -20,12 +21,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bollard::Docker;
+
+use crate::engine::janitor::Janitor;
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 
-use crate::digest::Sha256;
-use crate::endpoints;
+use crate::archive::tree::Tree;
+use crate::index::endpoints;
 use crate::output::Reporter;
-use crate::tree::Tree;
+use crate::record::digest::Sha256;
 
 pub use derive::derive;
 pub use recipe::{EmbeddedRecipe, Recipe, RecipeLock, default_recipe};
@@ -52,9 +55,9 @@ pub enum ImageError {
     #[error(transparent)]
     Endpoint(#[from] endpoints::EndpointError),
     #[error(transparent)]
-    Http(#[from] crate::http::HttpError),
+    Http(#[from] crate::index::http::HttpError),
     #[error(transparent)]
-    Tree(#[from] crate::tree::TreeError),
+    Tree(#[from] crate::archive::tree::TreeError),
     #[error(
         "`{path}` pins image {pinned}, but its packages built {built}; the build is not reproducible here (report it), or the lock is stale (`hermit image lock`)"
     )]
@@ -104,7 +107,7 @@ pub struct DefaultImage {
 /// Options for `hermit image lock`.
 #[derive(Debug, Clone, Default)]
 pub struct LockOptions {
-    /// Debian mirror base URL (`--debian-mirror`); `None` looks it up in `crate::endpoints`.
+    /// Debian mirror base URL (`--debian-mirror`); `None` looks it up in `crate::index::endpoints`.
     pub mirror: Option<String>,
     /// Trust `InRelease` without checking its OpenPGP signature
     /// (`--insecure-skip-release-signature`). The `.deb` hashes still come from that index.
@@ -128,6 +131,7 @@ fn repository(recipe: &Recipe) -> String {
 /// Debian mirror unless `cache_dir` has them) and checks the pinned ID comes out.
 pub async fn ensure_default(
     docker: &Docker,
+    janitor: &Janitor,
     cache_dir: &Path,
     mirror_flag: Option<&str>,
     reporter: &Reporter,
@@ -158,6 +162,7 @@ pub async fn ensure_default(
     ));
     let built = build_from_lock(
         docker,
+        janitor,
         cache_dir,
         &recipe,
         &lock.packages,
@@ -184,6 +189,7 @@ fn check_pinned(path: &str, pinned: ImageId, built: ImageId) -> Result<(), Image
 /// engine has it), and fails unless the pinned ID comes out.
 pub async fn build_recipe(
     docker: &Docker,
+    janitor: &Janitor,
     cache_dir: &Path,
     recipe_dir: &Path,
     mirror_flag: Option<&str>,
@@ -198,6 +204,7 @@ pub async fn build_recipe(
     lock.check_recipe(&recipe_text, &lock_path)?;
     let built = build_from_lock(
         docker,
+        janitor,
         cache_dir,
         &recipe,
         &lock.packages,
@@ -213,6 +220,7 @@ pub async fn build_recipe(
 /// and verifies every `.deb`, builds the image to learn its ID, and writes `DIR/recipe.lock`.
 pub async fn lock_recipe(
     docker: &Docker,
+    janitor: &Janitor,
     cache_dir: &Path,
     recipe_dir: &Path,
     options: &LockOptions,
@@ -222,7 +230,7 @@ pub async fn lock_recipe(
     let (recipe_text, _) = recipe::read_dir(recipe_dir)?;
     let recipe = Recipe::parse(&recipe_text, &shown)?;
     let mirror = endpoints::debian_mirror(options.mirror.as_deref())?;
-    let client = crate::http::client()?;
+    let client = crate::index::http::client()?;
     let step = reporter.step(format!(
         "reading the {} package index from {}",
         recipe.debian.suite, mirror.url
@@ -256,6 +264,7 @@ pub async fn lock_recipe(
         .collect();
     let id = build_from_lock(
         docker,
+        janitor,
         cache_dir,
         &recipe,
         &packages,
@@ -292,6 +301,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
 /// and removes stage 1, so only the final image stays (tagged `hermit/<name>:latest`).
 async fn build_from_lock(
     docker: &Docker,
+    janitor: &Janitor,
     cache_dir: &Path,
     recipe: &Recipe,
     packages: &[recipe::LockedDeb],
@@ -308,7 +318,7 @@ async fn build_from_lock(
     } else {
         String::new()
     };
-    let client = crate::http::client()?;
+    let client = crate::index::http::client()?;
     let debs = store::fetch_all(&client, &mirror, &store, &packages, reporter).await?;
     let t_fetch = started.elapsed();
 
@@ -334,7 +344,7 @@ async fn build_from_lock(
         (recipe.user.uid, recipe.user.gid),
         &recipe.home(),
         &[
-            (crate::docker::LABEL, "true"),
+            (crate::engine::janitor::LABEL, "true"),
             ("org.hermit.recipe", &recipe.name),
         ],
     );
@@ -352,6 +362,7 @@ async fn build_from_lock(
     let compile: Vec<&str> = recipe.python.compile.iter().map(String::as_str).collect();
     let result = derive::derive(
         docker,
+        janitor,
         &stage1_id,
         &Tree::new(),
         &compile,
@@ -389,9 +400,14 @@ print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "purelib": p}))
 
 /// Asks the `python3` in a user-supplied image for its version and site directory, in a
 /// throwaway container without network.
-pub async fn probe_python(docker: &Docker, image: &ImageId) -> Result<PythonInfo, ImageError> {
+pub async fn probe_python(
+    docker: &Docker,
+    janitor: &Janitor,
+    image: &ImageId,
+) -> Result<PythonInfo, ImageError> {
     let out = oneshot::run(
         docker,
+        janitor,
         oneshot::Job {
             image,
             user: "0:0",
@@ -429,7 +445,7 @@ pub struct ListedImage {
 pub async fn list(docker: &Docker) -> Result<Vec<ListedImage>, ImageError> {
     let mut found: BTreeMap<ImageId, ListedImage> = BTreeMap::new();
     for (key, value) in [
-        ("label", crate::docker::LABEL.to_owned()),
+        ("label", crate::engine::janitor::LABEL.to_owned()),
         ("reference", "hermit/*".to_owned()),
     ] {
         let filters = std::collections::HashMap::from([(key, vec![value.as_str()])]);

@@ -12,6 +12,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use crate::engine::janitor::Janitor;
 use crate::image::reference::ImageId;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,11 @@ pub struct Outcome {
 }
 
 /// Runs `job` to completion and removes the container, whatever happened.
-pub async fn run(docker: &Docker, job: Job<'_>) -> Result<Outcome, OneshotError> {
+pub async fn run(
+    docker: &Docker,
+    janitor: &Janitor,
+    job: Job<'_>,
+) -> Result<Outcome, OneshotError> {
     let image = *job.image;
     let err = |what| {
         move |source| OneshotError::Engine {
@@ -59,7 +64,7 @@ pub async fn run(docker: &Docker, job: Job<'_>) -> Result<Outcome, OneshotError>
         env: Some(job.env.clone()),
         working_dir: Some("/".to_owned()),
         network_disabled: Some(true),
-        labels: Some(crate::docker::run_labels()),
+        labels: Some(janitor.labels()),
         host_config: Some(HostConfig {
             network_mode: Some("none".to_owned()),
             cap_drop: Some(vec!["ALL".to_owned()]),

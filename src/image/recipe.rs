@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::digest::Sha256;
 use crate::image::reference::ImageId;
+use crate::record::digest::Sha256;
 
 /// What a recipe directory holds, parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Sha256;
+use crate::record::digest::Sha256;
 
 /// The sha256 of an image's config blob; shown and parsed as `sha256:HEX`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::digest::Sha256;
-use crate::http;
 use crate::image::recipe::LockedDeb;
+use crate::index::http;
 use crate::output::Reporter;
+use crate::record::digest::Sha256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -13,9 +13,9 @@ use pep508_rs::Requirement;
 
 use super::resolve::resolve_with_preferences;
 use super::{Lock, Target};
-use crate::endpoints;
+use crate::index::endpoints;
+use crate::index::simple::IndexClient;
 use crate::output::Reporter;
-use crate::pypi::IndexClient;
 
 /// A project without `[build-system]` is built by setuptools (PEP 517's fallback).
 const LEGACY_REQUIRES: &str = "setuptools>=40.8.0";

@@ -12,10 +12,10 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::target::{Target, is_wheel};
 use super::{Lock, LockedFile, LockedPackage};
-use crate::cache::{Cache, CacheError};
-use crate::digest::Sha256;
+use crate::index::cache::{Cache, CacheError};
+use crate::index::simple::{IndexClient, IndexError, IndexFile, PackageName};
 use crate::output::Reporter;
-use crate::pypi::{IndexClient, IndexError, IndexFile, PackageName};
+use crate::record::digest::Sha256;
 
 /// Downloads at once: enough to hide latency, few enough to be polite to a mirror.
 const PARALLEL: usize = 4;
@@ -72,8 +72,8 @@ pub enum FetchError {
     },
 }
 
-impl FetchError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::error::Hint for FetchError {
+    fn hint(&self) -> Option<String> {
         match self {
             Self::SdistOnly { lock, .. }
             | Self::NoCompatibleWheel { lock, .. }
@@ -374,7 +374,7 @@ mod tests {
 
     fn client(server: &Server) -> IndexClient {
         IndexClient::new(
-            crate::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap(),
+            crate::index::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap(),
         )
         .unwrap()
     }
@@ -460,7 +460,7 @@ mod tests {
     async fn fetches_and_lays_out_the_default_lock() {
         let (path, text) = crate::lock::default_lock();
         let lock = Lock::parse(text, path).unwrap();
-        let index = IndexClient::new(crate::endpoints::index_url(None).unwrap()).unwrap();
+        let index = IndexClient::new(crate::index::endpoints::index_url(None).unwrap()).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(Some(tmp.path())).unwrap();
         let target = Target::linux_x86_64("3.13");
@@ -477,7 +477,7 @@ mod tests {
             .map(|f| (f.filename.clone(), std::fs::read(&f.path).unwrap()))
             .collect();
         let site = "/usr/local/lib/python3.13/dist-packages";
-        let tree = crate::install::site_tree(&wheels, site, "/usr/local/bin").unwrap();
+        let tree = crate::image::site::site_tree(&wheels, site, "/usr/local/bin").unwrap();
         assert!(
             tree.get("usr/local/lib/python3.13/dist-packages/hatchling/build.py")
                 .is_some()

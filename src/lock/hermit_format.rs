@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::{Lock, LockError, LockedFile, LockedPackage, line_at, line_of};
-use crate::digest::Sha256;
+use crate::record::digest::Sha256;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +152,7 @@ pub(super) fn write(lock: &Lock, regenerate: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
     use crate::lock::LockError;
 
     fn sample() -> Lock {

@@ -19,8 +19,8 @@ mod test_index;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::digest::Sha256;
-use crate::pypi::PackageName;
+use crate::index::simple::PackageName;
+use crate::record::digest::Sha256;
 
 pub use command::{LockOptions, lock_command};
 pub use fetch::{FetchError, Fetched, check_cached, fetch};
@@ -120,9 +120,9 @@ pub enum LockError {
     Version { path: String, found: i64 },
 }
 
-impl LockError {
-    /// The command that fixes it, shown as a `hint:` line.
-    pub fn hint(&self) -> Option<String> {
+impl crate::error::Hint for LockError {
+    /// The command that fixes it.
+    fn hint(&self) -> Option<String> {
         match self {
             Self::Read { .. } => None,
             Self::Syntax { path, .. }

@@ -8,7 +8,7 @@ use pep508_rs::pep440_rs::Operator;
 use pep508_rs::{Requirement, VersionOrUrl};
 
 use super::{Lock, LockError, LockedFile, LockedPackage};
-use crate::digest::Sha256;
+use crate::record::digest::Sha256;
 
 /// Options that change where pip looks, not what it installs: hermit ignores them.
 const IGNORED_OPTIONS: &[&str] = &[

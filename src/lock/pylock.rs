@@ -2,7 +2,7 @@
 //! are ignored, because hermit fetches from the configured index and checks the hash.
 
 use super::{Lock, LockError, LockedFile, LockedPackage, line_at, line_of};
-use crate::digest::Sha256;
+use crate::record::digest::Sha256;
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
     let syntax = |line: usize, reason: String| LockError::Syntax {

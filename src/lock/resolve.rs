@@ -16,9 +16,9 @@ use pep508_rs::{ExtraName, MarkerEnvironment, Requirement, VersionOrUrl};
 use super::metadata::{self, MetadataError};
 use super::target::{Target, file_version};
 use super::{Lock, LockedFile, LockedPackage};
-use crate::digest::Sha256;
+use crate::index::simple::{IndexClient, IndexError, IndexFile, PackageName};
 use crate::output::Reporter;
-use crate::pypi::{IndexClient, IndexError, IndexFile, PackageName};
+use crate::record::digest::Sha256;
 
 /// Restarts after a conflict before giving up: build backends resolve in zero or one.
 const MAX_ATTEMPTS: usize = 64;
@@ -642,7 +642,7 @@ mod tests {
         roots: &[&str],
     ) -> Result<Vec<(String, String)>, ResolveError> {
         let endpoint =
-            crate::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap();
+            crate::index::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap();
         let index = IndexClient::new(endpoint).unwrap();
         let reqs: Vec<Requirement> = roots
             .iter()
@@ -715,7 +715,7 @@ mod tests {
     #[tokio::test]
     #[ignore]
     async fn resolves_default_inputs_from_the_index() {
-        let index = IndexClient::new(crate::endpoints::index_url(None).unwrap()).unwrap();
+        let index = IndexClient::new(crate::index::endpoints::index_url(None).unwrap()).unwrap();
         let reqs: Vec<Requirement> = ["hatchling", "hatch-vcs"]
             .iter()
             .map(|r| Requirement::from_str(r).unwrap())

@@ -5,19 +5,16 @@
 //! build` reproduces it without hermit; anything else is rewritten into one canonical form
 //! (DESIGN §7). The canonical form is itself clean, and rewriting is idempotent.
 
-pub(crate) mod gzip;
 pub(crate) mod sdist;
-pub mod time;
 pub(crate) mod wheel;
-pub mod zipfmt;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use gzip::GZIP_LEVEL;
-pub use zipfmt::DEFLATE_LEVEL;
+pub use crate::archive::gzip::GZIP_LEVEL;
+pub use crate::archive::zip::DEFLATE_LEVEL;
 
 /// `[tool.hermit] normalize`: what to do with each artifact the backend produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

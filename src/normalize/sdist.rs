@@ -5,9 +5,9 @@
 
 use std::io::Read;
 
-use super::gzip::{self, GzInfo};
-use super::time::show_secs;
 use super::{Backend, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy};
+use crate::archive::gzip::{self, GzInfo};
+use crate::archive::time::show_secs;
 
 const BLOCK: usize = 512;
 /// Python's tarfile and GNU tar pad archives to 20 blocks.
@@ -449,8 +449,8 @@ pub(crate) mod tests {
     use flate2::{Compression, GzBuilder};
 
     use super::*;
-    use crate::digest::Sha256;
     use crate::normalize::Action;
+    use crate::record::digest::Sha256;
 
     pub(crate) const SDE: u64 = 1_700_000_000;
 

@@ -2,12 +2,12 @@
 //! last and `RECORD` last of all, one DOS time, modes 0644/0755 with `S_IFREG`, no directory
 //! entries, no extra fields, RECORD recomputed after checking every old hash).
 
-use super::time::{dos, show_dos};
-use super::zipfmt::{self, Archive, NewEntry, SYSTEM_UNIX};
 use super::{
     Backend, FLIT_DEFAULT_TIME, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy,
 };
-use crate::digest::Sha256;
+use crate::archive::time::{dos, show_dos};
+use crate::archive::zip::{self as zipfmt, Archive, NewEntry, SYSTEM_UNIX};
+use crate::record::digest::Sha256;
 
 const S_IFMT: u32 = 0o170000;
 const S_IFREG: u32 = 0o100000;

@@ -16,13 +16,13 @@ use std::str::FromStr;
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::build::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
-use crate::digest::Sha256;
+use crate::check::verdict::{self, Kind, Verdict};
+use crate::engine::janitor::Janitor;
+use crate::index::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
+use crate::index::simple::IndexClient;
 use crate::output::Reporter;
-use crate::pypi::IndexClient;
-use crate::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
-use crate::sandbox::Janitor;
-use crate::verdict::{self, Kind, Verdict};
+use crate::pipeline::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
+use crate::record::digest::Sha256;
 
 /// The name of the lock resolved from `--constraint`, in `--out`.
 pub const CONSTRAINT_LOCK: &str = "verify-build.lock";
@@ -124,7 +124,7 @@ impl IndexVerdict {
 #[derive(Debug, thiserror::Error)]
 pub enum IndexVerifyError {
     #[error(transparent)]
-    Endpoint(#[from] crate::endpoints::EndpointError),
+    Endpoint(#[from] crate::index::endpoints::EndpointError),
     #[error(transparent)]
     Release(#[from] ReleaseError),
     #[error(
@@ -138,7 +138,7 @@ pub enum IndexVerifyError {
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::source::config::ConfigError),
     #[error("could not read the constraints file `{path}`: {source}")]
     ReadConstraint {
         path: PathBuf,
@@ -160,7 +160,7 @@ pub enum IndexVerifyError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
-    Lock(#[from] crate::rebuild::RebuildError),
+    Lock(#[from] crate::check::rebuild::RebuildError),
 }
 
 pub async fn verify_index(
@@ -170,7 +170,7 @@ pub async fn verify_index(
     reporter: &Reporter,
 ) -> Result<IndexVerdict, IndexVerifyError> {
     let spec = &opts.spec;
-    let endpoint = crate::endpoints::index_url(opts.index_url.as_deref())?;
+    let endpoint = crate::index::endpoints::index_url(opts.index_url.as_deref())?;
     let index = IndexClient::new(endpoint.clone()).map_err(ReleaseError::from)?;
 
     // The release.
@@ -228,7 +228,7 @@ pub async fn verify_index(
     if commit.is_none() {
         notes.push("the project is not a git checkout: nothing ties it to the release".into());
     }
-    let config = crate::config::load(&opts.project)?;
+    let config = crate::source::config::load(&opts.project)?;
     let settings_path = opts.project.join("pyproject.toml");
     let uploaded = files
         .wheel
@@ -239,9 +239,9 @@ pub async fn verify_index(
     notes.push(format!("build requirements: {}", lock.label));
 
     // The rebuild: sdist from the checkout, wheel from that sdist, raw backend bytes.
-    let env = build::environment(guess.value(), &config.hermit.env, &settings_path)?;
+    let env = pipeline::environment(guess.value(), &config.hermit.env, &settings_path)?;
     let mtime = guess.value().or(source.commit_time).unwrap_or(0);
-    let (_, session) = build::prepare_session(
+    let (_, session) = pipeline::prepare_session(
         docker,
         janitor,
         &PrepareOptions {
@@ -254,7 +254,7 @@ pub async fn verify_index(
         },
         SessionSetup {
             env,
-            limits: build::limits(&config),
+            limits: pipeline::limits(&config),
             source: Some(&source.files),
             mtime,
         },
@@ -270,7 +270,7 @@ pub async fn verify_index(
     drop(session);
 
     if let Some(out) = &opts.out {
-        crate::dist::write_all(
+        crate::record::dist::write_all(
             out,
             &[
                 (sdist_name.clone(), sdist.clone()),
@@ -314,13 +314,13 @@ pub async fn verify_index(
 /// built-in lock.
 async fn choose_lock(
     opts: &IndexVerifyOptions,
-    config: &crate::config::ProjectConfig,
+    config: &crate::source::config::ProjectConfig,
     index: &IndexClient,
     uploaded: Option<&str>,
     reporter: &Reporter,
 ) -> Result<LockChoice, IndexVerifyError> {
     if opts.lockfile.is_some() || (opts.constraint.is_none() && config.hermit.lockfile.is_some()) {
-        return Ok(build::choose_lock(
+        return Ok(pipeline::choose_lock(
             &opts.project,
             opts.lockfile.as_deref(),
             config,
@@ -329,7 +329,7 @@ async fn choose_lock(
     let Some(path) = opts.constraint.as_ref() else {
         // Nothing pins the build requirements: take them as the index stood when the release
         // was uploaded, as its maintainer's `python -m build` most likely found them.
-        let text = crate::rebuild::lock_as_of(
+        let text = crate::check::rebuild::lock_as_of(
             &config.requires,
             "pyproject.toml",
             uploaded,
@@ -340,7 +340,7 @@ async fn choose_lock(
         .await?;
         let bytes = text.into_bytes();
         if let Some(out) = &opts.out {
-            crate::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
+            crate::record::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
                 .map_err(BuildError::from)?;
         }
         return Ok(LockChoice {
@@ -384,7 +384,7 @@ async fn choose_lock(
         ))
         .into_bytes();
     if let Some(out) = &opts.out {
-        crate::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
+        crate::record::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
             .map_err(BuildError::from)?;
     }
     Ok(LockChoice {
@@ -406,7 +406,7 @@ pub fn constraint_requirements(
 ) -> Result<
     (
         Vec<pep508_rs::Requirement>,
-        BTreeMap<crate::pypi::PackageName, String>,
+        BTreeMap<crate::index::simple::PackageName, String>,
     ),
     IndexVerifyError,
 > {
@@ -459,7 +459,7 @@ fn exact_version(r: &pep508_rs::Requirement) -> Option<String> {
 /// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
 /// means it was built without one.
 fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
-    let facts = crate::sdist_input::inspect(bytes)?;
+    let facts = crate::source::sdist::inspect(bytes)?;
     Ok(match facts.newest_mtime {
         Some(1_580_601_600) | None => SdeGuess::Unset {
             why: "the sdist's members carry no build time".into(),
@@ -511,10 +511,14 @@ pub fn judge(
         Kind::Sdist
     };
     v.closeness = verdict::classify(file_kind, rb, bb, sde, backend).into();
-    let diff =
-        crate::compare::compare_bytes(&format!("released/{rn}"), rb, &format!("rebuilt/{bn}"), bb)
-            .map(|r| r.render())
-            .unwrap_or_else(|e| format!("(could not compare: {e})"));
+    let diff = crate::check::compare::compare_bytes(
+        &format!("released/{rn}"),
+        rb,
+        &format!("rebuilt/{bn}"),
+        bb,
+    )
+    .map(|r| r.render())
+    .unwrap_or_else(|e| format!("(could not compare: {e})"));
     v.report = Some(match names {
         Some(n) => format!("{n}\n{diff}"),
         None => diff,
@@ -543,7 +547,7 @@ mod tests {
         for (name, data) in members {
             out.push_str(&format!(
                 "{name},sha256={},{}\n",
-                crate::digest::Sha256::of(data).urlsafe_b64(),
+                crate::record::digest::Sha256::of(data).urlsafe_b64(),
                 data.len()
             ));
         }
@@ -634,7 +638,7 @@ mod tests {
 
     #[test]
     fn sdist_code_skips_the_top_directory_and_metadata() {
-        let mut t = crate::tree::Tree::new();
+        let mut t = crate::archive::tree::Tree::new();
         t.insert_file("x-1.0/PKG-INFO", 0o644, b"Name: x".to_vec())
             .unwrap();
         t.insert_file("x-1.0/x/__init__.py", 0o644, b"code".to_vec())

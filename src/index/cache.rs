@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::digest::Sha256;
+use crate::record::digest::Sha256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {

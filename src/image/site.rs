@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 
-use crate::digest::Sha256;
-use crate::tree::Tree;
+use crate::archive::tree::Tree;
+use crate::record::digest::Sha256;
 
 /// Written into `*.dist-info/INSTALLER` (PEP 376): which tool installed the package.
 const INSTALLER: &[u8] = b"hermit\n";
@@ -265,7 +265,7 @@ fn relative(from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::Entry;
+    use crate::archive::tree::Entry;
     use std::io::Write;
 
     const PURELIB: &str = "/usr/local/lib/python3.13/dist-packages";

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::manifest::Manifest;
+use crate::record::manifest::Manifest;
 
 pub const FILE_NAME: &str = "hermit-provenance.intoto.json";
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -56,7 +56,7 @@ pub fn statement(manifest: &Manifest) -> Value {
 
 /// The canonical bytes written beside the manifest.
 pub fn to_bytes(manifest: &Manifest) -> Vec<u8> {
-    crate::canonical::to_file_bytes(&statement(manifest)).expect("statement has no floats")
+    crate::record::canonical::to_file_bytes(&statement(manifest)).expect("statement has no floats")
 }
 
 /// What the person running the build chose: the source, the time, the lock, the policy.
@@ -150,7 +150,7 @@ fn source_dependency(m: &Manifest) -> Value {
 
 /// `sha256:HEX` → `HEX`, for an image ID recorded by the engine.
 fn image_digest(id: &str) -> Option<String> {
-    crate::digest::Sha256::from_prefixed(id)
+    crate::record::digest::Sha256::from_prefixed(id)
         .ok()
         .map(|d| d.hex())
 }
@@ -174,7 +174,7 @@ pub fn purl(filename: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::tests::sample;
+    use crate::record::manifest::tests::sample;
 
     /// A TypeURI / ResourceURI: RFC 3986 `scheme ":" ...`.
     fn is_uri(s: &str) -> bool {
@@ -361,7 +361,7 @@ mod tests {
     struct Sha256Hex;
     impl Sha256Hex {
         fn of(b: &[u8]) -> String {
-            crate::digest::Sha256::of(b).hex()
+            crate::record::digest::Sha256::of(b).hex()
         }
     }
 

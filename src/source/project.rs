@@ -11,8 +11,8 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::digest::{Hasher, Sha256};
-use crate::tree::{Entry, Tree};
+use crate::archive::tree::{Entry, Tree};
+use crate::record::digest::{Hasher, Sha256};
 
 /// Directory names never taken from a non-git source tree.
 const SKIPPED_DIRS: &[&str] = &[

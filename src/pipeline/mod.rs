@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
-use crate::config::ProjectConfig;
-use crate::digest::Sha256;
+use crate::archive::tree::{Entry, Tree};
+use crate::engine::janitor::Janitor;
+use crate::engine::sandbox::{Limits, Sandbox, Spec};
 use crate::image::{self, ImageId, PythonInfo};
 use crate::lock::{self, Lock};
-use crate::manifest::{self, Artifact, Manifest};
 use crate::normalize::{self, Policy};
 use crate::output::Reporter;
-use crate::sandbox::{Janitor, Limits, Sandbox, Spec};
-use crate::tree::{Entry, Tree};
+use crate::record::digest::Sha256;
+use crate::record::manifest::{self, Artifact, Manifest};
+use crate::source::config::ProjectConfig;
 
 /// The in-container driver (see the file for what each step does).
 pub const DRIVER: &str = include_str!("driver.py");
@@ -49,7 +50,7 @@ pub enum BuildError {
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::source::config::ConfigError),
     #[error(
         "no SOURCE_DATE_EPOCH: the project has no git commit to take it from; pass --source-date-epoch N or set SOURCE_DATE_EPOCH"
     )]
@@ -73,7 +74,7 @@ pub enum BuildError {
     #[error(transparent)]
     Image(anyhow::Error),
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] crate::engine::sandbox::SandboxError),
     #[error("the build backend asked for {names}, which `{lockfile}` does not provide")]
     MissingRequirement { names: String, lockfile: String },
     #[error("the {step} step failed (exit code {code}); its output ends with:\n{tail}")]
@@ -91,7 +92,23 @@ pub enum BuildError {
     #[error(transparent)]
     Normalize(#[from] crate::normalize::NormalizeError),
     #[error(transparent)]
-    Dist(#[from] crate::dist::DistError),
+    Dist(#[from] crate::record::dist::DistError),
+}
+
+impl crate::error::Hint for BuildError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            // Transparent wrappers hide the inner error from the chain: ask it here.
+            Self::Lock(e) => e.hint(),
+            Self::Fetch(e) | Self::Image(e) => {
+                crate::error::chain_hints(e.as_ref()).into_iter().next()
+            }
+            Self::MissingRequirement { .. } => Some(
+                "build requirements come only from the lock: run `hermit lock --project . -o build.lock` and set `[tool.hermit] lockfile = \"build.lock\"`".into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The variables every build sees, and nothing from the host. Extra variables from
@@ -213,6 +230,7 @@ pub struct PrepareOptions<'a> {
 /// environment image exist.
 pub async fn prepare(
     docker: &Docker,
+    janitor: &Janitor,
     opts: &PrepareOptions<'_>,
     reporter: &Reporter,
 ) -> Result<Prepared, BuildError> {
@@ -221,11 +239,11 @@ pub async fn prepare(
         &String::from_utf8_lossy(&opts.lock.bytes),
         &opts.lock.path_for_errors.display().to_string(),
     )?;
-    let cache = crate::cache::Cache::open(opts.cache_dir.as_deref())
+    let cache = crate::index::cache::Cache::open(opts.cache_dir.as_deref())
         .map_err(|e| BuildError::Fetch(e.into()))?;
     let fetched = fetch_requirements(&lock, &cache, opts.index_url.as_deref(), reporter).await?;
-    let (base, python, mut image) = base_image(docker, &cache, opts, reporter).await?;
-    let env_id = build_env(docker, &base, &python, &fetched, reporter).await?;
+    let (base, python, mut image) = base_image(docker, janitor, &cache, opts, reporter).await?;
+    let env_id = build_env(docker, janitor, &base, &python, &fetched, reporter).await?;
     image.build_env_id = env_id.to_string();
     let mut files: Vec<manifest::RequirementFile> = fetched
         .iter()
@@ -255,7 +273,7 @@ pub async fn prepare_session<'a>(
     setup: SessionSetup<'_>,
     reporter: &Reporter,
 ) -> Result<(Prepared, Session<'a>), BuildError> {
-    let prepared = prepare(docker, opts, reporter).await?;
+    let prepared = prepare(docker, janitor, opts, reporter).await?;
     let session = Session::start(docker, janitor, &prepared, setup, reporter).await?;
     Ok((prepared, session))
 }
@@ -462,12 +480,13 @@ fn read_input(
             path: path.clone(),
             source,
         })?;
-        let facts = crate::sdist_input::inspect(&bytes).map_err(|message| BuildError::Setting {
-            path: path.clone(),
-            message,
-        })?;
+        let facts =
+            crate::source::sdist::inspect(&bytes).map_err(|message| BuildError::Setting {
+                path: path.clone(),
+                message,
+            })?;
         let settings = path.with_file_name(format!("{name}!/pyproject.toml"));
-        let config = crate::config::parse(&facts.pyproject, &settings)?;
+        let config = crate::source::config::parse(&facts.pyproject, &settings)?;
         return Ok((
             Input::Sdist { name, bytes },
             config,
@@ -478,7 +497,7 @@ fn read_input(
     }
     // The snapshot first: it says plainly when the path is no project at all.
     let source = crate::source::snapshot(path, opts.allow_dirty)?;
-    let config = crate::config::load(path)?;
+    let config = crate::source::config::load(path)?;
     let commit_time = source.commit_time;
     Ok((
         Input::Project(source),
@@ -646,11 +665,11 @@ pub async fn build(
     outputs.push((manifest::FILE_NAME.to_owned(), manifest.to_bytes()));
     if opts.provenance {
         outputs.push((
-            crate::provenance::FILE_NAME.to_owned(),
-            crate::provenance::to_bytes(&manifest),
+            crate::record::provenance::FILE_NAME.to_owned(),
+            crate::record::provenance::to_bytes(&manifest),
         ));
     }
-    let written = crate::dist::write_all(&opts.out, &outputs)?;
+    let written = crate::record::dist::write_all(&opts.out, &outputs)?;
     Ok(BuildResult { manifest, written })
 }
 
@@ -658,7 +677,7 @@ pub async fn build(
 /// package index; each one checked against its sha256 either way.
 async fn fetch_requirements(
     lock: &Lock,
-    cache: &crate::cache::Cache,
+    cache: &crate::index::cache::Cache,
     index_url: Option<&str>,
     reporter: &Reporter,
 ) -> Result<Vec<lock::fetch::Fetched>, BuildError> {
@@ -668,9 +687,10 @@ async fn fetch_requirements(
         return Ok(found);
     }
     let endpoint =
-        crate::endpoints::index_url(index_url).map_err(|e| BuildError::Fetch(e.into()))?;
+        crate::index::endpoints::index_url(index_url).map_err(|e| BuildError::Fetch(e.into()))?;
     let step = reporter.step(format!("fetching build requirements from {}", endpoint.url));
-    let index = crate::pypi::IndexClient::new(endpoint).map_err(|e| BuildError::Fetch(e.into()))?;
+    let index = crate::index::simple::IndexClient::new(endpoint)
+        .map_err(|e| BuildError::Fetch(e.into()))?;
     let fetched = lock::fetch::fetch(lock, &target, &index, cache, reporter)
         .await
         .map_err(fetch_error)?;
@@ -682,28 +702,14 @@ async fn fetch_requirements(
 }
 
 fn fetch_error(e: lock::fetch::FetchError) -> BuildError {
-    let hint = e.hint();
-    let err = anyhow::Error::new(e);
-    BuildError::Fetch(match hint {
-        Some(h) => err.context(Hint(h)),
-        None => err,
-    })
-}
-
-/// A fix for the user, carried through an error chain to the CLI (printed as `hint:`).
-#[derive(Debug)]
-pub struct Hint(pub String);
-
-impl std::fmt::Display for Hint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+    BuildError::Fetch(e.into())
 }
 
 /// The pinned base image: the user's (`--image` or `[tool.hermit] image`), or the built-in one.
 async fn base_image(
     docker: &Docker,
-    cache: &crate::cache::Cache,
+    janitor: &Janitor,
+    cache: &crate::index::cache::Cache,
     opts: &PrepareOptions<'_>,
     reporter: &Reporter,
 ) -> Result<(ImageId, PythonInfo, manifest::ImageInfo), BuildError> {
@@ -719,7 +725,7 @@ async fn base_image(
             let id = image::resolve(docker, &reference)
                 .await
                 .map_err(|e| BuildError::Image(e.into()))?;
-            let python = image::probe_python(docker, &id)
+            let python = image::probe_python(docker, janitor, &id)
                 .await
                 .map_err(|e| BuildError::Image(e.into()))?;
             let info = manifest::ImageInfo {
@@ -733,10 +739,15 @@ async fn base_image(
             Ok((id, python, info))
         }
         None => {
-            let default =
-                image::ensure_default(docker, cache.dir(), opts.debian_mirror.as_deref(), reporter)
-                    .await
-                    .map_err(|e| BuildError::Image(e.into()))?;
+            let default = image::ensure_default(
+                docker,
+                janitor,
+                cache.dir(),
+                opts.debian_mirror.as_deref(),
+                reporter,
+            )
+            .await
+            .map_err(|e| BuildError::Image(e.into()))?;
             let info = manifest::ImageInfo {
                 id: default.id.to_string(),
                 reference: None,
@@ -758,12 +769,13 @@ const BUILD_ENV_LAYOUT: &str = "hermit-build-env/1";
 /// and found again by a tag derived from its inputs.
 async fn build_env(
     docker: &Docker,
+    janitor: &Janitor,
     base: &ImageId,
     python: &PythonInfo,
     fetched: &[lock::fetch::Fetched],
     reporter: &Reporter,
 ) -> Result<ImageId, BuildError> {
-    let mut key = crate::digest::Hasher::default();
+    let mut key = crate::record::digest::Hasher::default();
     key.update(format!("{BUILD_ENV_LAYOUT}\n{base}\n{}\n", python.purelib).as_bytes());
     for f in fetched {
         key.update(format!("{} {}\n", f.sha256, f.filename).as_bytes());
@@ -786,11 +798,12 @@ async fn build_env(
         }
         wheels.push((f.filename.clone(), bytes));
     }
-    let tree = crate::install::site_tree(&wheels, &python.purelib, "/usr/local/bin")
+    let tree = crate::image::site::site_tree(&wheels, &python.purelib, "/usr/local/bin")
         .map_err(|e| BuildError::Fetch(e.into()))?;
     step.finish(format!("laid out {} build requirements", fetched.len()));
     image::derive(
         docker,
+        janitor,
         base,
         &tree,
         &[python.purelib.as_str()],
@@ -862,7 +875,7 @@ pub fn limits(config: &ProjectConfig) -> Limits {
 
 fn check_step(
     step: &'static str,
-    out: &crate::sandbox::StepOutput,
+    out: &crate::engine::sandbox::StepOutput,
     lockfile: &str,
 ) -> Result<(), BuildError> {
     if out.exit_code == 0 {

@@ -9,9 +9,9 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::digest::Sha256;
-use crate::endpoints::Endpoint;
-use crate::http::{self, HttpError};
+use crate::index::endpoints::Endpoint;
+use crate::index::http::{self, HttpError};
+use crate::record::digest::Sha256;
 
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
 

@@ -6,7 +6,8 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use crate::normalize::{self, Policy, zipfmt};
+use crate::archive::zip as zipfmt;
+use crate::normalize::{self, Policy};
 
 /// How a rebuilt file relates to the released one, strictest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

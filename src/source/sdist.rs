@@ -62,7 +62,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::Tree;
+    use crate::archive::tree::Tree;
 
     fn sdist(files: &[(&str, &str)], mtime: u64) -> Vec<u8> {
         let mut t = Tree::new();

@@ -15,16 +15,16 @@ use std::str::FromStr;
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::build::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
-use crate::digest::Sha256;
+use crate::check::verdict::{self, Kind};
+use crate::engine::janitor::Janitor;
+use crate::index::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
+use crate::index::simple::{IndexClient, IndexFile};
 use crate::lock::resolve::{ResolveError, resolve_with};
 use crate::lock::target::Target;
 use crate::normalize;
 use crate::output::Reporter;
-use crate::pypi::{IndexClient, IndexFile};
-use crate::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
-use crate::sandbox::Janitor;
-use crate::verdict::{self, Kind};
+use crate::pipeline::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
+use crate::record::digest::Sha256;
 
 /// Bumped when `rebuild.json`'s layout changes.
 pub const SCHEMA: &str = "hermit-rebuild/1";
@@ -35,7 +35,7 @@ pub const RECORD_FILE: &str = "rebuild.json";
 /// How the frontend that drives the backend is pinned (it is not in `build-system.requires`).
 const FRONTEND: &str = "build";
 
-pub use crate::verdict::Verdict;
+pub use crate::check::verdict::Verdict;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
@@ -46,7 +46,7 @@ pub enum RebuildError {
     #[error("`{file}` from the package index: {message}")]
     BadSdist { file: String, message: String },
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::source::config::ConfigError),
     #[error("`{file}` build-system.requires: `{requirement}` is not PEP 508: {message}")]
     BadRequirement {
         file: String,
@@ -64,9 +64,9 @@ pub enum RebuildError {
     #[error(transparent)]
     Normalize(#[from] normalize::NormalizeError),
     #[error(transparent)]
-    Compare(#[from] crate::compare::CompareError),
+    Compare(#[from] crate::check::compare::CompareError),
     #[error(transparent)]
-    Dist(#[from] crate::dist::DistError),
+    Dist(#[from] crate::record::dist::DistError),
     #[error("`{path}` line {line}: `{text}` is not NAME==VERSION")]
     BadListLine {
         path: PathBuf,
@@ -116,7 +116,7 @@ pub struct Record {
     pub source_date_epoch: Option<u64>,
     pub source_date_epoch_reason: String,
     pub lock_sha256: Sha256,
-    pub image: crate::manifest::ImageInfo,
+    pub image: crate::record::manifest::ImageInfo,
     pub rebuilt: IndexFileRecord,
     pub verdict: Verdict,
     /// Members whose content or metadata differ in the raw files (empty when bit-identical).
@@ -130,7 +130,7 @@ pub struct Record {
 pub struct RebuildResult {
     pub record: Record,
     /// The `compare` report of the raw files, when they are not bit-identical.
-    pub report: Option<crate::compare::Report>,
+    pub report: Option<crate::check::compare::Report>,
     pub written: Vec<PathBuf>,
 }
 
@@ -144,7 +144,7 @@ pub async fn rebuild(
 ) -> Result<RebuildResult, RebuildError> {
     let spec = &opts.spec;
     let spec_text = format!("{}=={}", spec.name, spec.version);
-    let endpoint = crate::endpoints::index_url(opts.index_url.as_deref())
+    let endpoint = crate::index::endpoints::index_url(opts.index_url.as_deref())
         .map_err(|e| RebuildError::Endpoint(e.into()))?;
     let index = IndexClient::new(endpoint).map_err(ReleaseError::from)?;
 
@@ -169,12 +169,13 @@ pub async fn rebuild(
     ));
 
     // How it was built: backend and requirements from the sdist, time from the wheel.
-    let facts = crate::sdist_input::inspect(&sdist).map_err(|message| RebuildError::BadSdist {
-        file: sdist_file.filename.clone(),
-        message,
-    })?;
+    let facts =
+        crate::source::sdist::inspect(&sdist).map_err(|message| RebuildError::BadSdist {
+            file: sdist_file.filename.clone(),
+            message,
+        })?;
     let settings_path = PathBuf::from(format!("{}!/pyproject.toml", sdist_file.filename));
-    let config = crate::config::parse(&facts.pyproject, &settings_path)?;
+    let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
     let guess = release::guess_sde(&wheel_file.filename, &wheel)?;
     reporter.info(format!(
         "backend {}; SOURCE_DATE_EPOCH {}",
@@ -183,7 +184,7 @@ pub async fn rebuild(
     ));
     let mut requirements = config.requires.clone();
     let cutoff = wheel_file.upload_time.clone();
-    let env = build::environment(guess.value(), &BTreeMap::new(), &settings_path)?;
+    let env = pipeline::environment(guess.value(), &BTreeMap::new(), &settings_path)?;
     let mtime = guess.value().or(facts.newest_mtime).unwrap_or(0);
 
     // Lock, build; once more if the backend asks for more than it declared.
@@ -204,7 +205,7 @@ pub async fn rebuild(
             bytes: lock_text.clone().into_bytes(),
             path_for_errors: PathBuf::from(LOCK_FILE),
         };
-        let (prepared, session) = build::prepare_session(
+        let (prepared, session) = pipeline::prepare_session(
             docker,
             janitor,
             &PrepareOptions {
@@ -217,7 +218,7 @@ pub async fn rebuild(
             },
             SessionSetup {
                 env: env.clone(),
-                limits: build::limits(&config),
+                limits: pipeline::limits(&config),
                 source: None,
                 mtime,
             },
@@ -291,8 +292,9 @@ pub async fn rebuild(
         differing_after_normalizing: judged.differing_after_normalizing,
         differing_code: judged.differing_code,
     };
-    let record_bytes = crate::canonical::to_file_bytes(&record).expect("record has no floats");
-    let written = crate::dist::write_all(
+    let record_bytes =
+        crate::record::canonical::to_file_bytes(&record).expect("record has no floats");
+    let written = crate::record::dist::write_all(
         &opts.out,
         &[
             (rebuilt_name, rebuilt),
@@ -411,7 +413,7 @@ pub struct Judgement {
     pub differing: Vec<String>,
     pub differing_after_normalizing: Vec<String>,
     pub differing_code: Vec<String>,
-    pub report: Option<crate::compare::Report>,
+    pub report: Option<crate::check::compare::Report>,
 }
 
 /// Judges a rebuilt wheel against the index's. `sde` is what both are normalized with.
@@ -432,7 +434,7 @@ pub fn judge(
             report: None,
         });
     }
-    let report = crate::compare::compare_bytes(index_name, index, rebuilt_name, rebuilt)?;
+    let report = crate::check::compare::compare_bytes(index_name, index, rebuilt_name, rebuilt)?;
     let differing: Vec<String> = report
         .artifacts
         .iter()

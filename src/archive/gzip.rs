@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use flate2::Compression;
 use flate2::bufread::{GzDecoder, MultiGzDecoder};
 
-use super::NormalizeError;
+use crate::normalize::NormalizeError;
 
 /// The one gzip level hermit writes sdists with (Python's `gzip`/`tarfile` default).
 pub const GZIP_LEVEL: u32 = 9;

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::build::{BuildError, BuildOptions};
-use crate::digest::Sha256;
-use crate::manifest::Manifest;
+use crate::engine::janitor::Janitor;
 use crate::output::Reporter;
-use crate::sandbox::Janitor;
+use crate::pipeline::{BuildError, BuildOptions};
+use crate::record::digest::Sha256;
+use crate::record::manifest::Manifest;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
@@ -93,11 +93,11 @@ pub async fn verify(
             ));
         }
         let facts =
-            crate::sdist_input::inspect(&bytes).map_err(|message| VerifyError::BadSdist {
+            crate::source::sdist::inspect(&bytes).map_err(|message| VerifyError::BadSdist {
                 path: sdist.clone(),
                 message,
             })?;
-        let config = crate::config::parse(&facts.pyproject, &sdist)?;
+        let config = crate::source::config::parse(&facts.pyproject, &sdist)?;
         (sdist, config)
     } else {
         let source = crate::source::snapshot(&project, true)?;
@@ -115,7 +115,7 @@ pub async fn verify(
                 source.tree_sha256, manifest.source.tree_sha256
             ));
         }
-        let config = crate::config::load(&project)?;
+        let config = crate::source::config::load(&project)?;
         (project, config)
     };
     let lock_base = if project.is_file() {
@@ -128,7 +128,7 @@ pub async fn verify(
         None if manifest.requirements.lockfile.starts_with("builtin:") => None,
         None => Some(lock_base.join(&manifest.requirements.lockfile)),
     };
-    let lock = crate::build::choose_lock(&lock_base, lockfile.as_deref(), &config)?;
+    let lock = crate::pipeline::choose_lock(&lock_base, lockfile.as_deref(), &config)?;
     let lock_sha = Sha256::of(&lock.bytes);
     if lock_sha != manifest.requirements.lockfile_sha256 {
         differences.push(format!(
@@ -178,7 +178,7 @@ pub async fn verify(
         cache_dir: opts.cache_dir.clone(),
         provenance: false,
     };
-    let rebuilt = crate::build::build(docker, janitor, &build_opts, reporter).await?;
+    let rebuilt = crate::pipeline::build(docker, janitor, &build_opts, reporter).await?;
 
     let mut artifacts = Vec::new();
     for recorded in &manifest.artifacts {
@@ -197,7 +197,7 @@ pub async fn verify(
         };
         let report = match (status, &on_disk) {
             ("differs", Some(_)) => Some(
-                crate::compare::compare_paths(&on_disk_path, &rebuilt_path)
+                crate::check::compare::compare_paths(&on_disk_path, &rebuilt_path)
                     .map(|r| r.render())
                     .unwrap_or_else(|e| format!("(could not compare: {e})")),
             ),
@@ -227,11 +227,11 @@ pub async fn verify(
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error(transparent)]
-    Manifest(#[from] crate::manifest::ManifestError),
+    Manifest(#[from] crate::record::manifest::ManifestError),
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::source::config::ConfigError),
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("the manifest's normalize policy `{0}` is unknown to this hermit")]

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::digest::Sha256;
-use crate::normalize::time::{show_dos, show_secs};
-use crate::normalize::{NormalizeError, sdist, wheel, zipfmt};
+use crate::archive::time::{show_dos, show_secs};
+use crate::archive::zip as zipfmt;
+use crate::normalize::{NormalizeError, sdist, wheel};
+use crate::record::digest::Sha256;
 
 /// Longest unified diff shown per member, in lines.
 const MAX_DIFF_LINES: usize = 400;

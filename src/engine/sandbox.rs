@@ -6,11 +6,10 @@
 //! goes in, `/out` what comes back, and `/tmp` is a tmpfs where the build itself works (the
 //! engine cannot read tmpfs contents, so results are written to `/out`).
 //!
-//! Every container and volume is registered with a [`Janitor`] before it exists on the engine,
-//! so the caller can remove all of them on any path out, Ctrl-C included.
+//! Every container and volume is registered with the run's [`Janitor`] before it exists on the
+//! engine, so the caller can remove all of them on any path out, Ctrl-C included.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -18,12 +17,12 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
     UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
-use crate::tree::{Tree, TreeError};
+use crate::archive::tree::{Tree, TreeError};
+use crate::engine::janitor::Janitor;
 
 /// Keep at most this much of a step's output (the tail matters on failure).
 const LOG_LIMIT: usize = 1 << 20;
@@ -81,149 +80,6 @@ fn engine(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> 
     move |source| SandboxError::Engine { context, source }
 }
 
-/// Remembers what one run created and removes it.
-pub struct Janitor {
-    run_id: String,
-    containers: Mutex<Vec<String>>,
-    volumes: Mutex<Vec<String>>,
-}
-
-impl Janitor {
-    pub fn new(run_id: impl Into<String>) -> Self {
-        Self {
-            run_id: run_id.into(),
-            containers: Mutex::default(),
-            volumes: Mutex::default(),
-        }
-    }
-
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
-    fn add_container(&self, name: &str) {
-        self.containers.lock().unwrap().push(name.to_owned());
-    }
-
-    fn add_volume(&self, name: &str) {
-        self.volumes.lock().unwrap().push(name.to_owned());
-    }
-
-    /// Removes every container and volume of this run: the registered names, plus anything
-    /// carrying this run's label (created by a step that was interrupted before it could
-    /// report the name). Errors are collected, not fatal: cleanup goes as far as it can.
-    ///
-    /// A request that was under way when the run was interrupted can still complete on the
-    /// engine after the first pass (dropping the client's future does not cancel the engine's
-    /// work), so when a registered name is unknown to the engine, passes repeat for about a
-    /// second to catch the creation landing late.
-    pub async fn sweep(&self, docker: &Docker) -> Vec<String> {
-        let mut problems = Vec::new();
-        let mut in_flight = false;
-        for pass in 0.. {
-            let (missing, mut found_problems) = self.sweep_once(docker, pass == 0).await;
-            // A registered name the engine does not know yet is a creation that may still be
-            // under way: look again for a while, by label, until it shows up or time is up.
-            in_flight |= missing > 0;
-            if !(in_flight && pass < 8) {
-                problems.append(&mut found_problems);
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        }
-        problems
-    }
-
-    /// One pass: how many registered names the engine did not know, and what it could not
-    /// remove. Containers go first: a volume in use cannot be removed.
-    async fn sweep_once(&self, docker: &Docker, include_registered: bool) -> (usize, Vec<String>) {
-        let mut missing = 0;
-        let mut problems = Vec::new();
-        let label = format!("org.hermit.run={}", self.run_id);
-        let filters: HashMap<String, Vec<String>> = [("label".to_owned(), vec![label])].into();
-        let registered = |list: &Mutex<Vec<String>>| {
-            if include_registered {
-                list.lock().unwrap().clone()
-            } else {
-                Vec::new()
-            }
-        };
-
-        for name in registered(&self.containers) {
-            match remove_container(docker, &name).await {
-                Ok(true) => {}
-                Ok(false) => missing += 1,
-                Err(e) => problems.push(e),
-            }
-        }
-        let labelled = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap_or_default();
-        for id in labelled.into_iter().filter_map(|c| c.id) {
-            if let Err(e) = remove_container(docker, &id).await {
-                problems.push(e);
-            }
-        }
-
-        for name in registered(&self.volumes) {
-            match remove_volume(docker, &name).await {
-                Ok(true) => {}
-                Ok(false) => missing += 1,
-                Err(e) => problems.push(e),
-            }
-        }
-        let labelled = docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map(|v| v.volumes.unwrap_or_default())
-            .unwrap_or_default();
-        for volume in labelled {
-            if let Err(e) = remove_volume(docker, &volume.name).await {
-                problems.push(e);
-            }
-        }
-        (missing, problems)
-    }
-}
-
-/// Removes a container and its anonymous volumes; `Ok(false)` when the engine has no such
-/// container.
-async fn remove_container(docker: &Docker, name: &str) -> Result<bool, String> {
-    let opts = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(name, Some(opts)).await {
-        Ok(()) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(false),
-        Err(e) => Err(format!("container {name}: {e}")),
-    }
-}
-
-/// Removes a volume; `Ok(false)` when the engine has no such volume.
-async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, String> {
-    let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
-    match docker.remove_volume(name, Some(opts)).await {
-        Ok(()) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(false),
-        Err(e) => Err(format!("volume {name}: {e}")),
-    }
-}
-
 /// The result of one step.
 #[derive(Debug, Clone)]
 pub struct StepOutput {
@@ -247,7 +103,7 @@ impl<'a> Sandbox<'a> {
         input: Vec<u8>,
     ) -> Result<Sandbox<'a>, SandboxError> {
         let run = janitor.run_id().to_owned();
-        let labels = crate::docker::labels(&run);
+        let labels = janitor.labels();
         let mut mounts = Vec::new();
         for (role, target) in [("src", "/src"), ("out", "/out")] {
             let volume = format!("hermit-{run}-{role}");

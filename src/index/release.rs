@@ -2,9 +2,9 @@
 //! the index's hashes checked, and reading from the released wheel how it was most likely
 //! built (the SOURCE_DATE_EPOCH its maintainer used, or none).
 
-use crate::digest::Sha256;
-use crate::normalize::zipfmt;
-use crate::pypi::{IndexClient, IndexFile, PackageName};
+use crate::archive::zip as zipfmt;
+use crate::index::simple::{IndexClient, IndexFile, PackageName};
+use crate::record::digest::Sha256;
 
 /// hatchling's time for every member when SOURCE_DATE_EPOCH is unset (2020-02-02).
 const HATCHLING_DEFAULT: u64 = 1_580_601_600;
@@ -16,7 +16,7 @@ pub enum ReleaseError {
     #[error("`{0}` is not NAME==VERSION")]
     BadSpec(String),
     #[error(transparent)]
-    Index(#[from] crate::pypi::IndexError),
+    Index(#[from] crate::index::simple::IndexError),
     #[error("{name} {version} has no {what} on the package index")]
     Missing {
         name: String,
@@ -249,7 +249,7 @@ pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::time;
+    use crate::archive::time;
 
     #[test]
     fn parses_release_specs() {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Sha256;
+use crate::record::digest::Sha256;
 
 pub const SCHEMA: &str = "hermit-manifest/1";
 pub const FILE_NAME: &str = "hermit-manifest.json";
@@ -132,7 +132,7 @@ pub enum ManifestError {
 impl Manifest {
     /// The canonical bytes written to disk.
     pub fn to_bytes(&self) -> Vec<u8> {
-        crate::canonical::to_file_bytes(self).expect("manifest has no floats")
+        crate::record::canonical::to_file_bytes(self).expect("manifest has no floats")
     }
 
     pub fn load(path: &Path) -> Result<Self, ManifestError> {

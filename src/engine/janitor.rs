@@ -1,0 +1,202 @@
+//! One run's containers and volumes, and their removal on every path out.
+//!
+//! Each hermit command that touches the engine is one run with a short random id. Everything
+//! the run creates carries that id as a label and is registered here before it exists on the
+//! engine, so `sweep` can remove it after success, failure or Ctrl-C, including a resource
+//! whose creation was interrupted before its name came back.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+
+/// Label put on every container, volume and image hermit creates, so tests and `hermit doctor`
+/// can prove nothing was left behind.
+pub const LABEL: &str = "org.hermit.managed";
+/// The label that names the run a resource belongs to.
+pub const RUN_LABEL: &str = "org.hermit.run";
+
+/// Remembers what one run created and removes it.
+pub struct Janitor {
+    run_id: String,
+    containers: Mutex<Vec<String>>,
+    volumes: Mutex<Vec<String>>,
+}
+
+impl Janitor {
+    /// A janitor for a new run, with a fresh id.
+    pub fn for_new_run() -> Self {
+        Self::new(fresh_run_id())
+    }
+
+    pub fn new(run_id: impl Into<String>) -> Self {
+        Self {
+            run_id: run_id.into(),
+            containers: Mutex::default(),
+            volumes: Mutex::default(),
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Labels for a resource this run creates.
+    pub fn labels(&self) -> HashMap<String, String> {
+        [
+            (LABEL.to_owned(), "true".to_owned()),
+            (RUN_LABEL.to_owned(), self.run_id.clone()),
+        ]
+        .into()
+    }
+
+    pub(crate) fn add_container(&self, name: &str) {
+        self.containers.lock().unwrap().push(name.to_owned());
+    }
+
+    pub(crate) fn add_volume(&self, name: &str) {
+        self.volumes.lock().unwrap().push(name.to_owned());
+    }
+
+    /// Removes every container and volume of this run: the registered names, plus anything
+    /// carrying this run's label (created by a step that was interrupted before it could
+    /// report the name). Errors are collected, not fatal: cleanup goes as far as it can.
+    ///
+    /// A request that was under way when the run was interrupted can still complete on the
+    /// engine after the first pass (dropping the client's future does not cancel the engine's
+    /// work), so when a registered name is unknown to the engine, passes repeat for about a
+    /// second to catch the creation landing late.
+    pub async fn sweep(&self, docker: &Docker) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut in_flight = false;
+        for pass in 0.. {
+            let (missing, mut found_problems) = self.sweep_once(docker, pass == 0).await;
+            // A registered name the engine does not know yet is a creation that may still be
+            // under way: look again for a while, by label, until it shows up or time is up.
+            in_flight |= missing > 0;
+            if !(in_flight && pass < 8) {
+                problems.append(&mut found_problems);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        }
+        problems
+    }
+
+    /// One pass: how many registered names the engine did not know, and what it could not
+    /// remove. Containers go first: a volume in use cannot be removed.
+    async fn sweep_once(&self, docker: &Docker, include_registered: bool) -> (usize, Vec<String>) {
+        let mut missing = 0;
+        let mut problems = Vec::new();
+        let label = format!("{RUN_LABEL}={}", self.run_id);
+        let filters: HashMap<String, Vec<String>> = [("label".to_owned(), vec![label])].into();
+        let registered = |list: &Mutex<Vec<String>>| {
+            if include_registered {
+                list.lock().unwrap().clone()
+            } else {
+                Vec::new()
+            }
+        };
+
+        for name in registered(&self.containers) {
+            match remove_container(docker, &name).await {
+                Ok(true) => {}
+                Ok(false) => missing += 1,
+                Err(e) => problems.push(e),
+            }
+        }
+        let labelled = docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap_or_default();
+        for id in labelled.into_iter().filter_map(|c| c.id) {
+            if let Err(e) = remove_container(docker, &id).await {
+                problems.push(e);
+            }
+        }
+
+        for name in registered(&self.volumes) {
+            match remove_volume(docker, &name).await {
+                Ok(true) => {}
+                Ok(false) => missing += 1,
+                Err(e) => problems.push(e),
+            }
+        }
+        let labelled = docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map(|v| v.volumes.unwrap_or_default())
+            .unwrap_or_default();
+        for volume in labelled {
+            if let Err(e) = remove_volume(docker, &volume.name).await {
+                problems.push(e);
+            }
+        }
+        (missing, problems)
+    }
+}
+
+/// Removes a container and its anonymous volumes; `Ok(false)` when the engine has no such
+/// container.
+async fn remove_container(docker: &Docker, name: &str) -> Result<bool, String> {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(name, Some(opts)).await {
+        Ok(()) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(format!("container {name}: {e}")),
+    }
+}
+
+/// Removes a volume; `Ok(false)` when the engine has no such volume.
+async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, String> {
+    let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
+    match docker.remove_volume(name, Some(opts)).await {
+        Ok(()) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(format!("volume {name}: {e}")),
+    }
+}
+
+/// A short random identifier for one run's containers and volumes (never recorded anywhere
+/// that must be reproducible). `HERMIT_RUN_ID` overrides it so tests can find a run's
+/// resources.
+fn fresh_run_id() -> String {
+    if let Ok(id) = std::env::var("HERMIT_RUN_ID")
+        && !id.is_empty()
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return id;
+    }
+    let mut bytes = [0u8; 6];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    if bytes == [0; 6] {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes.copy_from_slice(&(nanos ^ std::process::id() as u128).to_le_bytes()[..6]);
+    }
+    hex::encode(bytes)
+}

@@ -1,0 +1,8 @@
+//! What goes into a build: a project directory (its files, commit and settings) or a given
+//! sdist.
+
+pub mod config;
+mod project;
+pub mod sdist;
+
+pub use project::*;

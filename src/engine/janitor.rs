@@ -83,6 +83,7 @@ impl Janitor {
             }
             tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         }
+        tracing::debug!(run = %self.run_id, problems = problems.len(), "swept the run");
         problems
     }
 

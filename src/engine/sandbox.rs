@@ -226,6 +226,7 @@ impl<'a> Sandbox<'a> {
             }
             Ok::<_, SandboxError>(log)
         };
+        let started = std::time::Instant::now();
         let log = tokio::time::timeout(self.limits.timeout, run)
             .await
             .map_err(|_| SandboxError::Timeout {
@@ -237,6 +238,12 @@ impl<'a> Sandbox<'a> {
             .inspect_exec(&exec.id)
             .await
             .map_err(engine(format!("reading the result of step {step}")))?;
+        tracing::debug!(
+            step,
+            exit_code = inspect.exit_code,
+            ms = started.elapsed().as_millis() as u64,
+            "step ran"
+        );
         Ok(StepOutput {
             exit_code: inspect.exit_code.unwrap_or(-1),
             log: String::from_utf8_lossy(&log).into_owned(),

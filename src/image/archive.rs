@@ -6,9 +6,16 @@
 //! Layers are stored uncompressed (their digest is then their diff ID) and the config is
 //! canonical JSON with no time in it.
 
+use std::collections::HashMap;
+
 use bollard::Docker;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use oci_spec::image::{
+    Arch, ConfigBuilder, Descriptor, DescriptorBuilder, ImageConfiguration,
+    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Os,
+    RootFsBuilder,
+};
+use serde_json::json;
 
 use crate::archive::tree::Tree;
 use crate::image::layer::LAYER_MTIME;
@@ -16,14 +23,10 @@ use crate::image::reference::{self, ImageId, ResolveError};
 use crate::record::canonical;
 use crate::record::digest::Sha256;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("image config is not a JSON object with a `rootfs`: {0}")]
-    BadConfig(String),
+    #[error("could not describe the image in OCI terms: {0}")]
+    Oci(#[from] oci_spec::OciSpecError),
     #[error(transparent)]
     Canonical(#[from] canonical::CanonicalError),
     #[error("the container engine refused to load image {id}: {source}")]
@@ -53,64 +56,105 @@ pub fn recipe_config(
     user: (u32, u32),
     home: &str,
     labels: &[(&str, &str)],
-) -> Value {
-    let labels: serde_json::Map<String, Value> = labels
+) -> Result<ImageConfiguration, ArchiveError> {
+    let labels: HashMap<String, String> = labels
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    json!({
-        "architecture": architecture,
-        "os": "linux",
-        "config": {
-            "Env": [
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "LANG=C.UTF-8",
-                format!("HOME={home}"),
-            ],
-            "User": format!("{}:{}", user.0, user.1),
-            "WorkingDir": "/src",
-            "Cmd": ["python3"],
-            "Labels": labels,
-        },
-        "rootfs": {"type": "layers", "diff_ids": []},
-    })
+    let config = ConfigBuilder::default()
+        .env(vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            "LANG=C.UTF-8".to_owned(),
+            format!("HOME={home}"),
+        ])
+        .user(format!("{}:{}", user.0, user.1))
+        .working_dir("/src")
+        .cmd(vec!["python3".to_owned()])
+        .labels(labels)
+        .build()?;
+    Ok(ImageConfigurationBuilder::default()
+        .architecture(Arch::from(architecture))
+        .os(Os::Linux)
+        .config(config)
+        .rootfs(RootFsBuilder::default().build()?)
+        .build()?)
+}
+
+/// The config's bytes as the image ID hashes them: canonical JSON, so the map order of the
+/// OCI types (labels are a `HashMap`) cannot change the ID.
+pub fn config_bytes(config: &ImageConfiguration) -> Result<Vec<u8>, ArchiveError> {
+    Ok(canonical::to_vec(config)?)
+}
+
+fn descriptor(media: MediaType, digest: &Sha256, size: usize) -> Result<Descriptor, ArchiveError> {
+    let digest: oci_spec::image::Digest = digest
+        .prefixed()
+        .parse()
+        .expect("a Sha256 is a valid OCI digest");
+    Ok(DescriptorBuilder::default()
+        .media_type(media)
+        .digest(digest)
+        .size(size as u64)
+        .build()?)
 }
 
 /// Writes the archive for `config` with `layers` (uncompressed tars, bottom first). The
 /// config's `rootfs.diff_ids` is set from the layers here, so the two cannot disagree.
-pub fn build(mut config: Value, layers: &[&[u8]], tag: &str) -> Result<Built, ArchiveError> {
+pub fn build(
+    mut config: ImageConfiguration,
+    layers: &[&[u8]],
+    tag: &str,
+) -> Result<Built, ArchiveError> {
     let digests: Vec<Sha256> = layers.iter().map(|l| Sha256::of(l)).collect();
-    let rootfs = config
-        .get_mut("rootfs")
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| ArchiveError::BadConfig("no `rootfs` object".into()))?;
-    rootfs.insert("type".into(), "layers".into());
-    rootfs.insert(
-        "diff_ids".into(),
-        digests.iter().map(|d| Value::from(d.prefixed())).collect(),
+    config.set_rootfs(
+        RootFsBuilder::default()
+            .typ("layers")
+            .diff_ids(digests.iter().map(Sha256::prefixed).collect::<Vec<_>>())
+            .build()?,
     );
-    let config_bytes = canonical::to_vec(&config)?;
+    let config_bytes = config_bytes(&config)?;
     let config_digest = Sha256::of(&config_bytes);
 
-    let descriptor = |media: &str, digest: &Sha256, size: usize| json!({"mediaType": media, "digest": digest.prefixed(), "size": size});
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor(OCI_CONFIG, &config_digest, config_bytes.len()),
-        "layers": layers.iter().zip(&digests)
-            .map(|(l, d)| descriptor(OCI_LAYER, d, l.len()))
-            .collect::<Vec<_>>(),
-    });
+    let layer_descriptors = layers
+        .iter()
+        .zip(&digests)
+        .map(|(l, d)| descriptor(MediaType::ImageLayer, d, l.len()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(descriptor(
+            MediaType::ImageConfig,
+            &config_digest,
+            config_bytes.len(),
+        )?)
+        .layers(layer_descriptors)
+        .build()?;
     let manifest_bytes = canonical::to_vec(&manifest)?;
     let manifest_digest = Sha256::of(&manifest_bytes);
     let tag_only = tag.rsplit_once(':').map_or("latest", |(_, t)| t);
-    let mut index_entry = descriptor(OCI_MANIFEST, &manifest_digest, manifest_bytes.len());
-    index_entry["annotations"] = json!({
-        "io.containerd.image.name": tag,
-        "org.opencontainers.image.ref.name": tag_only,
-    });
-    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [index_entry]});
+    let mut index_entry = descriptor(
+        MediaType::ImageManifest,
+        &manifest_digest,
+        manifest_bytes.len(),
+    )?;
+    index_entry.set_annotations(Some(
+        [
+            ("io.containerd.image.name".to_owned(), tag.to_owned()),
+            (
+                "org.opencontainers.image.ref.name".to_owned(),
+                tag_only.to_owned(),
+            ),
+        ]
+        .into(),
+    ));
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![index_entry])
+        .build()?;
     let blob = |d: &Sha256| format!("blobs/sha256/{}", d.hex());
+    // Docker's own format beside the OCI layout, for engines that cannot load OCI alone.
     let docker_manifest = json!([{
         "Config": blob(&config_digest),
         "RepoTags": [tag],
@@ -171,13 +215,16 @@ pub async fn load(docker: &Docker, built: Built) -> Result<ImageId, ArchiveError
 mod tests {
     use super::*;
 
-    fn config() -> Value {
+    use serde_json::Value;
+
+    fn config() -> ImageConfiguration {
         recipe_config(
             "amd64",
             (1000, 1000),
             "/home/hermit",
             &[("org.hermit.managed", "true")],
         )
+        .unwrap()
     }
 
     fn members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -192,6 +239,40 @@ mod tests {
                 (e.path().unwrap().to_string_lossy().into_owned(), data)
             })
             .collect()
+    }
+
+    /// The config as hermit wrote it by hand before the OCI types: the image ID hashes these
+    /// bytes, so they must not move.
+    #[test]
+    fn recipe_config_bytes_are_pinned() {
+        let mut c = recipe_config(
+            "amd64",
+            (1000, 1000),
+            "/home/hermit",
+            &[
+                ("org.hermit.managed", "true"),
+                ("org.hermit.recipe", "trixie-python"),
+            ],
+        )
+        .unwrap();
+        c.set_rootfs(
+            RootFsBuilder::default()
+                .typ("layers")
+                .diff_ids(vec![Sha256::of(b"layer").prefixed()])
+                .build()
+                .unwrap(),
+        );
+        let want = format!(
+            concat!(
+                r#"{{"architecture":"amd64","config":{{"Cmd":["python3"],"Env":["#,
+                r#""PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","#,
+                r#""LANG=C.UTF-8","HOME=/home/hermit"],"Labels":{{"org.hermit.managed":"true","#,
+                r#""org.hermit.recipe":"trixie-python"}},"User":"1000:1000","WorkingDir":"/src"}},"#,
+                r#""os":"linux","rootfs":{{"diff_ids":["{}"],"type":"layers"}}}}"#,
+            ),
+            Sha256::of(b"layer").prefixed()
+        );
+        assert_eq!(String::from_utf8(config_bytes(&c).unwrap()).unwrap(), want);
     }
 
     #[test]

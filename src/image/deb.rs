@@ -74,7 +74,7 @@ pub fn data_tar<'a>(deb: &'a [u8], name: &str) -> Result<Box<dyn Read + 'a>, Deb
             name: name.to_owned(),
         })?;
     match member.name {
-        "data.tar.xz" => Ok(Box::new(xz2::read::XzDecoder::new(member.data))),
+        "data.tar.xz" => Ok(Box::new(liblzma::read::XzDecoder::new(member.data))),
         "data.tar.gz" => Ok(Box::new(flate2::read::GzDecoder::new(member.data))),
         "data.tar" => Ok(Box::new(member.data)),
         other => Err(DebError::Compression {
@@ -105,7 +105,7 @@ pub(crate) mod tests {
 
     /// Builds a `.deb` in memory: ar + control.tar + data.tar.xz holding `data_tar`.
     pub(crate) fn make_deb(data_tar: &[u8]) -> Vec<u8> {
-        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
         xz.write_all(data_tar).unwrap();
         let data_xz = xz.finish().unwrap();
         let control = tar::Builder::new(Vec::new()).into_inner().unwrap();

@@ -135,7 +135,7 @@ pub async fn fetch_index(
         });
     }
     let mut text = String::new();
-    xz2::read::XzDecoder::new(xz.as_slice())
+    liblzma::read::XzDecoder::new(xz.as_slice())
         .read_to_string(&mut text)
         .map_err(|source| DebianError::Xz { url, source })?;
     parse_packages(&text)

@@ -13,7 +13,8 @@ use std::io::{self, Read};
 
 use bollard::Docker;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use oci_spec::image::{History, ImageConfiguration};
+use serde_json::Value;
 
 use crate::archive::tree::{Entry, Tree, TreeError};
 use crate::engine::janitor::Janitor;
@@ -275,16 +276,21 @@ pub fn files_only_tar(tree: &Tree) -> Vec<u8> {
 
 /// Adds a history entry (without a time) when the base keeps history, so tools that pair
 /// history with layers still line up.
-fn with_history_entry(mut config: Value) -> Value {
-    if let Some(history) = config.get_mut("history").and_then(Value::as_array_mut) {
-        history.push(json!({"created_by": "hermit: derived layer"}));
+fn with_history_entry(mut config: ImageConfiguration) -> ImageConfiguration {
+    if let Some(history) = config.history_mut() {
+        let mut entry = History::default();
+        entry.set_created_by(Some("hermit: derived layer".to_owned()));
+        history.push(entry);
     }
     config
 }
 
 /// Reads the base image back from the engine (`docker save`): its config and layer tars,
 /// each checked against the digests that name it.
-async fn export(docker: &Docker, image: &ImageId) -> Result<(Value, Vec<Vec<u8>>), DeriveError> {
+async fn export(
+    docker: &Docker,
+    image: &ImageId,
+) -> Result<(ImageConfiguration, Vec<Vec<u8>>), DeriveError> {
     let mut bytes = Vec::new();
     let mut stream = docker.export_image(&image.to_string());
     while let Some(chunk) = stream.next().await {
@@ -342,11 +348,16 @@ async fn export(docker: &Docker, image: &ImageId) -> Result<(Value, Vec<Vec<u8>>
             "`{config_path}` does not hash to the image ID"
         )));
     }
-    let config: Value = serde_json::from_slice(config_bytes).map_err(|e| bad(e.to_string()))?;
-    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    // Read as OCI: fields only Docker knows (`container_config`, ...) do not carry over into a
+    // derived image, which needs none of them.
+    let config: ImageConfiguration =
+        serde_json::from_slice(config_bytes).map_err(|e| bad(e.to_string()))?;
+    let diff_ids: Vec<&str> = config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .map(String::as_str)
+        .collect();
     let layer_paths: Vec<&str> = entry["Layers"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -442,12 +453,19 @@ mod tests {
 
     #[test]
     fn history_gets_an_untimed_entry_only_when_kept() {
-        let c = with_history_entry(json!({"history": [{"created": "2020"}]}));
+        let parse =
+            |v: serde_json::Value| -> ImageConfiguration { serde_json::from_value(v).unwrap() };
+        let base = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []}});
+        let mut with_history = base.clone();
+        with_history["history"] = serde_json::json!([{"created": "2020"}]);
+        let c = serde_json::to_value(with_history_entry(parse(with_history))).unwrap();
         assert_eq!(
             c["history"][1],
-            json!({"created_by": "hermit: derived layer"})
+            serde_json::json!({"created_by": "hermit: derived layer"})
         );
-        assert!(with_history_entry(json!({})).get("history").is_none());
+        let c = serde_json::to_value(with_history_entry(parse(base))).unwrap();
+        assert!(c.get("history").is_none());
         assert_eq!(
             resolve_dotdot("abc", "../def/layer.tar").unwrap(),
             "def/layer.tar"

@@ -347,7 +347,7 @@ async fn build_from_lock(
             (crate::engine::janitor::LABEL, "true"),
             ("org.hermit.recipe", &recipe.name),
         ],
-    );
+    )?;
     let stage1 = archive::build(config, &[&layer_bytes], &format!("{repo}:stage1"))?;
     drop(layer_bytes);
     let t_unpack = started.elapsed();

@@ -48,13 +48,23 @@ pub async fn get_bytes(
         url: url.to_owned(),
         source,
     };
+    let started = std::time::Instant::now();
     let resp = req.send().await.map_err(err)?;
     let status = resp.status();
     if !status.is_success() {
+        tracing::debug!(url, status = status.as_u16(), "GET refused");
         return Err(HttpError::Status {
             url: url.to_owned(),
             status: status.as_u16(),
         });
     }
-    Ok(resp.bytes().await.map_err(err)?.to_vec())
+    let body = resp.bytes().await.map_err(err)?.to_vec();
+    // One event per request: `HERMIT_LOG=hermit=debug` counts what a command asked the network.
+    tracing::debug!(
+        url,
+        bytes = body.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "GET"
+    );
+    Ok(body)
 }

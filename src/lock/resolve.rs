@@ -62,6 +62,9 @@ struct Resolver<'a> {
     env: MarkerEnvironment,
     python: Version,
     preferences: &'a BTreeMap<PackageName, String>,
+    /// Constraints (pip's `PIP_CONSTRAINT` sense): they bound the versions of a package once
+    /// something requires it, and never add a package themselves.
+    pins: BTreeMap<PackageName, Vec<Requirement>>,
     /// Files uploaded after this time (seconds, nanoseconds since 1970) are not seen.
     exclude_newer: Option<(i64, u32)>,
     reporter: &'a Reporter,
@@ -74,10 +77,11 @@ enum Outcome {
     Ban(PackageName, Version),
 }
 
-/// Who asked for a requirement: the inputs, or a chosen package.
+/// Who asked for a requirement: the inputs, a constraint, or a chosen package.
 #[derive(Clone)]
 enum From {
     Input,
+    Constraint,
     Package(PackageName, Version),
 }
 
@@ -85,6 +89,7 @@ impl std::fmt::Display for From {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             From::Input => f.write_str("the inputs"),
+            From::Constraint => f.write_str("the constraints"),
             From::Package(n, v) => write!(f, "{n} {v}"),
         }
     }
@@ -149,6 +154,41 @@ pub async fn resolve_with(
     exclude_newer: Option<&str>,
     reporter: &Reporter,
 ) -> Result<Lock, ResolveError> {
+    resolve_constrained(
+        requirements,
+        &[],
+        target,
+        index,
+        preferences,
+        exclude_newer,
+        reporter,
+    )
+    .await
+}
+
+/// Like [`resolve_with`], with `constraints` bounding the version of every package they name
+/// that the resolution pulls in (a package only a constraint names is not locked).
+pub async fn resolve_constrained(
+    requirements: &[Requirement],
+    constraints: &[Requirement],
+    target: &Target,
+    index: &IndexClient,
+    preferences: &BTreeMap<PackageName, String>,
+    exclude_newer: Option<&str>,
+    reporter: &Reporter,
+) -> Result<Lock, ResolveError> {
+    let mut pins: BTreeMap<PackageName, Vec<Requirement>> = BTreeMap::new();
+    for c in constraints
+        .iter()
+        .filter(|c| c.evaluate_markers(&target.marker_env(), &[]))
+    {
+        if matches!(c.version_or_url, Some(VersionOrUrl::Url(_))) {
+            return Err(ResolveError::Url {
+                requirement: c.to_string(),
+            });
+        }
+        pins.entry(name_of(c)?).or_default().push(c.clone());
+    }
     let exclude_newer = exclude_newer
         .map(|t| rfc3339(t).ok_or_else(|| ResolveError::BadCutoff(t.to_owned())))
         .transpose()?;
@@ -165,6 +205,7 @@ pub async fn resolve_with(
         env: target.marker_env(),
         python: Version::from_str(&target.python_full()).expect("valid python version"),
         preferences,
+        pins,
         exclude_newer,
         reporter,
         candidates: HashMap::new(),
@@ -208,7 +249,10 @@ impl Resolver<'_> {
                 });
             }
             let name = name_of(&req)?;
-            let list = constraints.entry(name.clone()).or_default();
+            let list = constraints.entry(name.clone()).or_insert_with(|| {
+                let pins = self.pins.get(&name).into_iter().flatten();
+                pins.map(|p| (p.clone(), From::Constraint)).collect()
+            });
             list.push((req.clone(), from.clone()));
             let list = list.clone();
             let fits = |v: &Version| {
@@ -641,6 +685,14 @@ mod tests {
         server: &crate::lock::test_index::Server,
         roots: &[&str],
     ) -> Result<Vec<(String, String)>, ResolveError> {
+        resolve_under(server, roots, &[]).await
+    }
+
+    async fn resolve_under(
+        server: &crate::lock::test_index::Server,
+        roots: &[&str],
+        constraints: &[&str],
+    ) -> Result<Vec<(String, String)>, ResolveError> {
         let endpoint =
             crate::index::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap();
         let index = IndexClient::new(endpoint).unwrap();
@@ -648,10 +700,17 @@ mod tests {
             .iter()
             .map(|r| Requirement::from_str(r).unwrap())
             .collect();
-        let lock = resolve(
+        let pins: Vec<Requirement> = constraints
+            .iter()
+            .map(|r| Requirement::from_str(r).unwrap())
+            .collect();
+        let lock = resolve_constrained(
             &reqs,
+            &pins,
             &Target::linux_x86_64("3.13"),
             &index,
+            &BTreeMap::new(),
+            None,
             &Reporter::silent(),
         )
         .await?;
@@ -709,6 +768,30 @@ mod tests {
             msg.contains("`c>=2` (from the inputs)") && msg.contains("`c<1` (from the inputs)"),
             "{msg}"
         );
+    }
+
+    #[tokio::test]
+    async fn constraints_bound_what_is_pulled_in_and_add_nothing() {
+        let server = index_of(&[
+            ("a", &[("2.0", &["c"]), ("1.0", &["c"])]),
+            ("c", &[("2.0", &[]), ("1.0", &[])]),
+            ("tox", &[("4.0", &[])]),
+        ])
+        .await;
+        // A pin on a dependency holds it down; a pin on an unneeded package adds nothing.
+        let got = resolve_under(&server, &["a"], &["c==1.0", "tox==4.0"])
+            .await
+            .unwrap();
+        assert_eq!(got, pairs(&[("a", "2.0"), ("c", "1.0")]));
+        // A pin on an input holds it down too.
+        let got = resolve_under(&server, &["a"], &["a<2"]).await.unwrap();
+        assert_eq!(got, pairs(&[("a", "1.0"), ("c", "2.0")]));
+        // A pin that contradicts an input is an error naming both.
+        let err = resolve_under(&server, &["c>=2"], &["c==1.0"])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(from the constraints)"), "{err}");
     }
 
     /// Resolves the default inputs against the configured index (network).

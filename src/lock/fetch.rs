@@ -301,6 +301,7 @@ mod tests {
             origin: "lockfiles/t.lock".into(),
             python: Some("3.13".into()),
             requirements: vec![],
+            dynamic: vec![],
             packages: vec![LockedPackage {
                 name: "demo".parse().unwrap(),
                 version: "1.0".into(),

@@ -14,6 +14,8 @@ struct Doc {
     #[serde(default)]
     requirements: Vec<String>,
     #[serde(default)]
+    dynamic: Vec<String>,
+    #[serde(default)]
     package: Vec<Package>,
 }
 
@@ -79,10 +81,13 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
     }
     let mut requirements = doc.requirements;
     requirements.sort();
+    let mut dynamic = doc.dynamic;
+    dynamic.sort();
     Ok(Lock {
         origin: origin.to_owned(),
         python: doc.python,
         requirements,
+        dynamic,
         packages,
     })
 }
@@ -105,6 +110,22 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// `key = [ ... ]`, sorted and de-duplicated, one string per line.
+fn write_list(out: &mut String, key: &str, items: &[String]) {
+    let mut items = items.to_vec();
+    items.sort();
+    items.dedup();
+    if items.is_empty() {
+        out.push_str(&format!("{key} = []\n"));
+    } else {
+        out.push_str(&format!("{key} = [\n"));
+        for r in &items {
+            out.push_str(&format!("    {},\n", quote(r)));
+        }
+        out.push_str("]\n");
+    }
+}
+
 pub(super) fn write(lock: &Lock, regenerate: &str) -> String {
     let mut out = String::new();
     out.push_str(
@@ -115,17 +136,10 @@ pub(super) fn write(lock: &Lock, regenerate: &str) -> String {
     if let Some(python) = &lock.python {
         out.push_str(&format!("python = {}\n", quote(python)));
     }
-    let mut requirements = lock.requirements.clone();
-    requirements.sort();
-    requirements.dedup();
-    if requirements.is_empty() {
-        out.push_str("requirements = []\n");
-    } else {
-        out.push_str("requirements = [\n");
-        for r in &requirements {
-            out.push_str(&format!("    {},\n", quote(r)));
-        }
-        out.push_str("]\n");
+    write_list(&mut out, "requirements", &lock.requirements);
+    // Only locks whose backend asked for more carry the key, so older locks keep their bytes.
+    if !lock.dynamic.is_empty() {
+        write_list(&mut out, "dynamic", &lock.dynamic);
     }
     let mut packages: Vec<&LockedPackage> = lock.packages.iter().collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
@@ -164,6 +178,7 @@ mod tests {
             origin: "lockfiles/t.lock".into(),
             python: Some("3.13".into()),
             requirements: vec!["wheel".into(), "flit-core>=3".into()],
+            dynamic: vec![],
             packages: vec![
                 LockedPackage {
                     name: "wheel".parse().unwrap(),
@@ -179,6 +194,21 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn dynamic_requirements_round_trip() {
+        let mut lock = sample();
+        lock.requirements.push("setuptools-scm>=8".into());
+        lock.dynamic = vec!["setuptools-scm>=8".into()];
+        let text = write(&lock, "hermit lock");
+        assert!(
+            text.contains("dynamic = [\n    \"setuptools-scm>=8\",\n]\n"),
+            "{text}"
+        );
+        let back = Lock::parse(&text, "hermit.lock").unwrap();
+        assert_eq!(back.dynamic, ["setuptools-scm>=8"]);
+        assert!(back.requirements.contains(&"setuptools-scm>=8".to_owned()));
     }
 
     #[test]

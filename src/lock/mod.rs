@@ -10,6 +10,7 @@ pub mod fetch;
 mod hermit_format;
 pub mod metadata;
 mod pip_format;
+pub mod project;
 mod pylock;
 pub mod resolve;
 pub mod target;
@@ -44,8 +45,11 @@ pub struct Lock {
     pub origin: String,
     /// `major.minor` of the Python it was resolved for, when the format records it.
     pub python: Option<String>,
-    /// The inputs it was resolved from (PEP 508 strings, sorted).
+    /// The inputs it was resolved from (PEP 508 strings, sorted), including `dynamic`.
     pub requirements: Vec<String>,
+    /// Those of `requirements` that the backend's hooks asked for rather than the project
+    /// declared: a re-lock keeps asking for them.
+    pub dynamic: Vec<String>,
     /// Sorted by name.
     pub packages: Vec<LockedPackage>,
 }

@@ -175,6 +175,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
         origin: origin.to_owned(),
         python: None,
         requirements: Vec::new(),
+        dynamic: Vec::new(),
         packages,
     })
 }

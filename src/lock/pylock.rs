@@ -86,6 +86,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
         origin: origin.to_owned(),
         python,
         requirements: Vec::new(),
+        dynamic: Vec::new(),
         packages,
     })
 }

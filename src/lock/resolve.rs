@@ -445,6 +445,7 @@ impl Resolver<'_> {
             origin: String::new(),
             python: Some(self.target.python.clone()),
             requirements,
+            dynamic: Vec::new(),
             packages,
         })
     }

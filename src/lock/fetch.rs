@@ -78,9 +78,7 @@ impl crate::error::Hint for FetchError {
             Self::SdistOnly { lock, .. }
             | Self::NoCompatibleWheel { lock, .. }
             | Self::NotOnIndex { lock, .. }
-            | Self::NoHashMatch { lock, .. } => Some(format!(
-                "run `hermit lock --upgrade -o {lock}` and commit it"
-            )),
+            | Self::NoHashMatch { lock, .. } => Some(super::relock_hint(lock)),
             _ => None,
         }
     }
@@ -300,6 +298,7 @@ mod tests {
         Lock {
             origin: "lockfiles/t.lock".into(),
             python: Some("3.13".into()),
+            requires_python: None,
             requirements: vec![],
             dynamic: vec![],
             packages: vec![LockedPackage {

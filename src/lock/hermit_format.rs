@@ -86,6 +86,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
     Ok(Lock {
         origin: origin.to_owned(),
         python: doc.python,
+        requires_python: None,
         requirements,
         dynamic,
         packages,
@@ -177,6 +178,7 @@ mod tests {
         Lock {
             origin: "lockfiles/t.lock".into(),
             python: Some("3.13".into()),
+            requires_python: None,
             requirements: vec!["wheel".into(), "flit-core>=3".into()],
             dynamic: vec![],
             packages: vec![

@@ -19,6 +19,7 @@ mod test_index;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use crate::index::simple::PackageName;
 use crate::record::digest::Sha256;
@@ -45,6 +46,8 @@ pub struct Lock {
     pub origin: String,
     /// `major.minor` of the Python it was resolved for, when the format records it.
     pub python: Option<String>,
+    /// The Pythons it is meant for, as a specifier (PEP 751's `requires-python`).
+    pub requires_python: Option<String>,
     /// The inputs it was resolved from (PEP 508 strings, sorted), including `dynamic`.
     pub requirements: Vec<String>,
     /// Those of `requirements` that the backend's hooks asked for rather than the project
@@ -122,6 +125,31 @@ pub enum LockError {
     },
     #[error("`{path}` is a hermit lock of version {found}; this hermit reads version 1")]
     Version { path: String, found: i64 },
+    #[error("`{path}` is for Python `{wanted}`, but the build image runs Python {python}")]
+    Python {
+        path: String,
+        wanted: String,
+        python: String,
+    },
+}
+
+/// How to make `path` again without losing what its format means: hermit rewrites only its
+/// own format; a pip or PEP 751 file is the user's, made by the tool that wrote it.
+pub fn relock_hint(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.starts_with("pylock") && name.ends_with(".toml") {
+        format!(
+            "`{path}` is PEP 751: regenerate it with the tool that wrote it, or let hermit keep its own lock (`hermit lock` writes `{}`)",
+            project::FILE_NAME
+        )
+    } else if !name.ends_with(".lock") {
+        format!(
+            "regenerate `{path}` with hashes (`pip-compile --generate-hashes`), or let hermit keep its own lock (`hermit lock` writes `{}`)",
+            project::FILE_NAME
+        )
+    } else {
+        format!("run `hermit lock --upgrade -o {path}` and commit it")
+    }
 }
 
 impl crate::error::Hint for LockError {
@@ -134,9 +162,8 @@ impl crate::error::Hint for LockError {
             | Self::Unhashed { path, .. }
             | Self::Unsupported { path, .. }
             | Self::Duplicate { path, .. }
-            | Self::Version { path, .. } => Some(format!(
-                "run `hermit lock --upgrade -o {path}` and commit it"
-            )),
+            | Self::Version { path, .. }
+            | Self::Python { path, .. } => Some(relock_hint(path)),
         }
     }
 }
@@ -180,6 +207,31 @@ impl Lock {
     /// pip's `--hash` requirements format (for `pip install --require-hashes`).
     pub fn to_pip_requirements(&self) -> String {
         pip_format::write(self)
+    }
+
+    /// The Python the lock's files are chosen for: the one it was resolved for, else the
+    /// image's; refused when the lock says it is for another.
+    pub fn python_for(&self, image_python: &str) -> Result<String, LockError> {
+        let refuse = |wanted: &str| LockError::Python {
+            path: self.origin.clone(),
+            wanted: wanted.to_owned(),
+            python: image_python.to_owned(),
+        };
+        if let Some(python) = &self.python
+            && python != image_python
+        {
+            return Err(refuse(python));
+        }
+        if let Some(spec) = &self.requires_python {
+            let fits = pep440_rs::VersionSpecifiers::from_str(spec)
+                .ok()
+                .zip(pep440_rs::Version::from_str(&format!("{image_python}.0")).ok())
+                .is_some_and(|(s, v)| s.contains(&v));
+            if !fits {
+                return Err(refuse(spec));
+            }
+        }
+        Ok(image_python.to_owned())
     }
 
     pub fn package(&self, name: &PackageName) -> Option<&LockedPackage> {

@@ -174,6 +174,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
     Ok(Lock {
         origin: origin.to_owned(),
         python: None,
+        requires_python: None,
         requirements: Vec::new(),
         dynamic: Vec::new(),
         packages,

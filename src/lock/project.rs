@@ -256,6 +256,7 @@ mod tests {
         Lock {
             origin: "hermit.lock".into(),
             python: Some(python.into()),
+            requires_python: None,
             requirements: Vec::new(),
             dynamic: Vec::new(),
             packages: packages

@@ -1,6 +1,8 @@
 //! PEP 751 `pylock.toml`, read only: names, versions, file names and sha256. Its URLs and paths
 //! are ignored, because hermit fetches from the configured index and checks the hash.
 
+use std::str::FromStr;
+
 use super::{Lock, LockError, LockedFile, LockedPackage, line_at, line_of};
 use crate::record::digest::Sha256;
 
@@ -14,10 +16,20 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
         let line = e.span().map_or(1, |s| line_at(text, s.start));
         syntax(line, e.message().trim().replace('\n', " "))
     })?;
-    let python = doc
-        .get("requires-python")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
+    // A specifier (`>=3.9`), not a version: kept as such and checked against the image's
+    // Python when the lock is used.
+    let requires_python = match doc.get("requires-python") {
+        None => None,
+        Some(v) => {
+            let line = line_of(text, "requires-python");
+            let text = v
+                .as_str()
+                .ok_or_else(|| syntax(line, "`requires-python` must be a string".into()))?;
+            pep440_rs::VersionSpecifiers::from_str(text)
+                .map_err(|e| syntax(line, format!("`requires-python = \"{text}\"`: {e}")))?;
+            Some(text.to_owned())
+        }
+    };
     let empty = Vec::new();
     let entries = doc
         .get("packages")
@@ -84,7 +96,8 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
     }
     Ok(Lock {
         origin: origin.to_owned(),
-        python,
+        python: None,
+        requires_python,
         requirements: Vec::new(),
         dynamic: Vec::new(),
         packages,
@@ -128,5 +141,25 @@ sdist = {{ name = "build-1.2.2.tar.gz", url = "https://files.invalid/x", hashes 
         let text = "lock-version = \"1.0\"\n[[packages]]\nname = \"x\"\nversion = \"1\"\n";
         let err = Lock::parse(text, "pylock.toml").unwrap_err();
         assert!(matches!(err, LockError::Unhashed { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn requires_python_is_a_specifier_checked_against_the_image() {
+        use crate::error::Hint;
+        let text = |spec: &str| format!("lock-version = \"1.0\"\nrequires-python = \"{spec}\"\n");
+        let lock = Lock::parse(&text(">=3.9"), "pylock.toml").unwrap();
+        assert_eq!(lock.python, None);
+        assert_eq!(lock.python_for("3.13").unwrap(), "3.13");
+        let newer = Lock::parse(&text(">=3.14"), "pylock.toml").unwrap();
+        let err = newer.python_for("3.13").unwrap_err();
+        assert!(err.to_string().contains("`>=3.14`"), "{err}");
+        // The fix never tells the user to overwrite their PEP 751 file with hermit's format.
+        let hint = err.hint().unwrap();
+        assert!(
+            !hint.contains("-o pylock.toml") && hint.contains("PEP 751"),
+            "{hint}"
+        );
+        let err = Lock::parse(&text("three"), "pylock.toml").unwrap_err();
+        assert!(matches!(err, LockError::Syntax { line: 2, .. }), "{err}");
     }
 }

@@ -444,6 +444,7 @@ impl Resolver<'_> {
         Ok(Lock {
             origin: String::new(),
             python: Some(self.target.python.clone()),
+            requires_python: None,
             requirements,
             dynamic: Vec::new(),
             packages,

@@ -7,6 +7,9 @@
 #   both:                sdist, then wheel /out/sdist/<it> /out/wheel, in one process (what
 #                        `python -m build` does); hermit uses the wheel only when it keeps the
 #                        sdist byte for byte, and otherwise builds again from its rewrite
+#   requires [SDIST]:    ask the backend's get_requires_for_build_* hooks what it needs on top
+#                        of build-system.requires: for the sdist and the wheel of /src/source,
+#                        or for the wheel of SDIST; prints one line `HERMIT-REQUIRES <json>`
 #
 # Build requirements are already installed in the image; `build` checks them (it fails with
 # "Missing dependencies" when the backend asks for something the lock lacks) but never
@@ -36,6 +39,12 @@ def sdist():
 
 
 def wheel(sdist_path, outdir):
+    srcdir = unpack(sdist_path)
+    os.makedirs(outdir)
+    run_build(["--wheel", "--outdir", outdir, srcdir])
+
+
+def unpack(sdist_path):
     # Always the same directory, so a backend that records its build path records one value.
     shutil.rmtree("/tmp/wheel-src", ignore_errors=True)
     os.makedirs("/tmp/wheel-src")
@@ -44,8 +53,26 @@ def wheel(sdist_path, outdir):
     roots = sorted(os.listdir("/tmp/wheel-src"))
     if len(roots) != 1:
         sys.exit("hermit: the sdist must hold exactly one top-level directory, found %r" % roots)
-    os.makedirs(outdir)
-    run_build(["--wheel", "--outdir", outdir, os.path.join("/tmp/wheel-src", roots[0])])
+    return os.path.join("/tmp/wheel-src", roots[0])
+
+
+def requires(sdist_path=None):
+    import json
+
+    import build
+
+    if sdist_path is None:
+        # A copy: some backends write into the tree they are asked about.
+        shutil.rmtree("/tmp/requires-src", ignore_errors=True)
+        shutil.copytree("/src/source", "/tmp/requires-src", symlinks=False)
+        srcdir, kinds = "/tmp/requires-src", ["sdist", "wheel"]
+    else:
+        srcdir, kinds = unpack(sdist_path), ["wheel"]
+    builder = build.ProjectBuilder(srcdir)
+    asked = set()
+    for kind in kinds:
+        asked.update(builder.get_requires_for_build(kind))
+    print("HERMIT-REQUIRES " + json.dumps(sorted(asked)))
 
 
 def main():
@@ -54,6 +81,8 @@ def main():
         sdist()
     elif step == "wheel":
         wheel(sys.argv[2], sys.argv[3])
+    elif step == "requires":
+        requires(*sys.argv[2:3])
     elif step == "both":
         sdist()
         built = sorted(os.listdir("/out/sdist"))

@@ -3,6 +3,7 @@
 
 pub mod config;
 mod project;
+pub mod scm;
 pub mod sdist;
 
 pub use project::*;

@@ -76,19 +76,28 @@ impl Failure {
 
     /// The error line and its causes, each said once, as `hermit` prints them.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![format!("hermit: error: {}", self.error)];
+        use crate::output::sanitize;
+        // Errors quote what the build, an archive or an index said: printable only.
+        let mut lines = vec![format!(
+            "hermit: error: {}",
+            sanitize(&self.error.to_string())
+        )];
         let mut shown = self.error.to_string();
         let mut source = self.error.source();
         while let Some(cause) = source {
             // Many messages already quote their cause; say each thing once.
             let text = cause.to_string();
             if !shown.contains(&text) {
-                lines.push(format!("  caused by: {text}"));
+                lines.push(format!("  caused by: {}", sanitize(&text)));
                 shown.push_str(&text);
             }
             source = cause.source();
         }
-        lines.extend(self.hints().into_iter().map(|h| format!("  hint: {h}")));
+        lines.extend(
+            self.hints()
+                .into_iter()
+                .map(|h| format!("  hint: {}", sanitize(&h))),
+        );
         lines
     }
 }

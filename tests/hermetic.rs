@@ -84,19 +84,18 @@ fn a_backend_looking_for_the_network_finds_none() {
     assert!(probe.contains("route=unroutable"), "{probe}");
 }
 
-#[test]
-fn ctrl_c_removes_the_container_and_volumes() {
+/// Starts `hermit build` of the setuptools fixture and returns once its build container
+/// exists on the engine.
+fn build_until_its_container_runs(run_id: &str) -> (tempfile::TempDir, std::process::Child) {
     ensure_default_image();
     let project = git_project("setuptools-app");
-    let run_id = new_run_id("int");
-    let mut child = hermit_cmd(&run_id)
+    let mut child = hermit_cmd(run_id)
         .args(["build", "."])
         .current_dir(project.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the build container exists, then interrupt as a terminal would.
     let label = format!("label=org.hermit.run={run_id}");
     let start = Instant::now();
     loop {
@@ -113,6 +112,43 @@ fn ctrl_c_removes_the_container_and_volumes() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    (project, child)
+}
+
+#[test]
+fn sigkill_leaves_resources_that_the_next_command_removes() {
+    let run_id = new_run_id("kill");
+    let (project, mut child) = build_until_its_container_runs(&run_id);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let label = format!("label=org.hermit.run={run_id}");
+    assert!(
+        !docker(&["ps", "-aq", "--filter", &label]).trim().is_empty(),
+        "a killed run cannot clean up after itself"
+    );
+    // doctor names what was left; any command that reaches the engine removes it.
+    let doctor = hermit(&["doctor"], project.path());
+    let shown = String::from_utf8_lossy(&doctor.output.stdout).into_owned();
+    assert!(
+        shown.contains("left behind") && shown.contains("(pid "),
+        "{shown}"
+    );
+    let ls = hermit(&["image", "ls"], project.path());
+    ls.assert_ok();
+    assert!(
+        ls.stderr().contains("left by hermit runs that were killed"),
+        "{}",
+        ls.stderr()
+    );
+    assert_nothing_left(&run_id);
+    assert!(!project.path().join("dist").exists());
+}
+
+#[test]
+fn ctrl_c_removes_the_container_and_volumes() {
+    let run_id = new_run_id("int");
+    let (project, child) = build_until_its_container_runs(&run_id);
+    // Interrupt as a terminal would.
     let ok = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -120,7 +156,11 @@ fn ctrl_c_removes_the_container_and_volumes() {
         .success();
     assert!(ok);
     let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "Ctrl-C exits as shells expect"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_nothing_left(&run_id);

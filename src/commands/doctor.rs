@@ -29,6 +29,25 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
                     docker.client_version()
                 ),
             );
+            let stale =
+                crate::engine::janitor::stale(&docker, crate::engine::docker::is_local()).await;
+            line(
+                true,
+                "left behind",
+                if stale.is_empty() {
+                    "nothing from killed runs".to_owned()
+                } else {
+                    let names: Vec<String> = stale
+                        .iter()
+                        .map(|(kind, name, owner)| format!("{kind} {name} (pid {})", owner.pid))
+                        .collect();
+                    format!(
+                        "{} (the next build or verify removes them): {}",
+                        names.len(),
+                        names.join(", ")
+                    )
+                },
+            );
             let pinned = crate::image::default_recipe_pinned_id().to_string();
             let present = docker.inspect_image(&pinned).await.is_ok();
             line(

@@ -6,9 +6,7 @@ use crate::engine::janitor::Janitor;
 use crate::output::Reporter;
 
 pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> {
-    let docker = crate::engine::docker::connect()
-        .await
-        .map_err(Failure::failed)?;
+    let docker = super::connect(reporter).await?;
     let janitor = Janitor::for_new_run();
     match cmd {
         ImageCommand::Build(args) => {

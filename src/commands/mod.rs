@@ -33,11 +33,28 @@ pub async fn on_engine<T>(
     reporter: &Reporter,
     work: impl AsyncFnOnce(&bollard::Docker, &crate::engine::janitor::Janitor) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    let docker = connect(reporter).await?;
+    let janitor = crate::engine::janitor::Janitor::for_new_run();
+    with_cleanup(&docker, &janitor, reporter, work(&docker, &janitor)).await
+}
+
+/// Connects to the engine and first removes what runs killed outright (SIGKILL, OOM, power
+/// loss) left behind: such a run never got to sweep.
+pub async fn connect(reporter: &Reporter) -> Result<bollard::Docker, Failure> {
     let docker = crate::engine::docker::connect()
         .await
         .map_err(Failure::failed)?;
-    let janitor = crate::engine::janitor::Janitor::for_new_run();
-    with_cleanup(&docker, &janitor, reporter, work(&docker, &janitor)).await
+    let local = crate::engine::docker::is_local();
+    let (removed, problems) = crate::engine::janitor::sweep_stale(&docker, local).await;
+    if removed > 0 {
+        reporter.info(format!(
+            "removed {removed} containers and volumes left by hermit runs that were killed"
+        ));
+    }
+    for p in &problems {
+        reporter.info(format!("warning: could not remove {p}"));
+    }
+    Ok(docker)
 }
 
 /// Runs `work` and then removes everything the run created, also when the user presses

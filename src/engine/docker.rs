@@ -16,6 +16,12 @@ pub enum DockerError {
     },
 }
 
+/// Whether the engine runs on this machine (a unix socket): then a resource's owner process
+/// can be looked up here.
+pub fn is_local() -> bool {
+    endpoint().starts_with("unix://")
+}
+
 fn endpoint() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }

@@ -4,6 +4,11 @@
 //! the run creates carries that id as a label and is registered here before it exists on the
 //! engine, so `sweep` can remove it after success, failure or Ctrl-C, including a resource
 //! whose creation was interrupted before its name came back.
+//!
+//! A run killed outright (SIGKILL, the OOM killer, power loss) never sweeps. So every resource
+//! also names its owner process (`org.hermit.owner`: boot id, pid and the process's start
+//! time), and every later command that reaches the engine first removes what belongs to owners
+//! that no longer run on this machine ([`sweep_stale`]); `hermit doctor` lists them too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +23,8 @@ use bollard::query_parameters::{
 pub const LABEL: &str = "org.hermit.managed";
 /// The label that names the run a resource belongs to.
 pub const RUN_LABEL: &str = "org.hermit.run";
+/// The label that names the process that owns a resource: `BOOT_ID/PID/START_TIME`.
+pub const OWNER_LABEL: &str = "org.hermit.owner";
 
 /// Remembers what one run created and removes it.
 pub struct Janitor {
@@ -49,6 +56,7 @@ impl Janitor {
         [
             (LABEL.to_owned(), "true".to_owned()),
             (RUN_LABEL.to_owned(), self.run_id.clone()),
+            (OWNER_LABEL.to_owned(), Owner::me().to_string()),
         ]
         .into()
     }
@@ -177,6 +185,138 @@ async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, String> {
     }
 }
 
+/// The process that created a resource, as its label records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The kernel's boot id: a pid means nothing after a reboot.
+    pub boot: String,
+    pub pid: u32,
+    /// Clock ticks after boot when the process started: a reused pid has another.
+    pub start: u64,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.boot, self.pid, self.start)
+    }
+}
+
+impl std::str::FromStr for Owner {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let mut parts = s.split('/');
+        let boot = parts.next().filter(|b| !b.is_empty()).ok_or(())?;
+        let pid = parts.next().and_then(|p| p.parse().ok()).ok_or(())?;
+        let start = parts.next().and_then(|p| p.parse().ok()).ok_or(())?;
+        if parts.next().is_some() {
+            return Err(());
+        }
+        Ok(Self {
+            boot: boot.to_owned(),
+            pid,
+            start,
+        })
+    }
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Field 22 of `/proc/PID/stat` (after the parenthesised command, which may hold spaces).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+impl Owner {
+    pub fn me() -> Self {
+        let pid = std::process::id();
+        Self {
+            boot: boot_id(),
+            pid,
+            start: start_time(pid).unwrap_or(0),
+        }
+    }
+
+    /// Whether the owner is known to be gone: on this machine, since this boot, no process
+    /// with its pid and start time. An owner from another boot is gone when the engine is
+    /// local (the machine restarted); on a remote engine it may be another machine's, so it
+    /// is left alone.
+    pub fn is_gone(&self, local_engine: bool) -> bool {
+        if self.boot != boot_id() {
+            return local_engine;
+        }
+        start_time(self.pid) != Some(self.start)
+    }
+}
+
+/// Containers and volumes whose owner is gone: `(kind, name, owner)`.
+pub async fn stale(docker: &Docker, local_engine: bool) -> Vec<(&'static str, String, Owner)> {
+    let filters: HashMap<String, Vec<String>> =
+        [("label".to_owned(), vec![LABEL.to_owned()])].into();
+    let gone = |labels: Option<&HashMap<String, String>>| {
+        labels
+            .and_then(|l| l.get(OWNER_LABEL))
+            .and_then(|o| o.parse::<Owner>().ok())
+            .filter(|o| o.is_gone(local_engine))
+    };
+    let mut out = Vec::new();
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for c in containers {
+        if let (Some(id), Some(owner)) = (c.id, gone(c.labels.as_ref())) {
+            out.push(("container", id, owner));
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map(|v| v.volumes.unwrap_or_default())
+        .unwrap_or_default();
+    for v in volumes {
+        if let Some(owner) = gone(Some(&v.labels)) {
+            out.push(("volume", v.name, owner));
+        }
+    }
+    out
+}
+
+/// Removes what [`stale`] finds; returns what was removed and what could not be.
+pub async fn sweep_stale(docker: &Docker, local_engine: bool) -> (usize, Vec<String>) {
+    let mut removed = 0;
+    let mut problems = Vec::new();
+    // Containers first: a volume in use cannot be removed.
+    for (kind, name, owner) in stale(docker, local_engine).await {
+        let result = match kind {
+            "container" => remove_container(docker, &name).await,
+            _ => remove_volume(docker, &name).await,
+        };
+        match result {
+            Ok(_) => {
+                tracing::debug!(kind, name, %owner, "removed a stale resource");
+                removed += 1;
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    (removed, problems)
+}
+
 /// A short random identifier for one run's containers and volumes (never recorded anywhere
 /// that must be reproducible). `HERMIT_RUN_ID` overrides it so tests can find a run's
 /// resources.
@@ -200,4 +340,38 @@ fn fresh_run_id() -> String {
         bytes.copy_from_slice(&(nanos ^ std::process::id() as u128).to_le_bytes()[..6]);
     }
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_round_trips_and_refuses_junk() {
+        let me = Owner::me();
+        assert_eq!(me.to_string().parse::<Owner>(), Ok(me.clone()));
+        assert!(!me.is_gone(true), "this very process runs");
+        for bad in ["", "a/b/c", "boot/1", "boot/1/2/3", "/1/2"] {
+            assert!(bad.parse::<Owner>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_owner_that_ended_or_was_reused_is_gone() {
+        let me = Owner::me();
+        let reused = Owner {
+            start: me.start + 1,
+            ..me.clone()
+        };
+        assert!(reused.is_gone(true));
+        let other_boot = Owner {
+            boot: "another-boot".into(),
+            ..me
+        };
+        assert!(other_boot.is_gone(true));
+        assert!(
+            !other_boot.is_gone(false),
+            "a remote engine's owners are not judged"
+        );
+    }
 }

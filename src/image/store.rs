@@ -136,7 +136,7 @@ async fn fetch_one(
         return Ok(bytes);
     }
     let url = format!("{mirror}/{}", deb.path);
-    let bytes = http::get_bytes(client, &url, None).await?;
+    let bytes = http::get_bytes(client, &url, None, http::Limit::File).await?;
     let actual = Sha256::of(&bytes);
     if actual != deb.sha256 || bytes.len() as u64 != deb.size {
         return Err(StoreError::Mismatch {

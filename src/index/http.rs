@@ -17,6 +17,30 @@ pub enum HttpError {
     },
     #[error("GET {url} answered HTTP {status}")]
     Status { url: String, status: u16 },
+    #[error("GET {url} sent more than {limit} bytes, more than such a file can be; refused")]
+    TooLarge { url: String, limit: u64 },
+}
+
+/// Upper bounds on what one response may hold: what the server sends is read in chunks and
+/// refused past the bound, so a hostile or broken mirror cannot exhaust memory.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    /// A simple-index page or a Debian `InRelease`/`Packages.xz`.
+    Index,
+    /// PEP 658 core metadata.
+    Metadata,
+    /// A wheel, an sdist or a `.deb`.
+    File,
+}
+
+impl Limit {
+    fn bytes(self) -> u64 {
+        match self {
+            Self::Index => 256 << 20,
+            Self::Metadata => 16 << 20,
+            Self::File => 2 << 30,
+        }
+    }
 }
 
 /// Builds a client. Cheap enough to call once per command.
@@ -39,7 +63,9 @@ pub async fn get_bytes(
     client: &reqwest::Client,
     url: &str,
     accept: Option<&str>,
+    limit: Limit,
 ) -> Result<Vec<u8>, HttpError> {
+    let limit = limit.bytes();
     let mut req = client.get(url);
     if let Some(accept) = accept {
         req = req.header(reqwest::header::ACCEPT, accept);
@@ -58,7 +84,21 @@ pub async fn get_bytes(
             status: status.as_u16(),
         });
     }
-    let body = resp.bytes().await.map_err(err)?.to_vec();
+    let too_large = || HttpError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(err)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
     // One event per request: `HERMIT_LOG=hermit=debug` counts what a command asked the network.
     tracing::debug!(
         url,

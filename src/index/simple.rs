@@ -124,7 +124,8 @@ impl IndexClient {
 
     pub async fn project(&self, name: &PackageName) -> Result<Project, IndexError> {
         let url = self.project_url(name);
-        let body = match http::get_bytes(&self.client, &url, Some(ACCEPT)).await {
+        let body = match http::get_bytes(&self.client, &url, Some(ACCEPT), http::Limit::Index).await
+        {
             Ok(b) => b,
             Err(HttpError::Status { status: 404, .. }) => {
                 return Err(IndexError::NotFound {
@@ -138,7 +139,7 @@ impl IndexClient {
     }
 
     pub async fn download(&self, file: &IndexFile) -> Result<Vec<u8>, IndexError> {
-        Ok(http::get_bytes(&self.client, &file.url, None).await?)
+        Ok(http::get_bytes(&self.client, &file.url, None, http::Limit::File).await?)
     }
 
     /// The file's core metadata (PEP 658), if the index serves it.
@@ -147,7 +148,7 @@ impl IndexClient {
             return Ok(None);
         }
         let url = format!("{}.metadata", file.url);
-        match http::get_bytes(&self.client, &url, None).await {
+        match http::get_bytes(&self.client, &url, None, http::Limit::Metadata).await {
             Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
             Err(HttpError::Status { status: 404, .. }) => Ok(None),
             Err(e) => Err(e.into()),

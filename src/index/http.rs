@@ -108,3 +108,28 @@ pub async fn get_bytes(
     );
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_past_its_bound_is_refused() {
+        let big = vec![b'x'; (16 << 20) + 1];
+        let server = crate::lock::test_index::serve(vec![
+            ("/big".into(), big),
+            ("/small".into(), b"ok".to_vec()),
+        ])
+        .await;
+        let c = client().unwrap();
+        let url = format!("{}/big", server.url);
+        let err = get_bytes(&c, &url, None, Limit::Metadata)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
+        let ok = get_bytes(&c, &format!("{}/small", server.url), None, Limit::Metadata)
+            .await
+            .unwrap();
+        assert_eq!(ok, b"ok");
+    }
+}

@@ -15,7 +15,7 @@ mod pylock;
 pub mod resolve;
 pub mod target;
 #[cfg(test)]
-mod test_index;
+pub(crate) mod test_index;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -77,6 +77,10 @@ pub enum SourceError {
         "`{path}` is a symlink pointing outside the project; hermit only takes files inside it"
     )]
     OutsideLink { path: PathBuf },
+    #[error(
+        "`{path}` is inside `{link}`, a directory that is now a symlink; hermit never follows a symlinked directory (restore the directory, or commit the change)"
+    )]
+    LinkedDirectory { path: PathBuf, link: PathBuf },
     #[error("source path `{0}` is not valid UTF-8 or is unsafe")]
     BadPath(String),
 }
@@ -244,6 +248,19 @@ fn add_file(files: &mut Tree, root: &Path, rel: &str, path: &Path) -> Result<(),
         path: path.to_owned(),
         source,
     };
+    // Git lists paths, not what the work tree made of them: a tracked directory swapped for a
+    // link to `/etc` would read host files through it.
+    let mut parent = root.to_owned();
+    for part in rel.split('/').take(rel.matches('/').count()) {
+        parent.push(part);
+        let meta = std::fs::symlink_metadata(&parent).map_err(read_err)?;
+        if meta.file_type().is_symlink() {
+            return Err(SourceError::LinkedDirectory {
+                path: path.to_owned(),
+                link: parent,
+            });
+        }
+    }
     let meta = std::fs::symlink_metadata(path).map_err(read_err)?;
     if meta.file_type().is_symlink() {
         // A link to a file inside the project (a shared README, say) is taken as that file's
@@ -398,5 +415,36 @@ mod tests {
         assert!(err.to_string().contains("--allow-dirty"));
         let s = snapshot(dir, true).unwrap();
         assert!(matches!(s.origin, Origin::Git { dirty: true, .. }));
+    }
+
+    #[test]
+    fn a_tracked_directory_swapped_for_a_symlink_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("__init__.py"), "HOST SECRET").unwrap();
+        let dir = tmp.path();
+        project(dir);
+        run_git(dir, &["init", "-q"]);
+        run_git(dir, &["add", "pyproject.toml", "src/x/__init__.py"]);
+        run_git(
+            dir,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "init",
+            ],
+        );
+        fs::remove_dir_all(dir.join("src/x")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.join("src/x")).unwrap();
+        // Git sees the swap as a change; with --allow-dirty the link is still never followed.
+        let err = snapshot(dir, false).unwrap_err();
+        assert!(matches!(err, SourceError::Dirty { .. }), "{err}");
+        let err = snapshot(dir, true).unwrap_err();
+        assert!(matches!(err, SourceError::LinkedDirectory { .. }), "{err}");
+        assert!(err.to_string().contains("src/x"), "{err}");
     }
 }

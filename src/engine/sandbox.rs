@@ -28,6 +28,9 @@ use crate::engine::janitor::Janitor;
 const LOG_LIMIT: usize = 1 << 20;
 /// Upper bound on what a build may hand back.
 const OUTPUT_LIMIT: u64 = 2 << 30;
+/// Size of each of `/src`, `/out` and `/tmp`: memory-backed, so a build cannot fill the host's
+/// disk, and the limit is the same on every engine.
+pub const DISK_LIMIT: &str = "2g";
 
 /// The first process: waits for a signal so steps can run one after another with `exec`
 /// (one container start per build). The image has no shell, only Python.
@@ -68,7 +71,7 @@ pub enum SandboxError {
         source: bollard::errors::Error,
     },
     #[error(
-        "the build step `{step}` ran longer than {seconds} s and was stopped (raise `timeout-seconds` in [tool.hermit])"
+        "the build reached its time limit of {seconds} s during step `{step}` and was stopped (raise `timeout-seconds` in [tool.hermit])"
     )]
     Timeout { step: String, seconds: u64 },
     #[error("output of the build is unsafe or unreadable: {0}")]
@@ -86,12 +89,37 @@ pub struct StepOutput {
     pub exit_code: i64,
     /// stdout and stderr interleaved, as the step printed them (tail only if very long).
     pub log: String,
+    /// The engine's word that a process was killed for exceeding the memory limit.
+    pub oom_killed: bool,
+    /// The memory limit, for the message.
+    pub memory_bytes: i64,
+}
+
+impl StepOutput {
+    /// Why the step failed when a limit of the sandbox, not the build itself, ended it.
+    pub fn limit_hit(&self) -> Option<String> {
+        // 137: killed by SIGKILL, which inside the sandbox only the OOM killer sends.
+        if self.oom_killed || self.exit_code == 137 {
+            return Some(format!(
+                "the build ran out of memory (limit {} MiB); raise `memory-mb` in [tool.hermit]",
+                self.memory_bytes >> 20
+            ));
+        }
+        if self.log.contains("No space left on device") {
+            return Some(format!(
+                "the build ran out of disk space (/src, /out and /tmp hold {DISK_LIMIT} each)"
+            ));
+        }
+        None
+    }
 }
 
 pub struct Sandbox<'a> {
     docker: &'a Docker,
     name: String,
     limits: Limits,
+    /// One time limit for the whole build, not one per step.
+    deadline: tokio::time::Instant,
 }
 
 impl<'a> Sandbox<'a> {
@@ -105,12 +133,31 @@ impl<'a> Sandbox<'a> {
         let run = janitor.run_id().to_owned();
         let labels = janitor.labels();
         let mut mounts = Vec::new();
+        let (uid, gid) = spec
+            .user
+            .split_once(':')
+            .unwrap_or((&spec.user, &spec.user));
+        // tmpfs volumes: bounded, owned by the build user, gone with the container. Their
+        // contents exist only while it runs, so files go in after start.
+        let driver_opts: std::collections::HashMap<String, String> = [
+            ("type", "tmpfs".to_owned()),
+            ("device", "tmpfs".to_owned()),
+            (
+                "o",
+                format!("size={DISK_LIMIT},uid={uid},gid={gid},mode=0755,nosuid,nodev"),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
         for (role, target) in [("src", "/src"), ("out", "/out")] {
             let volume = format!("hermit-{run}-{role}");
             janitor.add_volume(&volume);
             docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(volume.clone()),
+                    driver: Some("local".into()),
+                    driver_opts: Some(driver_opts.clone()),
                     labels: Some(labels.clone()),
                     ..Default::default()
                 })
@@ -136,7 +183,7 @@ impl<'a> Sandbox<'a> {
             tmpfs: Some(
                 [(
                     "/tmp".to_owned(),
-                    "rw,nosuid,nodev,size=2g,mode=1777".to_owned(),
+                    format!("rw,nosuid,nodev,size={DISK_LIMIT},mode=1777"),
                 )]
                 .into(),
             ),
@@ -170,12 +217,13 @@ impl<'a> Sandbox<'a> {
             docker,
             name,
             limits: spec.limits.clone(),
+            deadline: tokio::time::Instant::now() + spec.limits.timeout,
         };
-        sandbox.upload("/src", input).await?;
         docker
             .start_container(&sandbox.name, None)
             .await
             .map_err(engine("starting the build container"))?;
+        sandbox.upload("/src", input).await?;
         Ok(sandbox)
     }
 
@@ -227,7 +275,7 @@ impl<'a> Sandbox<'a> {
             Ok::<_, SandboxError>(log)
         };
         let started = std::time::Instant::now();
-        let log = tokio::time::timeout(self.limits.timeout, run)
+        let log = tokio::time::timeout_at(self.deadline, run)
             .await
             .map_err(|_| SandboxError::Timeout {
                 step: step.to_owned(),
@@ -244,9 +292,20 @@ impl<'a> Sandbox<'a> {
             ms = started.elapsed().as_millis() as u64,
             "step ran"
         );
+        let exit_code = inspect.exit_code.unwrap_or(-1);
+        let oom_killed = exit_code == 137
+            && self
+                .docker
+                .inspect_container(&self.name, None)
+                .await
+                .ok()
+                .and_then(|c| c.state?.oom_killed)
+                .unwrap_or(false);
         Ok(StepOutput {
-            exit_code: inspect.exit_code.unwrap_or(-1),
+            exit_code,
             log: String::from_utf8_lossy(&log).into_owned(),
+            oom_killed,
+            memory_bytes: self.limits.memory_bytes,
         })
     }
 

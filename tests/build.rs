@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "7b3f33e3a78171f0d4fc3a20c0894bc7981475c56e637f4d67a06bcab51b052a",
+            "022082a64ee085a9af2318ca5f9edc16831f8e509c3b096f3ce683ddabf98705",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

@@ -120,6 +120,8 @@ pub enum BuildError {
         what: &'static str,
         found: String,
     },
+    #[error("the {step} step ended without the driver's list of the commands it ran")]
+    NoDriverRecord { step: &'static str },
     #[error(transparent)]
     Normalize(#[from] crate::normalize::NormalizeError),
     #[error(transparent)]
@@ -190,12 +192,7 @@ pub async fn build(
     let (prepared, session) =
         prepare_session(docker, janitor, &prepare_opts, setup, reporter).await?;
     let built = build_artifacts(&session, &input, &settings, reporter).await?;
-    let sdist_name = match &input.input {
-        Input::Project(_) => &built[0].name,
-        Input::Sdist { name, .. } => name,
-    };
-    let commands = record::commands(sdist_name, matches!(input.input, Input::Project(_)));
-    let manifest = record::manifest(&input, &settings, prepared, commands, &built);
+    let manifest = record::manifest(&input, &settings, prepared, session.commands(), &built);
     let written = record::write_dist(&opts.out, built, &manifest, opts.provenance)?;
     Ok(BuildResult { manifest, written })
 }

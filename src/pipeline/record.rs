@@ -9,10 +9,10 @@ use crate::record::manifest::{self, Artifact, ArtifactKind, Manifest, SourceInfo
 use crate::record::provenance;
 use crate::source::Origin;
 
-use super::BuildError;
 use super::input::{BuildInput, Input};
 use super::prepare::Prepared;
 use super::settings::Settings;
+use super::{BuildError, DRIVER};
 
 /// One artifact as the backend made it and normalization left it.
 pub struct Built {
@@ -123,41 +123,54 @@ pub fn write_dist(
     Ok(crate::record::dist::write_all(out, &files)?)
 }
 
-/// The commands the build ran, as the manifest records them.
-pub fn commands(sdist_name: &str, with_sdist: bool) -> Vec<Vec<String>> {
-    let root = sdist_name.trim_end_matches(".tar.gz");
-    let build = |kind: &str, out: &str, src: &str| {
-        [
-            "python3",
-            "-m",
-            "build",
-            "--no-isolation",
-            kind,
-            "--outdir",
-            out,
-            src,
-        ]
-        .map(str::to_owned)
-        .to_vec()
-    };
-    let mut steps = vec![vec!["umask".to_owned(), "022".to_owned()]];
-    if with_sdist {
-        steps.push(
-            ["cp", "-r", "/src/source", "/tmp/src"]
-                .map(str::to_owned)
-                .to_vec(),
+/// How the manifest names the driver: by the sha256 of its text, so a changed driver shows.
+pub fn driver_id() -> String {
+    format!("hermit-driver@{}", Sha256::of(DRIVER.as_bytes()).prefixed())
+}
+
+/// A command line as the manifest records it: the driver's text replaced by its id.
+pub fn as_recorded(argv: &[&str]) -> Vec<String> {
+    argv.iter()
+        .map(|a| match *a {
+            DRIVER => driver_id(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
+
+/// What the driver prints, last, before the JSON list of the commands it ran.
+const RAN: &str = "hermit-driver: ran ";
+
+/// The `python3 -m build` commands the driver says it ran (see `driver.py`); `None` if its
+/// log does not say.
+pub fn driver_calls(log: &str) -> Option<Vec<Vec<String>>> {
+    let json = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once(RAN).map(|(_, json)| json))?;
+    serde_json::from_str(json).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_driver_is_recorded_by_digest_and_its_calls_from_its_last_line() {
+        let recorded = as_recorded(&["python3", "-c", DRIVER, "wheel", "/src/sdist/x.tar.gz"]);
+        assert_eq!(recorded[2], driver_id());
+        assert!(recorded[2].starts_with("hermit-driver@sha256:"));
+        assert_eq!(recorded[3..], ["wheel", "/src/sdist/x.tar.gz"]);
+
+        let log = "hermit-driver: ran [[\"old\"]]\n* Building wheel...\nhermit-driver: ran [[\"python3\", \"-m\", \"build\"]]\n";
+        assert_eq!(
+            driver_calls(log),
+            Some(vec![vec![
+                "python3".to_owned(),
+                "-m".into(),
+                "build".into()
+            ]])
         );
-        steps.push(build("--sdist", "/out/sdist", "/tmp/src"));
+        assert_eq!(driver_calls("* Building wheel...\n"), None);
     }
-    steps.push(
-        ["tar", "-xzf", sdist_name, "-C", "/tmp/wheel-src"]
-            .map(str::to_owned)
-            .to_vec(),
-    );
-    steps.push(build(
-        "--wheel",
-        "/out/wheel",
-        &format!("/tmp/wheel-src/{root}"),
-    ));
-    steps
 }

@@ -1,8 +1,9 @@
 //! The sandbox stage: one build container in the prepared environment, and the driver's steps
 //! that run in it. Each step's output is checked (a requirement the lock lacks is named as
-//! such) and its one artifact fetched.
+//! such), its one artifact fetched, and what it ran kept for the manifest.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use bollard::Docker;
 
@@ -12,7 +13,7 @@ use crate::engine::sandbox::{Limits, Sandbox, Spec, StepOutput};
 use crate::output::Reporter;
 
 use super::prepare::{PrepareOptions, Prepared, prepare};
-use super::{BUILD_USER, BuildError, DRIVER};
+use super::{BUILD_USER, BuildError, DRIVER, record};
 
 /// `prepare`, then a container in the environment it made: how `build`, `rebuild` and
 /// `verify --index` all begin.
@@ -43,6 +44,9 @@ pub struct Session<'a> {
     sandbox: Sandbox<'a>,
     lockfile_label: String,
     reporter: Reporter,
+    /// Every command run so far, as the manifest records them. A lock because the steps take
+    /// `&self`, and the futures that borrow a session must stay `Send`.
+    ran: Mutex<Vec<Vec<String>>>,
 }
 
 impl<'a> Session<'a> {
@@ -81,6 +85,7 @@ impl<'a> Session<'a> {
             sandbox,
             lockfile_label: prepared.requirements.lockfile.clone(),
             reporter: reporter.clone(),
+            ran: Mutex::new(Vec::new()),
         })
     }
 
@@ -145,7 +150,12 @@ impl<'a> Session<'a> {
         single_output(self.sandbox.download(outdir).await?, "wheel", ".whl")
     }
 
-    /// Runs the driver's `args` step and checks it succeeded.
+    /// The commands run in this container so far, in order, as the manifest records them.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        self.ran.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs the driver's `args` step, checks it succeeded and notes what it ran.
     async fn run_driver(&self, step: &'static str, args: &[&str]) -> Result<(), BuildError> {
         let argv: Vec<&str> = ["python3", "-c", DRIVER]
             .into_iter()
@@ -153,7 +163,12 @@ impl<'a> Session<'a> {
             .collect();
         let out = self.sandbox.exec(step, &argv).await?;
         self.reporter.detail(&out.log);
-        check_step(step, &out, &self.lockfile_label)
+        check_step(step, &out, &self.lockfile_label)?;
+        let calls = record::driver_calls(&out.log).ok_or(BuildError::NoDriverRecord { step })?;
+        let mut ran = self.ran.lock().unwrap_or_else(|e| e.into_inner());
+        ran.push(record::as_recorded(&argv));
+        ran.extend(calls);
+        Ok(())
     }
 }
 

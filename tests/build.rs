@@ -153,3 +153,35 @@ fn hatchling_output_equals_plain_python_m_build() {
 fn flit_output_equals_plain_python_m_build() {
     assert_plain_build_matches("flit-app");
 }
+
+/// The example's manifest and artifacts, pinned. A change to what hermit builds or records
+/// moves one of these, and must be made on purpose and said why in its commit.
+#[test]
+fn example_builds_to_the_pinned_digests() {
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("examples/hello"), project.path());
+    // A local `hermit build examples/hello` leaves its output there; it is no source.
+    let _ = std::fs::remove_dir_all(project.path().join("dist"));
+    git_init(project.path());
+    hermit(&["build", "."], project.path()).assert_ok();
+    let digests: Vec<(String, String)> = files_in(&project.path().join("dist"))
+        .into_iter()
+        .map(|(name, bytes)| (name, hermit::record::digest::Sha256::of(&bytes).hex()))
+        .collect();
+    let want = [
+        (
+            "hello_hermit-1.0.0-py3-none-any.whl",
+            "05a7051a02b22ac0765d2439c240a5be2148e43c90378f3c2e5161a4b2af08e9",
+        ),
+        (
+            "hello_hermit-1.0.0.tar.gz",
+            "43f45f6b8a24dbec260f3aa5b99a49a0795bcbb7b3d87f2de12e609a7f5179e4",
+        ),
+        (
+            "hermit-manifest.json",
+            "022082a64ee085a9af2318ca5f9edc16831f8e509c3b096f3ce683ddabf98705",
+        ),
+    ]
+    .map(|(n, d)| (n.to_owned(), d.to_owned()));
+    assert_eq!(digests, want);
+}

@@ -12,7 +12,7 @@ use crate::engine::janitor::Janitor;
 use crate::output::Reporter;
 use crate::pipeline::{BuildError, BuildOptions};
 use crate::record::digest::Sha256;
-use crate::record::manifest::Manifest;
+use crate::record::manifest::{Manifest, SourceKind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
@@ -74,7 +74,7 @@ pub async fn verify(
     };
 
     let mut differences = Vec::new();
-    let (project, config) = if manifest.source.kind == "sdist" {
+    let (project, config) = if manifest.source.kind == SourceKind::Sdist {
         // A wheel built from a released sdist: the sdist is the source.
         let sdist = match &opts.source {
             Some(p) => p.clone(),
@@ -141,10 +141,10 @@ pub async fn verify(
             .image
             .recipe
             .is_none()
-            .then(|| manifest.image.id.clone())
+            .then(|| manifest.image.id.to_string())
     });
     if image.is_none() {
-        let pinned = crate::image::default_recipe_pinned_id().to_string();
+        let pinned = crate::image::default_recipe_pinned_id();
         if pinned != manifest.image.id {
             differences.push(format!(
                 "this hermit's built-in image is {pinned}, the manifest records {} (use the hermit version that made it, or pass the image)",
@@ -167,12 +167,7 @@ pub async fn verify(
         lockfile,
         source_date_epoch: Some(manifest.source_date_epoch),
         allow_dirty: manifest.source.dirty,
-        normalize: Some(
-            manifest
-                .normalize
-                .parse()
-                .map_err(|_| VerifyError::Normalize(manifest.normalize.clone()))?,
-        ),
+        normalize: Some(manifest.normalize),
         index_url: opts.index_url.clone(),
         debian_mirror: opts.debian_mirror.clone(),
         cache_dir: opts.cache_dir.clone(),
@@ -234,8 +229,6 @@ pub enum VerifyError {
     Config(#[from] crate::source::config::ConfigError),
     #[error(transparent)]
     Build(#[from] BuildError),
-    #[error("the manifest's normalize policy `{0}` is unknown to this hermit")]
-    Normalize(String),
     #[error("could not make a temporary directory: {0}")]
     Temp(#[source] std::io::Error),
     #[error("could not read the sdist `{path}`: {source}")]

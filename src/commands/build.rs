@@ -71,7 +71,8 @@ pub fn failure(e: BuildError) -> Failure {
         | BuildError::BadSourceDateEpoch(_)
         | BuildError::Setting { .. }
         | BuildError::Flag { .. }
-        | BuildError::ReadLock { .. } => Failure::usage(e),
+        | BuildError::ReadLock { .. }
+        | BuildError::ReadSdist { .. } => Failure::usage(e),
         BuildError::Lock(_) => Failure::usage(e),
         other => Failure::failed(other),
     }

@@ -31,7 +31,6 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
             .map_err(|e| match e {
                 VerifyError::Build(b) => super::build::failure(b),
                 VerifyError::Manifest(_)
-                | VerifyError::Normalize(_)
                 | VerifyError::ReadSdist { .. }
                 | VerifyError::BadSdist { .. } => Failure::usage(e),
                 other => Failure::failed(other),

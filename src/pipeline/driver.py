@@ -14,6 +14,11 @@
 # Build requirements are already installed in the image; `build` checks them (it fails with
 # "Missing dependencies" when the backend asks for something the lock lacks) but never
 # installs anything.
+#
+# On success the last line printed is `hermit-driver: ran [...]`: each `python3 -m build`
+# command it ran, as JSON, which hermit records in the manifest. Last, so that a long log cut
+# at its start still ends with it.
+import json
 import os
 import shutil
 import sys
@@ -21,12 +26,16 @@ import tarfile
 
 os.umask(0o022)
 
+RAN = []
+
 
 def run_build(args):
     import build.__main__
 
+    argv = ["--no-isolation", *args]
+    RAN.append(["python3", "-m", "build", *argv])
     try:
-        build.__main__.main(["--no-isolation", *args], "python3 -m build")
+        build.__main__.main(argv, "python3 -m build")
     except SystemExit as e:
         if e.code:
             raise
@@ -91,6 +100,7 @@ def main():
         wheel(os.path.join("/out/sdist", built[0]), "/out/wheel")
     else:
         sys.exit("hermit driver: unknown step %r" % step)
+    print("hermit-driver: ran " + json.dumps(RAN), flush=True)
 
 
 main()

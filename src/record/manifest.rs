@@ -6,8 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
+use crate::image::ImageId;
+use crate::normalize::{Action, Policy};
 use crate::record::digest::Sha256;
 
 pub const SCHEMA: &str = "hermit-manifest/1";
@@ -20,13 +24,12 @@ pub struct Manifest {
     pub hermit: HermitInfo,
     pub source: SourceInfo,
     pub source_date_epoch: u64,
-    /// Where SOURCE_DATE_EPOCH came from: `flag`, `env`, `git-commit`, `sdist`.
-    pub source_date_epoch_from: String,
+    pub source_date_epoch_from: SdeSource,
     pub image: ImageInfo,
     pub requirements: RequirementsInfo,
     pub environment: BTreeMap<String, String>,
     pub commands: Vec<Vec<String>>,
-    pub normalize: String,
+    pub normalize: Policy,
     pub artifacts: Vec<Artifact>,
 }
 
@@ -39,8 +42,7 @@ pub struct HermitInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceInfo {
-    /// `git` or `directory`.
-    pub kind: String,
+    pub kind: SourceKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     pub dirty: bool,
@@ -51,7 +53,7 @@ pub struct SourceInfo {
     pub tree_sha256: Sha256,
     /// The build backend named by `pyproject.toml`.
     pub backend: String,
-    /// For `kind: sdist`: the file name of the sdist the wheel was built from (its sha256 is
+    /// For [`SourceKind::Sdist`]: the file name of the sdist the wheel was built from (its sha256 is
     /// `tree_sha256`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdist: Option<String>,
@@ -60,8 +62,8 @@ pub struct SourceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageInfo {
-    /// The base image, by config digest (the engine's image ID): `sha256:…`.
-    pub id: String,
+    /// The base image, by config digest (the engine's image ID).
+    pub id: ImageId,
     /// The registry reference the user gave, if any (`NAME@sha256:…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -71,7 +73,7 @@ pub struct ImageInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe_lock_sha256: Option<Sha256>,
     /// The image the build ran in: the base plus the locked requirements, byte-compiled.
-    pub build_env_id: String,
+    pub build_env_id: ImageId,
     pub platform: String,
 }
 
@@ -95,8 +97,7 @@ pub struct RequirementFile {
 #[serde(deny_unknown_fields)]
 pub struct Artifact {
     pub name: String,
-    /// `sdist` or `wheel`.
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub sha256: Sha256,
     pub size: u64,
     /// What the backend wrote, when hermit kept it (then equal to `sha256`). A rewritten
@@ -105,8 +106,60 @@ pub struct Artifact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_sha256: Option<Sha256>,
     /// `kept` (the backend's bytes) or `rewritten` (hermit's canonical form).
-    pub normalization: String,
+    pub normalization: Action,
     pub reasons: Vec<String>,
+}
+
+/// Where SOURCE_DATE_EPOCH came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SdeSource {
+    /// `--source-date-epoch`.
+    Flag,
+    /// The `SOURCE_DATE_EPOCH` environment variable.
+    Env,
+    /// The HEAD commit's committer time.
+    GitCommit,
+    /// The newest member time of the sdist the wheel was built from.
+    Sdist,
+}
+
+/// What the build read its source from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The tracked files of a git checkout.
+    Git,
+    /// A directory outside git, walked.
+    Directory,
+    /// A given sdist, of which only the wheel was built.
+    Sdist,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    Sdist,
+    Wheel,
+}
+
+impl fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sdist => "sdist",
+            Self::Wheel => "wheel",
+        })
+    }
+}
+
+/// The manifest's word for what normalization did, also what `hermit build` prints.
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Kept => "kept",
+            Self::Rewritten => "rewritten",
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +223,7 @@ pub(crate) mod tests {
                 version: "0.1.0".into(),
             },
             source: SourceInfo {
-                kind: "git".into(),
+                kind: SourceKind::Git,
                 commit: Some("a".repeat(40)),
                 dirty: false,
                 subdirectory: "".into(),
@@ -179,13 +232,13 @@ pub(crate) mod tests {
                 sdist: None,
             },
             source_date_epoch: 1_700_000_000,
-            source_date_epoch_from: "git-commit".into(),
+            source_date_epoch_from: SdeSource::GitCommit,
             image: ImageInfo {
-                id: Sha256::of(b"img").prefixed(),
+                id: ImageId(Sha256::of(b"img")),
                 reference: None,
                 recipe: Some("images/trixie-python".into()),
                 recipe_lock_sha256: Some(Sha256::of(b"lock")),
-                build_env_id: Sha256::of(b"env").prefixed(),
+                build_env_id: ImageId(Sha256::of(b"env")),
                 platform: "linux/amd64".into(),
             },
             requirements: RequirementsInfo {
@@ -198,14 +251,14 @@ pub(crate) mod tests {
             },
             environment: [("TZ".to_owned(), "UTC".to_owned())].into(),
             commands: vec![vec!["python3".into(), "-m".into(), "build".into()]],
-            normalize: "auto".into(),
+            normalize: Policy::Auto,
             artifacts: vec![Artifact {
                 name: "x-1.0.tar.gz".into(),
-                kind: "sdist".into(),
+                kind: ArtifactKind::Sdist,
                 sha256: Sha256::of(b"s"),
                 size: 10,
                 raw_sha256: Some(Sha256::of(b"s")),
-                normalization: "kept".into(),
+                normalization: Action::Kept,
                 reasons: vec!["clean".into()],
             }],
         }
@@ -237,6 +290,32 @@ pub(crate) mod tests {
             Sha256::of(&sample().to_bytes()).hex(),
             "bc650a179ec7191855154ba1148dfa57988cb39dab4b5e1844adc4cf4319fcd1"
         );
+    }
+
+    #[test]
+    fn typed_fields_keep_the_strings_manifests_hold() {
+        let word = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+        let sources = [
+            SdeSource::Flag,
+            SdeSource::Env,
+            SdeSource::GitCommit,
+            SdeSource::Sdist,
+        ];
+        assert_eq!(
+            sources.map(|s| word(serde_json::json!(s))),
+            ["flag", "env", "git-commit", "sdist"]
+        );
+        let kinds = [SourceKind::Git, SourceKind::Directory, SourceKind::Sdist];
+        assert_eq!(
+            kinds.map(|k| word(serde_json::json!(k))),
+            ["git", "directory", "sdist"]
+        );
+        for kind in [ArtifactKind::Sdist, ArtifactKind::Wheel] {
+            assert_eq!(word(serde_json::json!(kind)), kind.to_string());
+        }
+        for action in [Action::Kept, Action::Rewritten] {
+            assert_eq!(word(serde_json::json!(action)), action.to_string());
+        }
     }
 
     #[test]

@@ -96,17 +96,17 @@ fn external_parameters(m: &Manifest) -> Value {
 fn resolved_dependencies(m: &Manifest) -> Vec<Value> {
     let mut deps = Vec::new();
     deps.push(source_dependency(m));
-    if let Some(d) = image_digest(&m.image.id) {
-        deps.push(json!({"name": "base-image", "uri": format!("oci:image-id:sha256:{d}"), "digest": {"sha256": d}}));
-    }
+    let image = |name: &str, id: &crate::image::ImageId| {
+        let d = id.digest().hex();
+        json!({"name": name, "uri": format!("oci:image-id:sha256:{d}"), "digest": {"sha256": d}})
+    };
+    deps.push(image("base-image", &m.image.id));
     if let (Some(recipe), Some(lock)) = (&m.image.recipe, &m.image.recipe_lock_sha256) {
         deps.push(
             json!({"name": format!("{recipe}/recipe.lock"), "digest": {"sha256": lock.hex()}}),
         );
     }
-    if let Some(d) = image_digest(&m.image.build_env_id) {
-        deps.push(json!({"name": "build-env-image", "uri": format!("oci:image-id:sha256:{d}"), "digest": {"sha256": d}}));
-    }
+    deps.push(image("build-env-image", &m.image.build_env_id));
     deps.push(json!({
         "name": m.requirements.lockfile,
         "digest": {"sha256": m.requirements.lockfile_sha256.hex()},
@@ -149,12 +149,6 @@ fn source_dependency(m: &Manifest) -> Value {
 }
 
 /// `sha256:HEX` → `HEX`, for an image ID recorded by the engine.
-fn image_digest(id: &str) -> Option<String> {
-    crate::record::digest::Sha256::from_prefixed(id)
-        .ok()
-        .map(|d| d.hex())
-}
-
 /// `pkg:pypi/NAME@VERSION` from a wheel or sdist file name (PEP 427 / PEP 625 names; purl's
 /// pypi type wants the name lowercased with `_` as `-`).
 pub fn purl(filename: &str) -> Option<String> {
@@ -291,7 +285,7 @@ mod tests {
     fn statement_has_the_fields_the_specs_require() {
         check_statement(&statement(&sample()));
         let mut sdist_input = sample();
-        sdist_input.source.kind = "sdist".into();
+        sdist_input.source.kind = crate::record::manifest::SourceKind::Sdist;
         sdist_input.source.commit = None;
         sdist_input.source.sdist = Some("x-1.0.tar.gz".into());
         sdist_input.image.recipe = None;

@@ -1,0 +1,292 @@
+//! The sandbox stage: one build container in the prepared environment, and the driver's steps
+//! that run in it. Each step's output is checked (a requirement the lock lacks is named as
+//! such), its one artifact fetched, and what it ran kept for the manifest.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use bollard::Docker;
+
+use crate::archive::tree::{Entry, Tree};
+use crate::engine::janitor::Janitor;
+use crate::engine::sandbox::{Limits, Sandbox, Spec, StepOutput};
+use crate::output::Reporter;
+
+use super::prepare::{PrepareOptions, Prepared, prepare};
+use super::{BUILD_USER, BuildError, DRIVER, record};
+
+/// `prepare`, then a container in the environment it made: how `build`, `rebuild` and
+/// `verify --index` all begin.
+pub async fn prepare_session<'a>(
+    docker: &'a Docker,
+    janitor: &Janitor,
+    opts: &PrepareOptions<'_>,
+    setup: SessionSetup<'_>,
+    reporter: &Reporter,
+) -> Result<(Prepared, Session<'a>), BuildError> {
+    let prepared = prepare(docker, janitor, opts, reporter).await?;
+    let session = Session::start(docker, janitor, &prepared, setup, reporter).await?;
+    Ok((prepared, session))
+}
+
+/// How a build container is set up.
+pub struct SessionSetup<'s> {
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+    /// The project's files, for the sdist step (none when building from a given sdist).
+    pub source: Option<&'s Tree>,
+    /// The time stamped on files handed in.
+    pub mtime: u64,
+}
+
+/// One build container, with the steps that can run in it.
+pub struct Session<'a> {
+    sandbox: Sandbox<'a>,
+    lockfile_label: String,
+    reporter: Reporter,
+    /// Every command run so far, as the manifest records them. A lock because the steps take
+    /// `&self`, and the futures that borrow a session must stay `Send`.
+    ran: Mutex<Vec<Vec<String>>>,
+}
+
+impl<'a> Session<'a> {
+    /// Starts the container; `source` (if any) is what the sdist step builds.
+    pub async fn start(
+        docker: &'a Docker,
+        janitor: &Janitor,
+        prepared: &Prepared,
+        setup: SessionSetup<'_>,
+        reporter: &Reporter,
+    ) -> Result<Session<'a>, BuildError> {
+        let SessionSetup {
+            env,
+            limits,
+            source,
+            mtime,
+        } = setup;
+        let mut input = Tree::new();
+        if let Some(source) = source {
+            for (path, entry) in source.entries() {
+                if let Entry::File { mode, data } = entry {
+                    input
+                        .insert_file(&format!("source/{path}"), *mode, data.clone())
+                        .expect("paths were checked when read");
+                }
+            }
+        }
+        let spec = Spec {
+            image: prepared.env_id.to_string(),
+            env,
+            user: BUILD_USER.into(),
+            limits,
+        };
+        let sandbox = Sandbox::start(docker, janitor, &spec, input.to_tar(mtime)).await?;
+        Ok(Session {
+            sandbox,
+            lockfile_label: prepared.requirements.lockfile.clone(),
+            reporter: reporter.clone(),
+            ran: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Builds the sdist from the source; returns its name and the backend's bytes.
+    pub async fn sdist(&self) -> Result<(String, Vec<u8>), BuildError> {
+        self.run_driver("sdist", &["sdist"]).await?;
+        single_output(
+            self.sandbox.download("/out/sdist").await?,
+            "sdist",
+            ".tar.gz",
+        )
+    }
+
+    /// Builds the sdist and then the wheel from it in one step, as `python -m build` does:
+    /// one interpreter instead of two. The wheel is the right one only if the sdist is
+    /// published as the backend wrote it; otherwise build again with `wheel_from`.
+    pub async fn sdist_and_wheel(&self) -> Result<[(String, Vec<u8>); 2], BuildError> {
+        self.run_driver("sdist", &["both"]).await?;
+        let mut both = self.sandbox.download("/out").await?;
+        let mut part = |dir: &str| {
+            let mut tree = Tree::new();
+            let prefix = format!("{dir}/");
+            let names: Vec<String> = both
+                .entries()
+                .filter(|(p, _)| p.starts_with(&prefix))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for name in names {
+                if let Some(Entry::File { mode, data }) = both.remove(&name) {
+                    let _ = tree.insert_file(&name[prefix.len()..], mode, data);
+                }
+            }
+            tree
+        };
+        let sdist = single_output(part("sdist"), "sdist", ".tar.gz")?;
+        let wheel = single_output(part("wheel"), "wheel", ".whl")?;
+        Ok([sdist, wheel])
+    }
+
+    /// Builds the wheel from `sdist` (unpacked inside the container, as an installer would);
+    /// returns its name and the backend's bytes.
+    pub async fn wheel_from(
+        &self,
+        sdist_name: &str,
+        sdist: &[u8],
+        mtime: u64,
+    ) -> Result<(String, Vec<u8>), BuildError> {
+        let mut handoff = Tree::new();
+        handoff
+            .insert_file(&format!("sdist/{sdist_name}"), 0o644, sdist.to_vec())
+            .map_err(|_| BuildError::UnexpectedOutput {
+                step: "sdist",
+                what: ".tar.gz",
+                found: sdist_name.to_owned(),
+            })?;
+        self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
+        // A directory of its own: an earlier `sdist_and_wheel` may have used /out/wheel.
+        let outdir = "/out/wheel-from-sdist";
+        let sdist_path = format!("/src/sdist/{sdist_name}");
+        self.run_driver("wheel", &["wheel", &sdist_path, outdir])
+            .await?;
+        single_output(self.sandbox.download(outdir).await?, "wheel", ".whl")
+    }
+
+    /// The commands run in this container so far, in order, as the manifest records them.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        self.ran.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs the driver's `args` step, checks it succeeded and notes what it ran.
+    async fn run_driver(&self, step: &'static str, args: &[&str]) -> Result<(), BuildError> {
+        let argv: Vec<&str> = ["python3", "-c", DRIVER]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let out = self.sandbox.exec(step, &argv).await?;
+        self.reporter.detail(&out.log);
+        check_step(step, &out, &self.lockfile_label)?;
+        let calls = record::driver_calls(&out.log).ok_or(BuildError::NoDriverRecord { step })?;
+        let mut ran = self.ran.lock().unwrap_or_else(|e| e.into_inner());
+        ran.push(record::as_recorded(&argv));
+        ran.extend(calls);
+        Ok(())
+    }
+}
+
+/// Whether the backend's sdist is usually published as it is (so building the wheel in the
+/// same step as the sdist saves an interpreter start). setuptools copies file times into its
+/// sdists, so hermit always rewrites them and builds the wheel from the rewrite.
+pub fn sdist_usually_kept(backend: &str) -> bool {
+    !backend.starts_with("setuptools")
+}
+
+fn check_step(step: &'static str, out: &StepOutput, lockfile: &str) -> Result<(), BuildError> {
+    if out.exit_code == 0 {
+        return Ok(());
+    }
+    if let Some(names) = missing_dependencies(&out.log) {
+        return Err(BuildError::MissingRequirement {
+            names,
+            lockfile: lockfile.to_owned(),
+        });
+    }
+    let lines: Vec<&str> = out.log.lines().collect();
+    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    Err(BuildError::StepFailed {
+        step,
+        code: out.exit_code,
+        tail,
+    })
+}
+
+/// `build` reports requirements the backend asked for but the environment lacks after an
+/// "ERROR Missing dependencies:" (older) or "ERROR Unmet dependencies (…):" (newer) line, one
+/// requirement per tab-indented line, newer versions adding `found:` details below each.
+pub fn missing_dependencies(log: &str) -> Option<String> {
+    let mut lines = log
+        .lines()
+        .skip_while(|l| !(l.contains("Missing dependencies") || l.contains("Unmet dependencies")));
+    lines.next()?;
+    let mut names: Vec<String> = Vec::new();
+    for line in lines {
+        if let Some(detail) = line.strip_prefix("\t\t") {
+            if let (Some(found), Some(last)) =
+                (detail.trim().strip_prefix("found: "), names.last_mut())
+            {
+                if found == "not installed" {
+                    last.push_str(" (not in the lock)");
+                } else {
+                    last.push_str(&format!(" (the lock has {found})"));
+                }
+            }
+        } else if let Some(name) = line.strip_prefix('\t').or_else(|| line.strip_prefix("  ")) {
+            names.push(format!("`{}`", name.trim()));
+        } else {
+            break;
+        }
+    }
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
+fn single_output(
+    tree: Tree,
+    step: &'static str,
+    suffix: &'static str,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let files: Vec<(String, Vec<u8>)> = tree
+        .into_entries()
+        .into_iter()
+        .filter_map(|(p, e)| match e {
+            Entry::File { data, .. } => Some((p, data)),
+            _ => None,
+        })
+        .collect();
+    match files.as_slice() {
+        [(name, _)] if name.ends_with(suffix) && !name.contains('/') => {
+            Ok(files.into_iter().next().expect("one"))
+        }
+        _ => Err(BuildError::UnexpectedOutput {
+            step,
+            what: suffix,
+            found: format!(
+                "[{}]",
+                files
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_missing_dependencies_in_build_output() {
+        let log = "* Getting build dependencies for sdist...\nERROR Missing dependencies:\n\tnot-locked-pkg>=1\n\tother\n";
+        assert_eq!(
+            missing_dependencies(log).as_deref(),
+            Some("`not-locked-pkg>=1`, `other`")
+        );
+        let newer = "ERROR Unmet dependencies (checked against /usr/bin/python3):\n\tflit_core<4,>=3.4\n\t\twanted: <4,>=3.4\n\t\tfound: 4.2.0\n\tx>=1\n\t\twanted: >=1\n\t\tfound: not installed\n";
+        assert_eq!(
+            missing_dependencies(newer).as_deref(),
+            Some("`flit_core<4,>=3.4` (the lock has 4.2.0), `x>=1` (not in the lock)")
+        );
+        assert_eq!(missing_dependencies("all fine"), None);
+    }
+
+    #[test]
+    fn output_must_be_exactly_one_artifact() {
+        let mut t = Tree::new();
+        t.insert_file("x-1.tar.gz", 0o644, b"s".to_vec()).unwrap();
+        assert_eq!(
+            single_output(t.clone(), "sdist", ".tar.gz").unwrap().0,
+            "x-1.tar.gz"
+        );
+        t.insert_file("y-1.tar.gz", 0o644, b"s".to_vec()).unwrap();
+        assert!(single_output(t, "sdist", ".tar.gz").is_err());
+    }
+}

@@ -1,0 +1,237 @@
+//! What a build is run with, decided before anything runs: SOURCE_DATE_EPOCH and where it came
+//! from, the fixed environment plus `[tool.hermit] env`, the limits, the normalize policy and
+//! the lockfile. Flags override `[tool.hermit]`, which overrides hermit's defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::engine::sandbox::Limits;
+use crate::lock;
+use crate::normalize::Policy;
+use crate::record::manifest::SdeSource;
+use crate::source::config::ProjectConfig;
+
+use super::input::BuildInput;
+use super::{BuildError, BuildOptions};
+
+/// Everything `build` decided from its flags and the project's settings.
+pub struct Settings {
+    pub sde: u64,
+    pub sde_from: SdeSource,
+    pub policy: Policy,
+    pub env: BTreeMap<String, String>,
+    pub limits: Limits,
+    pub lock: LockChoice,
+    /// `--image`, else `[tool.hermit] image`; the built-in image when neither.
+    pub image: Option<String>,
+}
+
+impl Settings {
+    /// Decides each setting in turn, so the first bad one is the one reported.
+    pub fn resolve(opts: &BuildOptions, input: &BuildInput) -> Result<Self, BuildError> {
+        let config = &input.config;
+        let (sde, sde_from) = source_date_epoch(
+            opts.source_date_epoch,
+            std::env::var("SOURCE_DATE_EPOCH").ok(),
+            input.default_sde,
+        )?;
+        let policy = policy(opts.normalize, config, &input.settings_path)?;
+        let env = environment(Some(sde), &config.hermit.env, &input.settings_path)?;
+        let lock = choose_lock(&input.lock_base(opts), opts.lockfile.as_deref(), config)?;
+        Ok(Settings {
+            sde,
+            sde_from,
+            policy,
+            env,
+            limits: limits(config),
+            lock,
+            image: opts.image.clone().or_else(|| config.hermit.image.clone()),
+        })
+    }
+}
+
+/// The variables every build sees, and nothing from the host. Extra variables from
+/// `[tool.hermit] env` are added but may not replace these.
+pub fn fixed_environment(sde: u64) -> BTreeMap<String, String> {
+    [
+        ("SOURCE_DATE_EPOCH", sde.to_string()),
+        ("TZ", "UTC".into()),
+        ("LANG", "C.UTF-8".into()),
+        ("LC_ALL", "C.UTF-8".into()),
+        ("PYTHONHASHSEED", "0".into()),
+        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ("PYTHONNOUSERSITE", "1".into()),
+        ("PYTHONUTF8", "1".into()),
+        ("HOME", "/tmp".into()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+        ("PIP_NO_INDEX", "1".into()),
+        ("PIP_DISABLE_PIP_VERSION_CHECK", "1".into()),
+        ("USER", "hermit".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Where SOURCE_DATE_EPOCH comes from, in order: the flag, the environment, then the input's
+/// own time (the HEAD commit's, or a given sdist's newest member's).
+pub fn source_date_epoch(
+    flag: Option<u64>,
+    env: Option<String>,
+    input_default: Option<(u64, SdeSource)>,
+) -> Result<(u64, SdeSource), BuildError> {
+    if let Some(v) = flag {
+        return Ok((v, SdeSource::Flag));
+    }
+    if let Some(v) = env.filter(|v| !v.trim().is_empty()) {
+        return v
+            .trim()
+            .parse()
+            .map(|n| (n, SdeSource::Env))
+            .map_err(|_| BuildError::BadSourceDateEpoch(v));
+    }
+    input_default.ok_or(BuildError::NoSourceDateEpoch)
+}
+
+/// `--normalize`, else `[tool.hermit] normalize`, else `auto`.
+fn policy(
+    flag: Option<Policy>,
+    config: &ProjectConfig,
+    settings_path: &Path,
+) -> Result<Policy, BuildError> {
+    match (flag, &config.hermit.normalize) {
+        (Some(p), _) => Ok(p),
+        (None, Some(text)) => text.parse().map_err(|_| BuildError::Setting {
+            path: settings_path.to_owned(),
+            message: format!(
+                "[tool.hermit] normalize = \"{text}\" is not one of auto, always, never"
+            ),
+        }),
+        (None, None) => Ok(Policy::Auto),
+    }
+}
+
+/// The build's environment: hermit's fixed variables plus `[tool.hermit] env`, which may add
+/// but not replace. `sde` is `None` only for rebuilds of releases made without one.
+pub fn environment(
+    sde: Option<u64>,
+    extra: &BTreeMap<String, String>,
+    settings_path: &Path,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let mut env = fixed_environment(sde.unwrap_or(0));
+    if sde.is_none() {
+        env.remove("SOURCE_DATE_EPOCH");
+    }
+    for (k, v) in extra {
+        if env.contains_key(k) || k == "SOURCE_DATE_EPOCH" {
+            return Err(BuildError::Setting {
+                path: settings_path.to_owned(),
+                message: format!("[tool.hermit] env may not set `{k}`: hermit fixes it"),
+            });
+        }
+        env.insert(k.clone(), v.clone());
+    }
+    Ok(env)
+}
+
+pub fn limits(config: &ProjectConfig) -> Limits {
+    let mut l = Limits::default();
+    if let Some(s) = config.hermit.timeout_seconds {
+        l.timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(mb) = config.hermit.memory_mb {
+        l.memory_bytes = (mb as i64) << 20;
+    }
+    if let Some(p) = config.hermit.pids {
+        l.pids = p;
+    }
+    l
+}
+
+/// The lockfile to use and how the manifest names it (never a host path).
+pub struct LockChoice {
+    pub label: String,
+    pub bytes: Vec<u8>,
+    pub path_for_errors: PathBuf,
+}
+
+/// `flag`, else `[tool.hermit] lockfile` (relative to `project`), else the built-in lock.
+pub fn choose_lock(
+    project: &Path,
+    flag: Option<&Path>,
+    config: &ProjectConfig,
+) -> Result<LockChoice, BuildError> {
+    let chosen = flag
+        .map(Path::to_owned)
+        .or_else(|| config.hermit.lockfile.as_ref().map(|p| project.join(p)));
+    match chosen {
+        Some(path) => {
+            let bytes = std::fs::read(&path).map_err(|source| BuildError::ReadLock {
+                path: path.clone(),
+                source,
+            })?;
+            let label = path
+                .strip_prefix(project)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_else(|_| {
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                });
+            Ok(LockChoice {
+                label,
+                bytes,
+                path_for_errors: path,
+            })
+        }
+        None => {
+            let (path, text) = lock::default_lock();
+            Ok(LockChoice {
+                label: format!("builtin:{path}"),
+                bytes: text.as_bytes().to_vec(),
+                path_for_errors: PathBuf::from(path),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sde_order_is_flag_env_commit() {
+        let commit = Some((3, SdeSource::GitCommit));
+        assert_eq!(
+            source_date_epoch(Some(1), Some("2".into()), commit).unwrap(),
+            (1, SdeSource::Flag)
+        );
+        assert_eq!(
+            source_date_epoch(None, Some("2".into()), commit).unwrap(),
+            (2, SdeSource::Env)
+        );
+        assert_eq!(
+            source_date_epoch(None, None, commit).unwrap(),
+            (3, SdeSource::GitCommit)
+        );
+        assert!(matches!(
+            source_date_epoch(None, None, None),
+            Err(BuildError::NoSourceDateEpoch)
+        ));
+        assert!(matches!(
+            source_date_epoch(None, Some("soon".into()), None),
+            Err(BuildError::BadSourceDateEpoch(_))
+        ));
+    }
+
+    #[test]
+    fn fixed_environment_has_no_host_values() {
+        let env = fixed_environment(42);
+        assert_eq!(env["SOURCE_DATE_EPOCH"], "42");
+        assert_eq!(env["TZ"], "UTC");
+        assert!(
+            env.values()
+                .all(|v| !v.contains("/root") && !v.contains("/home/"))
+        );
+    }
+}

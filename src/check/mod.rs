@@ -3,6 +3,7 @@
 //! checks that use them (`verify` of a manifest, `rebuild` of a release from its sdist,
 //! `verify_index` of a checkout against a release).
 
+pub mod artifact;
 pub mod compare;
 pub mod rebuild;
 pub mod verdict;

@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod compare;
 pub mod rebuild;
+pub mod release_build;
 pub mod verdict;
 pub mod verify;
 pub mod verify_index;

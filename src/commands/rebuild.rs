@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult, SummaryRow};
+use crate::check::rebuild::batch::{self, SummaryRow};
+use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult};
+use crate::check::verdict::Verdict;
 use crate::cli::RebuildArgs;
 use crate::commands::{Failure, on_engine};
 use crate::index::release::ReleaseSpec;
@@ -54,7 +56,7 @@ async fn single(args: &RebuildArgs, release: &str, reporter: &Reporter) -> Resul
         println!("{}", json(&result));
     } else {
         if let Some(report) = &result.report
-            && record.verdict == rebuild::Verdict::Different
+            && record.verdict == Verdict::Different
         {
             print!("{}", report.render());
         }
@@ -69,7 +71,7 @@ async fn single(args: &RebuildArgs, release: &str, reporter: &Reporter) -> Resul
 }
 
 async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u8, Failure> {
-    let specs = rebuild::read_list(file).map_err(Failure::usage)?;
+    let specs = batch::read_list(file).map_err(Failure::usage)?;
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("rebuild"));
     let mut rows = Vec::new();
     let mut results = Vec::new();
@@ -113,7 +115,7 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
     if args.json {
         println!("{}", serde_json::Value::Array(results));
     } else {
-        print!("{}", rebuild::render_table(&rows));
+        print!("{}", batch::render_table(&rows));
     }
     Ok(if all_reproduced { 0 } else { 1 })
 }
@@ -130,9 +132,9 @@ fn failure(e: RebuildError) -> Failure {
     match e {
         RebuildError::Build(b) => super::build::failure(b),
         RebuildError::Release(crate::index::release::ReleaseError::BadSpec(_))
-        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. })
-        | RebuildError::BadListLine { .. }
-        | RebuildError::ReadList { .. } => Failure::usage(e),
+        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. }) => {
+            Failure::usage(e)
+        }
         other => Failure::failed(other),
     }
 }

@@ -77,36 +77,21 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
     let mut results = Vec::new();
     let mut all_reproduced = true;
     for spec in specs {
-        let (name, version) = (spec.name.to_string(), spec.version.clone());
         let out = base.join(default_dir(&spec));
-        match one(&options(args, spec, out), reporter).await {
+        match one(&options(args, spec.clone(), out), reporter).await {
             Ok(result) => {
-                let r = &result.record;
-                all_reproduced &= r.verdict.is_reproduced();
-                rows.push(SummaryRow {
-                    name,
-                    version,
-                    backend: r.backend.clone(),
-                    sde: r
-                        .source_date_epoch
-                        .map_or_else(|| "unset".to_owned(), |t| t.to_string()),
-                    verdict: r.verdict.to_string(),
-                });
+                all_reproduced &= result.record.verdict.is_reproduced();
+                rows.push(SummaryRow::rebuilt(&spec, &result.record));
                 results.push(json(&result));
             }
             Err(f) => {
                 all_reproduced = false;
                 let message = f.error.to_string();
-                reporter.info(format!("{name}=={version}: {message}"));
-                rows.push(SummaryRow {
-                    name: name.clone(),
-                    version: version.clone(),
-                    backend: "-".into(),
-                    sde: "-".into(),
-                    verdict: "failed".into(),
-                });
+                let spec_text = format!("{}=={}", spec.name, spec.version);
+                reporter.info(format!("{spec_text}: {message}"));
+                rows.push(SummaryRow::failed(&spec));
                 results.push(serde_json::json!({
-                    "spec": format!("{name}=={version}"),
+                    "spec": spec_text,
                     "error": message,
                 }));
             }

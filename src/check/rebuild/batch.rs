@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::check::rebuild::Record;
 use crate::index::release::ReleaseSpec;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +56,33 @@ pub struct SummaryRow {
     pub version: String,
     pub backend: String,
     pub sde: String,
-    /// A verdict, or `failed: <error>`.
+    /// A verdict, or `failed` (the error is reported on its own).
     pub verdict: String,
+}
+
+impl SummaryRow {
+    pub fn rebuilt(spec: &ReleaseSpec, record: &Record) -> Self {
+        Self {
+            name: spec.name.to_string(),
+            version: spec.version.clone(),
+            backend: record.backend.clone(),
+            sde: record
+                .source_date_epoch
+                .map_or_else(|| "unset".to_owned(), |t| t.to_string()),
+            verdict: record.verdict.to_string(),
+        }
+    }
+
+    /// The row of a release whose rebuild stopped with an error (reported on its own).
+    pub fn failed(spec: &ReleaseSpec) -> Self {
+        Self {
+            name: spec.name.to_string(),
+            version: spec.version.clone(),
+            backend: "-".into(),
+            sde: "-".into(),
+            verdict: "failed".into(),
+        }
+    }
 }
 
 /// The summary as an aligned table (columns padded to their widest cell).

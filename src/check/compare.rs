@@ -7,17 +7,19 @@
 //! nothing is recompressed.
 
 mod linediff;
+mod parse;
+mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use crate::archive::time::{show_dos, show_secs};
-use crate::archive::zip as zipfmt;
-use crate::normalize::{NormalizeError, sdist, wheel};
+use crate::check::artifact::ArtifactKind;
+use crate::normalize::NormalizeError;
 use crate::record::digest::Sha256;
+
+use parse::{Parsed, parse_sdist, parse_wheel};
+pub use report::{ArtifactDiff, ContentDiff, FieldDiff, MemberDiff, Normalized, Report};
 
 /// Longest unified diff shown per member, in lines.
 const MAX_DIFF_LINES: usize = 400;
@@ -42,351 +44,6 @@ pub enum CompareError {
         #[source]
         source: NormalizeError,
     },
-}
-
-/// One field that differs between the two sides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldDiff {
-    pub field: String,
-    pub a: String,
-    pub b: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContentDiff {
-    pub size_a: u64,
-    pub size_b: u64,
-    pub sha256_a: Sha256,
-    pub sha256_b: Sha256,
-    /// Unified diff, for UTF-8 text members small enough to diff.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unified: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberDiff {
-    pub name: String,
-    /// `"a"` or `"b"` when the member exists on one side only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub only_in: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<ContentDiff>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub metadata: Vec<FieldDiff>,
-}
-
-/// What hermit's normalizer makes of the difference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Normalized {
-    /// True when normalizing both sides gives the same bytes.
-    pub identical: bool,
-    /// Members that still differ after normalizing both (sorted).
-    pub still_differ: Vec<String>,
-    /// Why a side could not be normalized (a corrupt RECORD, a link in an sdist).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ArtifactDiff {
-    pub name_a: String,
-    pub name_b: String,
-    pub kind: &'static str,
-    pub sha256_a: Sha256,
-    pub sha256_b: Sha256,
-    pub size_a: u64,
-    pub size_b: u64,
-    pub identical: bool,
-    /// Archive-level fields: gzip header, zip comment and layout, PAX globals.
-    pub archive: Vec<FieldDiff>,
-    /// Differing members, in name order.
-    pub members: Vec<MemberDiff>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub normalized: Option<Normalized>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Report {
-    pub artifacts: Vec<ArtifactDiff>,
-    /// Artifacts found in only one of two compared directories.
-    pub only_in_a: Vec<String>,
-    pub only_in_b: Vec<String>,
-}
-
-impl Report {
-    pub fn identical(&self) -> bool {
-        self.only_in_a.is_empty()
-            && self.only_in_b.is_empty()
-            && self.artifacts.iter().all(|a| a.identical)
-    }
-
-    /// Human-readable, deterministic.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for name in &self.only_in_a {
-            let _ = writeln!(out, "{name}: only in A");
-        }
-        for name in &self.only_in_b {
-            let _ = writeln!(out, "{name}: only in B");
-        }
-        for a in &self.artifacts {
-            render_artifact(&mut out, a);
-        }
-        out
-    }
-}
-
-fn render_artifact(out: &mut String, a: &ArtifactDiff) {
-    let title = if a.name_a == a.name_b {
-        a.name_a.clone()
-    } else {
-        format!("{} vs {}", a.name_a, a.name_b)
-    };
-    if a.identical {
-        let _ = writeln!(out, "{title}: identical (sha256 {})", a.sha256_a);
-        return;
-    }
-    let _ = writeln!(out, "{title}: differs");
-    let _ = writeln!(out, "  A sha256 {} ({} bytes)", a.sha256_a, a.size_a);
-    let _ = writeln!(out, "  B sha256 {} ({} bytes)", a.sha256_b, a.size_b);
-    for f in &a.archive {
-        let _ = writeln!(out, "  archive {}: {} -> {}", f.field, f.a, f.b);
-    }
-    if a.members.is_empty() && a.archive.is_empty() {
-        let _ = writeln!(
-            out,
-            "  same members and metadata; the archives differ in encoding only"
-        );
-    }
-    for m in &a.members {
-        if let Some(side) = m.only_in {
-            let _ = writeln!(out, "  {}: only in {}", m.name, side.to_uppercase());
-            continue;
-        }
-        if let Some(c) = &m.content {
-            let _ = writeln!(
-                out,
-                "  {}: content differs ({} -> {} bytes, sha256 {} -> {})",
-                m.name, c.size_a, c.size_b, c.sha256_a, c.sha256_b
-            );
-            if let Some(diff) = &c.unified {
-                for line in diff.lines() {
-                    let _ = writeln!(out, "    {line}");
-                }
-            }
-        } else {
-            let _ = writeln!(out, "  {}: same content, metadata differs", m.name);
-        }
-        for f in &m.metadata {
-            let _ = writeln!(out, "    {}: {} -> {}", f.field, f.a, f.b);
-        }
-    }
-    match &a.normalized {
-        Some(n) if n.error.is_some() => {
-            let _ = writeln!(
-                out,
-                "  normalizer: cannot judge ({})",
-                n.error.as_deref().unwrap_or_default()
-            );
-        }
-        Some(n) if n.identical => {
-            let _ = writeln!(
-                out,
-                "  normalizer: hermit's normalizer removes every difference"
-            );
-        }
-        Some(n) => {
-            let _ = writeln!(
-                out,
-                "  normalizer: differences remain after normalizing both in: {}",
-                n.still_differ.join(", ")
-            );
-        }
-        None => {}
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Wheel,
-    Sdist,
-}
-
-fn kind_of(name: &str, bytes: &[u8]) -> Result<Kind, CompareError> {
-    if name.ends_with(".whl") || (!name.ends_with(".tar.gz") && bytes.starts_with(b"PK\x03\x04")) {
-        Ok(Kind::Wheel)
-    } else if name.ends_with(".tar.gz") || bytes.starts_with(&[0x1f, 0x8b]) {
-        Ok(Kind::Sdist)
-    } else {
-        Err(CompareError::UnknownKind(name.to_owned()))
-    }
-}
-
-/// One member, reduced to what the comparison needs.
-struct Member {
-    data: Vec<u8>,
-    meta: Vec<(&'static str, String)>,
-}
-
-/// A parsed artifact: members by name, archive fields, and the canonical member list
-/// (name, mode, digest) the normalizer would write.
-struct Parsed {
-    members: BTreeMap<String, Member>,
-    archive: Vec<(&'static str, String)>,
-    canonical: Result<BTreeMap<String, (String, Sha256)>, String>,
-}
-
-fn hex_ids(extra: &[u8]) -> String {
-    if extra.is_empty() {
-        return "none".into();
-    }
-    let ids: Vec<String> = zipfmt::extra_ids(extra)
-        .iter()
-        .map(|id| format!("{id:#06x}"))
-        .collect();
-    format!("{} ({} bytes)", ids.join(" "), extra.len())
-}
-
-fn parse_wheel(name: &str, raw: &[u8]) -> Result<Parsed, CompareError> {
-    let parse_err = |source| CompareError::Parse {
-        name: name.to_owned(),
-        source,
-    };
-    let (archive, members) = wheel::read_wheel(raw).map_err(parse_err)?;
-    let canonical = wheel::canonical(&members)
-        .map(|c| {
-            c.into_iter()
-                .map(|m| (m.name, (format!("{:o}", m.mode), Sha256::of(&m.data))))
-                .collect()
-        })
-        .map_err(|e| e.to_string());
-    let mut out = BTreeMap::new();
-    for (position, m) in members.into_iter().enumerate() {
-        let e = &m.entry;
-        let meta = vec![
-            ("position", position.to_string()),
-            ("mtime", show_dos(e.dos_date, e.dos_time)),
-            ("mode", format!("{:o}", e.unix_mode())),
-            ("external attributes", format!("{:#010x}", e.external_attr)),
-            (
-                "version made by",
-                format!("system {} version {}", e.system(), e.version_made_by & 0xff),
-            ),
-            ("version needed", e.version_needed.to_string()),
-            ("flags", format!("{:#06x}", e.flags)),
-            ("compression method", e.method.to_string()),
-            ("compressed size", e.compressed_size.to_string()),
-            ("internal attributes", e.internal_attr.to_string()),
-            ("local extra fields", hex_ids(&e.local_extra)),
-            ("central extra fields", hex_ids(&e.central_extra)),
-            ("comment", String::from_utf8_lossy(&e.comment).into_owned()),
-        ];
-        out.insert(e.name.clone(), Member { data: m.data, meta });
-    }
-    let fields = vec![
-        (
-            "comment",
-            String::from_utf8_lossy(&archive.comment).into_owned(),
-        ),
-        (
-            "layout",
-            if archive.is_tidy(raw.len()) {
-                "members back to back"
-            } else {
-                "gaps or trailing bytes"
-            }
-            .into(),
-        ),
-        ("members", archive.entries.len().to_string()),
-    ];
-    Ok(Parsed {
-        members: out,
-        archive: fields,
-        canonical,
-    })
-}
-
-fn parse_sdist(name: &str, raw: &[u8]) -> Result<Parsed, CompareError> {
-    let parse_err = |source| CompareError::Parse {
-        name: name.to_owned(),
-        source,
-    };
-    let s = sdist::read_sdist(raw).map_err(parse_err)?;
-    let canonical = Ok(sdist::canonical(&s.members)
-        .into_iter()
-        .map(|m| {
-            let mode = match (m.kind, m.exec) {
-                (sdist::Kind::Dir, _) => "dir 755",
-                (sdist::Kind::File, true) => "file 755",
-                (sdist::Kind::File, false) => "file 644",
-            };
-            (m.path, (mode.to_owned(), Sha256::of(&m.data)))
-        })
-        .collect());
-    let g = &s.gzip;
-    let show = |b: &Option<Vec<u8>>| {
-        b.as_ref()
-            .map_or("none".into(), |b| String::from_utf8_lossy(b).into_owned())
-    };
-    let globals: Vec<String> = s
-        .globals
-        .iter()
-        .map(|g| {
-            g.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    let archive = vec![
-        ("gzip mtime", g.mtime.to_string()),
-        ("gzip file name", show(&g.filename)),
-        ("gzip comment", show(&g.comment)),
-        (
-            "gzip extra field",
-            g.extra
-                .as_ref()
-                .map_or("none".into(), |e| format!("{} bytes", e.len())),
-        ),
-        ("gzip OS byte", g.os.to_string()),
-        ("gzip XFL (level hint)", g.xfl.to_string()),
-        ("gzip members", g.members.to_string()),
-        ("pax global headers", globals.join("; ")),
-        ("members", s.members.len().to_string()),
-    ];
-    let mut out = BTreeMap::new();
-    for (position, m) in s.members.into_iter().enumerate() {
-        let pax: Vec<String> = m
-            .pax
-            .iter()
-            .filter(|(k, _)| k != "path")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let meta = vec![
-            ("position", position.to_string()),
-            (
-                "type",
-                if m.kind == sdist::Kind::Dir {
-                    "directory"
-                } else {
-                    "file"
-                }
-                .into(),
-            ),
-            ("mtime", show_secs(m.mtime)),
-            ("mode", format!("{:o}", m.mode)),
-            ("owner", format!("{}:{}", m.uid, m.gid)),
-            ("owner names", format!("{}:{}", m.uname, m.gname)),
-            ("pax records", pax.join(" ")),
-            ("tar format", m.format.to_owned()),
-        ];
-        out.insert(m.path, Member { data: m.data, meta });
-    }
-    Ok(Parsed {
-        members: out,
-        archive,
-        canonical,
-    })
 }
 
 fn field_diffs(
@@ -469,6 +126,9 @@ pub fn compare_bytes(
     b: &[u8],
 ) -> Result<Report, CompareError> {
     let (sha256_a, sha256_b) = (Sha256::of(a), Sha256::of(b));
+    let kind_of = |name: &str, bytes: &[u8]| {
+        ArtifactKind::detect(name, bytes).ok_or_else(|| CompareError::UnknownKind(name.to_owned()))
+    };
     let (kind_a, kind_b) = (kind_of(name_a, a)?, kind_of(name_b, b)?);
     if kind_a != kind_b {
         return Err(CompareError::KindMismatch {
@@ -479,11 +139,7 @@ pub fn compare_bytes(
     let mut diff = ArtifactDiff {
         name_a: name_a.to_owned(),
         name_b: name_b.to_owned(),
-        kind: if kind_a == Kind::Wheel {
-            "wheel"
-        } else {
-            "sdist"
-        },
+        kind: kind_a,
         sha256_a,
         sha256_b,
         size_a: a.len() as u64,
@@ -494,10 +150,9 @@ pub fn compare_bytes(
         normalized: None,
     };
     if !diff.identical {
-        let parse = if kind_a == Kind::Wheel {
-            parse_wheel
-        } else {
-            parse_sdist
+        let parse = match kind_a {
+            ArtifactKind::Wheel => parse_wheel,
+            ArtifactKind::Sdist => parse_sdist,
         };
         let (pa, pb) = (parse(name_a, a)?, parse(name_b, b)?);
         diff.archive = field_diffs(&pa.archive, &pb.archive, &[]);
@@ -739,7 +394,7 @@ mod tests {
         let b = st::build(&specs, 7, Some("pkg-1.0.tar"));
         let r = compare_bytes("pkg-1.0.tar.gz", &a, "pkg-1.0.tar.gz", &b).unwrap();
         let art = &r.artifacts[0];
-        assert_eq!(art.kind, "sdist");
+        assert_eq!(art.kind, ArtifactKind::Sdist);
         let fields: Vec<&str> = art.archive.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["gzip mtime", "gzip file name"]);
         assert_eq!(art.members.len(), 1);

@@ -1,5 +1,9 @@
-//! How close a rebuilt artifact is to a released one: the four verdicts `hermit rebuild` and
-//! `hermit verify --index` give, judged the same way for both.
+//! How close a rebuilt artifact is to a released one: the one judging path behind the verdicts
+//! of `hermit rebuild` and `hermit verify --index`.
+//!
+//! Strictest first: the same bytes; the same bytes once both are normalized (hermit's
+//! canonical form, one SOURCE_DATE_EPOCH); the same code (every member outside the packaging
+//! metadata); or different. Each check then reports the verdict in its own words.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -7,7 +11,9 @@ use std::io::Read;
 use serde::Serialize;
 
 use crate::archive::zip as zipfmt;
-use crate::normalize::{self, Policy};
+use crate::check::artifact::ArtifactKind;
+use crate::check::compare::{self, CompareError, Report};
+use crate::normalize::{self, NormalizeError, Policy};
 
 /// How a rebuilt file relates to the released one, strictest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -48,15 +54,177 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Wheel,
-    Sdist,
+/// Why an artifact's members could not be read for judging.
+#[derive(Debug, thiserror::Error)]
+pub enum MembersError {
+    #[error("wheel is malformed: {0}")]
+    Wheel(String),
+    #[error("sdist is not a readable tar.gz")]
+    Sdist(#[source] std::io::Error),
 }
 
-/// Judges `rebuilt` against `released`. A file that cannot be read or normalized is
-/// `Different`: it cannot vouch for anything.
-pub fn classify(kind: Kind, released: &[u8], rebuilt: &[u8], sde: u64, backend: &str) -> Verdict {
+/// Why the members behind a verdict could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    #[error(transparent)]
+    Compare(#[from] CompareError),
+    #[error("`{name}` cannot be normalized")]
+    Normalize {
+        name: String,
+        #[source]
+        source: NormalizeError,
+    },
+    #[error("`{name}`: {source}")]
+    Members {
+        name: String,
+        #[source]
+        source: MembersError,
+    },
+}
+
+/// One side of a judgement: the name reports give it, and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// A rebuilt artifact and the released one it should match.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    pub kind: ArtifactKind,
+    pub released: Side<'a>,
+    pub rebuilt: Side<'a>,
+    /// The SOURCE_DATE_EPOCH both sides are normalized with.
+    pub sde: u64,
+    /// The build backend, which decides what normalizing may take as the backend's own.
+    pub backend: &'a str,
+}
+
+/// What judging a [`Case`] found.
+#[derive(Debug)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    /// The `compare` report of the raw files: `None` when they are bit-identical, an error when
+    /// either cannot be read as an archive (the verdict stands all the same).
+    pub report: Option<Result<Report, CompareError>>,
+}
+
+/// A judgement with the members behind its verdict, for a record that lists them (each list
+/// sorted, by matching key).
+#[derive(Debug)]
+pub struct Detailed {
+    pub verdict: Verdict,
+    /// The `compare` report of the raw files, when they are not bit-identical.
+    pub report: Option<Report>,
+    /// Members whose content or metadata differ in the raw files.
+    pub differing: Vec<String>,
+    /// Members that still differ after normalizing both.
+    pub differing_after_normalizing: Vec<String>,
+    /// Code members whose content differs or that one side lacks.
+    pub differing_code: Vec<String>,
+}
+
+impl Case<'_> {
+    /// The verdict and the raw files' member-by-member report.
+    pub fn judge(&self) -> Judgement {
+        let (released, rebuilt) = (self.released.bytes, self.rebuilt.bytes);
+        if released == rebuilt {
+            return Judgement {
+                verdict: Verdict::BitIdentical,
+                report: None,
+            };
+        }
+        Judgement {
+            verdict: classify(self.kind, released, rebuilt, self.sde, self.backend),
+            report: Some(compare::compare_bytes(
+                self.released.name,
+                released,
+                self.rebuilt.name,
+                rebuilt,
+            )),
+        }
+    }
+
+    /// `judged` with the members behind its verdict; here both sides must be readable.
+    pub fn detail(&self, judged: Judgement) -> Result<Detailed, JudgeError> {
+        let verdict = judged.verdict;
+        let Some(report) = judged.report.transpose()? else {
+            return Ok(Detailed {
+                verdict,
+                report: None,
+                differing: Vec::new(),
+                differing_after_normalizing: Vec::new(),
+                differing_code: Vec::new(),
+            });
+        };
+        let differing = report
+            .artifacts
+            .iter()
+            .flat_map(|a| a.members.iter().map(|m| m.name.clone()))
+            .collect();
+        let differing_after_normalizing = if verdict <= Verdict::IdenticalAfterNormalizing {
+            Vec::new()
+        } else {
+            let normalize = |side: Side<'_>| {
+                normalized(self.kind, side.bytes, self.sde, self.backend).map_err(|source| {
+                    JudgeError::Normalize {
+                        name: side.name.to_owned(),
+                        source,
+                    }
+                })
+            };
+            let (a, b) = (normalize(self.released)?, normalize(self.rebuilt)?);
+            self.differing_members(&a, &b, |_| true)?
+        };
+        let differing_code =
+            self.differing_members(self.released.bytes, self.rebuilt.bytes, |name| {
+                is_code(self.kind, name)
+            })?;
+        Ok(Detailed {
+            verdict,
+            report: Some(report),
+            differing,
+            differing_after_normalizing,
+            differing_code,
+        })
+    }
+
+    /// Names (sorted) of the members passing `keep` whose content differs or that one side
+    /// lacks; `a` stands for the released side, `b` for the rebuilt one.
+    fn differing_members(
+        &self,
+        a: &[u8],
+        b: &[u8],
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, JudgeError> {
+        let read = |side: Side<'_>, bytes: &[u8]| {
+            members(self.kind, bytes, &keep).map_err(|source| JudgeError::Members {
+                name: side.name.to_owned(),
+                source,
+            })
+        };
+        let (a, b) = (read(self.released, a)?, read(self.rebuilt, b)?);
+        let mut names: Vec<String> = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The verdict alone. A file that cannot be read or normalized is `Different` unless its code
+/// can still be read and matches.
+fn classify(
+    kind: ArtifactKind,
+    released: &[u8],
+    rebuilt: &[u8],
+    sde: u64,
+    backend: &str,
+) -> Verdict {
     if released == rebuilt {
         return Verdict::BitIdentical;
     }
@@ -74,70 +242,103 @@ pub fn classify(kind: Kind, released: &[u8], rebuilt: &[u8], sde: u64, backend: 
 }
 
 /// The artifact in hermit's canonical form.
-pub fn normalized(
-    kind: Kind,
+fn normalized(
+    kind: ArtifactKind,
     bytes: &[u8],
     sde: u64,
     backend: &str,
-) -> Result<Vec<u8>, normalize::NormalizeError> {
+) -> Result<Vec<u8>, NormalizeError> {
     let outcome = match kind {
-        Kind::Wheel => normalize::wheel(bytes, sde, Some(backend), Policy::Always)?,
-        Kind::Sdist => normalize::sdist(bytes, sde, Some(backend), Policy::Always)?,
+        ArtifactKind::Wheel => normalize::wheel(bytes, sde, Some(backend), Policy::Always)?,
+        ArtifactKind::Sdist => normalize::sdist(bytes, sde, Some(backend), Policy::Always)?,
     };
     Ok(outcome.bytes)
 }
 
+/// Whether a member (by its name in the archive; for sdists, below `NAME-VERSION/`) is code.
+fn is_code(kind: ArtifactKind, name: &str) -> bool {
+    match kind {
+        ArtifactKind::Wheel => is_wheel_code(name),
+        ArtifactKind::Sdist => is_sdist_code(name),
+    }
+}
+
 /// Whether a wheel member is code: everything outside `.dist-info`, plus the entry points;
 /// metadata, RECORD and WHEEL are not.
-pub fn is_wheel_code(name: &str) -> bool {
+fn is_wheel_code(name: &str) -> bool {
     match name.split_once('/') {
         Some((top, rest)) if top.ends_with(".dist-info") => rest == "entry_points.txt",
         _ => true,
     }
 }
 
+/// Whether an sdist file is code: everything but the packaging metadata (`PKG-INFO`,
+/// `*.egg-info/`).
+fn is_sdist_code(rel: &str) -> bool {
+    rel != "PKG-INFO" && !rel.split('/').any(|c| c.ends_with(".egg-info"))
+}
+
 /// The key two wheels' members are matched by: the `.dist-info` directory's own name may be
 /// spelled differently by different backends (`Foo_Bar-1.0` vs `foo_bar-1.0`).
-pub fn wheel_member_key(name: &str) -> String {
+fn wheel_member_key(name: &str) -> String {
     match name.split_once('/') {
         Some((top, rest)) if top.ends_with(".dist-info") => format!(".dist-info/{rest}"),
         _ => name.to_owned(),
     }
 }
 
-/// The members that are code, by matching key, with their contents. Every member read is
+/// The members that are code, by matching key, with their contents.
+fn code_members(
+    kind: ArtifactKind,
+    bytes: &[u8],
+) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
+    members(kind, bytes, |name| is_code(kind, name))
+}
+
+/// The files passing `keep`, by matching key, with their contents. Every member read is
 /// checked (CRC for wheels): a corrupt artifact is never "the same code".
-pub fn code_members(kind: Kind, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+fn members(
+    kind: ArtifactKind,
+    bytes: &[u8],
+    keep: impl Fn(&str) -> bool,
+) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
     match kind {
-        Kind::Wheel => wheel_members(bytes, is_wheel_code),
-        Kind::Sdist => sdist_code(bytes),
+        ArtifactKind::Wheel => wheel_members(bytes, keep),
+        ArtifactKind::Sdist => sdist_members(bytes, keep),
     }
 }
 
-/// A wheel's members that pass `keep`, by matching key.
-pub fn wheel_members(
+fn wheel_members(
     bytes: &[u8],
     keep: impl Fn(&str) -> bool,
-) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let archive = zipfmt::parse(bytes)?;
+) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
+    // Whatever the zip reader's error type, its message is what the user needs.
+    let bad = |e: &dyn std::fmt::Display| MembersError::Wheel(e.to_string());
+    let archive = zipfmt::parse(bytes).map_err(|e| bad(&e))?;
     let mut out = BTreeMap::new();
     for e in archive
         .entries
         .iter()
         .filter(|e| !e.is_dir() && keep(&e.name))
     {
-        out.insert(wheel_member_key(&e.name), zipfmt::read(bytes, e)?);
+        out.insert(
+            wheel_member_key(&e.name),
+            zipfmt::read(bytes, e).map_err(|e| bad(&e))?,
+        );
     }
     Ok(out)
 }
 
-/// An sdist's files outside the packaging metadata (`PKG-INFO`, `*.egg-info/`), without the
-/// `NAME-VERSION/` top directory, which names the release, not the code.
-fn sdist_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+/// An sdist's files passing `keep`, without the `NAME-VERSION/` top directory, which names the
+/// release, not the code.
+fn sdist_members(
+    bytes: &[u8],
+    keep: impl Fn(&str) -> bool,
+) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut out = BTreeMap::new();
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
+    for entry in archive.entries().map_err(MembersError::Sdist)? {
+        let mut entry = entry.map_err(MembersError::Sdist)?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -145,11 +346,11 @@ fn sdist_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
         let Some((_, rel)) = path.trim_start_matches("./").split_once('/') else {
             continue;
         };
-        if rel == "PKG-INFO" || rel.split('/').any(|c| c.ends_with(".egg-info")) {
+        if !keep(rel) {
             continue;
         }
         let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
+        entry.read_to_end(&mut data).map_err(MembersError::Sdist)?;
         out.insert(rel.to_owned(), data);
     }
     Ok(out)
@@ -158,6 +359,7 @@ fn sdist_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn code_is_outside_dist_info_plus_entry_points() {
@@ -176,14 +378,152 @@ mod tests {
     #[test]
     fn unreadable_files_are_different() {
         assert_eq!(
-            classify(Kind::Wheel, b"junk", b"other junk", 0, "x"),
+            classify(ArtifactKind::Wheel, b"junk", b"other junk", 0, "x"),
             Verdict::Different
         );
         assert_eq!(
-            classify(Kind::Sdist, b"same", b"same", 0, "x"),
+            classify(ArtifactKind::Sdist, b"same", b"same", 0, "x"),
             Verdict::BitIdentical
         );
         assert!(Verdict::IdenticalAfterNormalizing.is_reproduced());
         assert!(!Verdict::SameCode.is_reproduced());
+    }
+
+    #[test]
+    fn sdist_code_skips_the_top_directory_and_metadata() {
+        let mut t = crate::archive::tree::Tree::new();
+        t.insert_file("x-1.0/PKG-INFO", 0o644, b"Name: x".to_vec())
+            .unwrap();
+        t.insert_file("x-1.0/x/__init__.py", 0o644, b"code".to_vec())
+            .unwrap();
+        t.insert_file("x-1.0/x.egg-info/SOURCES.txt", 0o644, b"s".to_vec())
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&t.to_tar(0)).unwrap();
+        let code = code_members(ArtifactKind::Sdist, &gz.finish().unwrap()).unwrap();
+        assert_eq!(code.keys().collect::<Vec<_>>(), ["x/__init__.py"]);
+    }
+
+    fn wheel(members: &[(&str, &[u8])], time: (u16, u8, u8)) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let dt = zip::DateTime::from_date_and_time(time.0, time.1, time.2, 0, 0, 0).unwrap();
+        for (name, data) in members {
+            let opts = zip::write::SimpleFileOptions::default()
+                .last_modified_time(dt)
+                .unix_permissions(0o644);
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    const META: &[u8] = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n";
+    const WHEEL: &[u8] =
+        b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+
+    fn demo(code: &[u8], meta: &[u8], entry: &[u8], time: (u16, u8, u8)) -> Vec<u8> {
+        let record = b"demo/__init__.py,,\ndemo-1.0.dist-info/METADATA,,\ndemo-1.0.dist-info/WHEEL,,\ndemo-1.0.dist-info/entry_points.txt,,\ndemo-1.0.dist-info/RECORD,,\n";
+        wheel(
+            &[
+                ("demo/__init__.py", code),
+                ("demo-1.0.dist-info/METADATA", meta),
+                ("demo-1.0.dist-info/WHEEL", WHEEL),
+                ("demo-1.0.dist-info/entry_points.txt", entry),
+                ("demo-1.0.dist-info/RECORD", record),
+            ],
+            time,
+        )
+    }
+
+    /// `rebuilt` judged against `released`, in detail.
+    fn verdict(rebuilt: &[u8], released: &[u8]) -> Detailed {
+        let name = "demo-1.0-py3-none-any.whl";
+        let case = Case {
+            kind: ArtifactKind::Wheel,
+            released: Side {
+                name,
+                bytes: released,
+            },
+            rebuilt: Side {
+                name,
+                bytes: rebuilt,
+            },
+            sde: 1_700_000_000,
+            backend: "hatchling.build",
+        };
+        case.detail(case.judge()).unwrap()
+    }
+
+    const EP: &[u8] = b"[console_scripts]\ndemo = demo:main\n";
+
+    #[test]
+    fn same_bytes_are_bit_identical() {
+        let w = demo(b"x = 1\n", META, EP, (2023, 11, 14));
+        let j = verdict(&w, &w);
+        assert_eq!(j.verdict, Verdict::BitIdentical);
+        assert!(j.report.is_none() && j.differing.is_empty());
+    }
+
+    #[test]
+    fn member_times_alone_are_identical_after_normalizing() {
+        let a = demo(b"x = 1\n", META, EP, (2023, 11, 14));
+        let b = demo(b"x = 1\n", META, EP, (2020, 2, 2));
+        let j = verdict(&a, &b);
+        assert_eq!(j.verdict, Verdict::IdenticalAfterNormalizing);
+        assert!(!j.differing.is_empty(), "the raw files differ in times");
+        assert!(j.differing_after_normalizing.is_empty());
+    }
+
+    #[test]
+    fn metadata_differences_leave_the_same_code() {
+        let other_meta = b"Metadata-Version: 2.4\nName: demo\nVersion: 1.0\n";
+        let a = demo(b"x = 1\n", META, EP, (2023, 11, 14));
+        let b = demo(b"x = 1\n", other_meta, EP, (2023, 11, 14));
+        let j = verdict(&a, &b);
+        assert_eq!(j.verdict, Verdict::SameCode);
+        // RECORD holds METADATA's hash, so it differs too once normalizing fills hashes in.
+        assert_eq!(
+            j.differing_after_normalizing,
+            [".dist-info/METADATA", ".dist-info/RECORD"]
+        );
+        assert!(j.differing_code.is_empty());
+    }
+
+    #[test]
+    fn code_or_entry_point_differences_are_different() {
+        let a = demo(b"x = 1\n", META, EP, (2023, 11, 14));
+        let b = demo(b"x = 2\n", META, EP, (2023, 11, 14));
+        let j = verdict(&a, &b);
+        assert_eq!(j.verdict, Verdict::Different);
+        assert_eq!(j.differing_code, ["demo/__init__.py"]);
+        assert!(
+            j.report
+                .as_ref()
+                .unwrap()
+                .render()
+                .contains("demo/__init__.py")
+        );
+
+        let c = demo(
+            b"x = 1\n",
+            META,
+            b"[console_scripts]\ndemo = demo:run\n",
+            (2023, 11, 14),
+        );
+        let j = verdict(&a, &c);
+        assert_eq!(j.verdict, Verdict::Different);
+        assert_eq!(j.differing_code, [".dist-info/entry_points.txt"]);
+    }
+
+    #[test]
+    fn only_verdicts_that_vouch_exit_zero() {
+        assert!(Verdict::BitIdentical.is_reproduced());
+        assert!(Verdict::IdenticalAfterNormalizing.is_reproduced());
+        assert!(!Verdict::SameCode.is_reproduced());
+        assert!(!Verdict::Different.is_reproduced());
+        assert_eq!(
+            serde_json::to_string(&Verdict::IdenticalAfterNormalizing).unwrap(),
+            "\"identical-after-normalizing\""
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::record::digest::Sha256;
 use crate::record::manifest::{Manifest, SourceKind};
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
+pub struct ManifestVerdict {
     /// Inputs that do not match what the manifest records; the rebuild is not attempted.
     pub input_differences: Vec<String>,
     pub artifacts: Vec<ArtifactVerdict>,
@@ -24,8 +24,7 @@ pub struct Verdict {
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactVerdict {
     pub name: String,
-    /// `identical`, `differs`, or `missing` (the rebuild did not produce it).
-    pub status: String,
+    pub status: Status,
     pub recorded_sha256: Sha256,
     pub rebuilt_sha256: Option<Sha256>,
     /// The sha256 of the file beside the manifest, when there is one.
@@ -34,11 +33,31 @@ pub struct ArtifactVerdict {
     pub report: Option<String>,
 }
 
-impl Verdict {
+/// What became of one artifact the manifest records; serialized as the word printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Identical,
+    Differs,
+    /// The rebuild did not produce it.
+    Missing,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Identical => "identical",
+            Self::Differs => "differs",
+            Self::Missing => "missing",
+        })
+    }
+}
+
+impl ManifestVerdict {
     pub fn ok(&self) -> bool {
         self.input_differences.is_empty()
             && !self.artifacts.is_empty()
-            && self.artifacts.iter().all(|a| a.status == "identical")
+            && self.artifacts.iter().all(|a| a.status == Status::Identical)
     }
 }
 
@@ -57,7 +76,7 @@ pub async fn verify(
     janitor: &Janitor,
     opts: &VerifyOptions,
     reporter: &Reporter,
-) -> Result<Verdict, VerifyError> {
+) -> Result<ManifestVerdict, VerifyError> {
     let manifest = Manifest::load(&opts.manifest)?;
     let manifest_dir = opts
         .manifest
@@ -153,7 +172,7 @@ pub async fn verify(
         }
     }
     if !differences.is_empty() {
-        return Ok(Verdict {
+        return Ok(ManifestVerdict {
             input_differences: differences,
             artifacts: Vec::new(),
         });
@@ -173,7 +192,8 @@ pub async fn verify(
         cache_dir: opts.cache_dir.clone(),
         provenance: false,
     };
-    let rebuilt = crate::pipeline::build(docker, janitor, &build_opts, reporter).await?;
+    // Read back below by the names the manifest records, so a renamed file shows as missing.
+    crate::pipeline::build(docker, janitor, &build_opts, reporter).await?;
 
     let mut artifacts = Vec::new();
     for recorded in &manifest.artifacts {
@@ -186,17 +206,17 @@ pub async fn verify(
         let matches_record = rebuilt_sha == Some(recorded.sha256);
         let matches_disk = on_disk_sha.is_none_or(|d| Some(d) == rebuilt_sha);
         let status = match (&rebuilt_bytes, matches_record && matches_disk) {
-            (None, _) => "missing",
-            (Some(_), true) => "identical",
-            (Some(_), false) => "differs",
+            (None, _) => Status::Missing,
+            (Some(_), true) => Status::Identical,
+            (Some(_), false) => Status::Differs,
         };
         let report = match (status, &on_disk) {
-            ("differs", Some(_)) => Some(
+            (Status::Differs, Some(_)) => Some(
                 crate::check::compare::compare_paths(&on_disk_path, &rebuilt_path)
                     .map(|r| r.render())
                     .unwrap_or_else(|e| format!("(could not compare: {e})")),
             ),
-            ("differs", None) => Some(format!(
+            (Status::Differs, None) => Some(format!(
                 "rebuilt sha256 {}, the manifest records {}",
                 rebuilt_sha.map(|d| d.hex()).unwrap_or_default(),
                 recorded.sha256
@@ -205,15 +225,14 @@ pub async fn verify(
         };
         artifacts.push(ArtifactVerdict {
             name: recorded.name.clone(),
-            status: status.into(),
+            status,
             recorded_sha256: recorded.sha256,
             rebuilt_sha256: rebuilt_sha,
             on_disk_sha256: on_disk_sha,
             report,
         });
     }
-    let _ = rebuilt;
-    Ok(Verdict {
+    Ok(ManifestVerdict {
         input_differences: Vec::new(),
         artifacts,
     })
@@ -239,4 +258,36 @@ pub enum VerifyError {
     },
     #[error("`{path}`: {message}")]
     BadSdist { path: PathBuf, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_identical_artifacts_verify_and_statuses_print_as_serialized() {
+        let artifact = |status| ArtifactVerdict {
+            name: "x-1.0.tar.gz".into(),
+            status,
+            recorded_sha256: Sha256::of(b"x"),
+            rebuilt_sha256: None,
+            on_disk_sha256: None,
+            report: None,
+        };
+        let mut v = ManifestVerdict {
+            input_differences: Vec::new(),
+            artifacts: vec![artifact(Status::Identical)],
+        };
+        assert!(v.ok());
+        for status in [Status::Identical, Status::Differs, Status::Missing] {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{status}\"")
+            );
+        }
+        v.artifacts.push(artifact(Status::Missing));
+        assert!(!v.ok());
+        v.artifacts.clear();
+        assert!(!v.ok(), "nothing rebuilt verifies nothing");
+    }
 }

@@ -9,20 +9,25 @@
 //! hermit says how far apart they are: equal once both are normalized, the same code with
 //! other metadata, or different, member by member.
 
+mod lock_choice;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 
 use bollard::Docker;
 use serde::Serialize;
 
-use crate::check::verdict::{self, Kind, Verdict};
+use crate::check::artifact::ArtifactKind;
+use crate::check::release_build::{self, AsOfLockError};
+use crate::check::verdict::{Case, Side, Verdict};
 use crate::engine::janitor::Janitor;
-use crate::index::release::{self, ReleaseError, ReleaseSpec, SdeGuess};
+use crate::index::release::{self, ReleaseError, ReleaseSpec};
 use crate::index::simple::IndexClient;
 use crate::output::Reporter;
-use crate::pipeline::{self, BuildError, LockChoice, PrepareOptions, SessionSetup};
+use crate::pipeline::{self, BuildError, PrepareOptions, SessionSetup};
 use crate::record::digest::Sha256;
+
+pub use lock_choice::constraint_requirements;
 
 /// The name of the lock resolved from `--constraint`, in `--out`.
 pub const CONSTRAINT_LOCK: &str = "verify-build.lock";
@@ -90,8 +95,7 @@ impl Closeness {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FileVerdict {
-    /// `sdist` or `wheel`.
-    pub kind: &'static str,
+    pub kind: ArtifactKind,
     pub closeness: Closeness,
     pub released: Option<String>,
     pub released_sha256: Option<Sha256>,
@@ -160,7 +164,7 @@ pub enum IndexVerifyError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error(transparent)]
-    Lock(#[from] crate::check::rebuild::RebuildError),
+    Lock(#[from] AsOfLockError),
 }
 
 pub async fn verify_index(
@@ -186,8 +190,11 @@ pub async fn verify_index(
             url: index.project_url(&spec.name),
         });
     }
-    let mut released: BTreeMap<&'static str, (String, Vec<u8>)> = BTreeMap::new();
-    for (kind, file) in [("sdist", &files.sdist), ("wheel", &files.wheel)] {
+    let mut released: BTreeMap<ArtifactKind, (String, Vec<u8>)> = BTreeMap::new();
+    for (kind, file) in [
+        (ArtifactKind::Sdist, &files.sdist),
+        (ArtifactKind::Wheel, &files.wheel),
+    ] {
         if let Some(f) = file {
             let bytes = release::download_checked(&index, f).await?;
             released.insert(kind, (f.filename.clone(), bytes));
@@ -204,13 +211,13 @@ pub async fn verify_index(
 
     // How it was built.
     let mut notes = Vec::new();
-    let guess = match (released.get("wheel"), released.get("sdist")) {
-        (Some((name, bytes)), _) => release::guess_sde(name, bytes)?,
-        (None, Some((name, bytes))) => sdist_sde(bytes).map_err(|m| {
-            ReleaseError::BadWheel(name.clone(), format!("not a readable sdist: {m}"))
-        })?,
-        (None, None) => unreachable!("checked above"),
+    let side = |kind| {
+        released
+            .get(&kind)
+            .map(|(name, bytes): &(String, Vec<u8>)| (name.as_str(), bytes.as_slice()))
     };
+    let guess = release_build::guess_sde(side(ArtifactKind::Wheel), side(ArtifactKind::Sdist))?
+        .expect("the release has an sdist or a wheel: checked above");
     notes.push(format!("SOURCE_DATE_EPOCH: {}", guess.describe()));
     let source = crate::source::snapshot(&opts.project, true)?;
     let (commit, dirty) = match &source.origin {
@@ -235,7 +242,8 @@ pub async fn verify_index(
         .as_ref()
         .or(files.sdist.as_ref())
         .and_then(|f| f.upload_time.clone());
-    let lock = choose_lock(opts, &config, &index, uploaded.as_deref(), reporter).await?;
+    let lock =
+        lock_choice::choose_lock(opts, &config, &index, uploaded.as_deref(), reporter).await?;
     notes.push(format!("build requirements: {}", lock.label));
 
     // The rebuild: sdist from the checkout, wheel from that sdist, raw backend bytes.
@@ -280,19 +288,19 @@ pub async fn verify_index(
         .map_err(BuildError::from)?;
     }
 
-    let rebuilt: BTreeMap<&'static str, (String, Vec<u8>)> = [
-        ("sdist", (sdist_name, sdist)),
-        ("wheel", (wheel_name, wheel)),
+    let rebuilt: BTreeMap<ArtifactKind, (String, Vec<u8>)> = [
+        (ArtifactKind::Sdist, (sdist_name, sdist)),
+        (ArtifactKind::Wheel, (wheel_name, wheel)),
     ]
     .into();
     let norm_sde = mtime;
-    let files = ["sdist", "wheel"]
+    let files = [ArtifactKind::Sdist, ArtifactKind::Wheel]
         .into_iter()
         .map(|kind| {
             judge(
                 kind,
-                released.get(kind),
-                rebuilt.get(kind),
+                released.get(&kind),
+                rebuilt.get(&kind),
                 norm_sde,
                 &config.backend,
             )
@@ -310,167 +318,10 @@ pub async fn verify_index(
     })
 }
 
-/// `--lockfile`, then `--constraint` (resolved now), then `[tool.hermit] lockfile`, then the
-/// built-in lock.
-async fn choose_lock(
-    opts: &IndexVerifyOptions,
-    config: &crate::source::config::ProjectConfig,
-    index: &IndexClient,
-    uploaded: Option<&str>,
-    reporter: &Reporter,
-) -> Result<LockChoice, IndexVerifyError> {
-    if opts.lockfile.is_some() || (opts.constraint.is_none() && config.hermit.lockfile.is_some()) {
-        return Ok(pipeline::choose_lock(
-            &opts.project,
-            opts.lockfile.as_deref(),
-            config,
-        )?);
-    }
-    let Some(path) = opts.constraint.as_ref() else {
-        // Nothing pins the build requirements: take them as the index stood when the release
-        // was uploaded, as its maintainer's `python -m build` most likely found them.
-        let text = crate::check::rebuild::lock_as_of(
-            &config.requires,
-            "pyproject.toml",
-            uploaded,
-            index,
-            &format!("verify --index {}=={}", opts.spec.name, opts.spec.version),
-            reporter,
-        )
-        .await?;
-        let bytes = text.into_bytes();
-        if let Some(out) = &opts.out {
-            crate::record::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
-                .map_err(BuildError::from)?;
-        }
-        return Ok(LockChoice {
-            label: format!("as-of-upload:{}", uploaded.unwrap_or("now")),
-            bytes,
-            path_for_errors: PathBuf::from(CONSTRAINT_LOCK),
-        });
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|source| IndexVerifyError::ReadConstraint {
-            path: path.clone(),
-            source,
-        })?;
-    let (requirements, preferences) = constraint_requirements(&text, path, &config.requires)?;
-    let step = reporter.step(format!(
-        "locking the build requirements under the pins in `{}`",
-        path.display()
-    ));
-    let target = crate::lock::Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
-    let lock = crate::lock::resolve::resolve_with(
-        &requirements,
-        &target,
-        index,
-        &preferences,
-        None,
-        reporter,
-    )
-    .await
-    .map_err(|source| IndexVerifyError::Resolve {
-        path: path.clone(),
-        source,
-    })?;
-    step.finish(format!("locked {} packages", lock.packages.len()));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let bytes = lock
-        .to_toml(&format!(
-            "hermit lock -r {file_name} build -o {CONSTRAINT_LOCK}"
-        ))
-        .into_bytes();
-    if let Some(out) = &opts.out {
-        crate::record::dist::write_all(out, &[(CONSTRAINT_LOCK.to_owned(), bytes.clone())])
-            .map_err(BuildError::from)?;
-    }
-    Ok(LockChoice {
-        label: format!("constraint:{file_name}"),
-        bytes,
-        path_for_errors: PathBuf::from(CONSTRAINT_LOCK),
-    })
-}
-
-/// What a constraints file (pip's `PIP_CONSTRAINT` semantics) means for the lock: the
-/// project's `build-system.requires` plus `build` (which drives the backend) are what gets
-/// installed; a pin in the file for one of those is added as a requirement, and the other
-/// `==` pins steer the versions of whatever the resolution pulls in. A package the file pins
-/// but nothing needs (a test runner in a shared pins file, say) is not installed.
-pub fn constraint_requirements(
-    text: &str,
-    path: &Path,
-    build_requires: &[String],
-) -> Result<
-    (
-        Vec<pep508_rs::Requirement>,
-        BTreeMap<crate::index::simple::PackageName, String>,
-    ),
-    IndexVerifyError,
-> {
-    let parse = |line: &str| {
-        pep508_rs::Requirement::from_str(line).map_err(|e| IndexVerifyError::BadConstraint {
-            path: path.to_owned(),
-            line: line.to_owned(),
-            message: e.message.to_string(),
-        })
-    };
-    let mut pins = Vec::new();
-    for line in crate::lock::command::read_requirement_lines(text)
-        .iter()
-        .filter(|l| !l.starts_with('-'))
-    {
-        pins.push(parse(line)?);
-    }
-    let mut requirements = Vec::new();
-    for line in build_requires.iter().map(String::as_str).chain(["build"]) {
-        let requirement = parse(line)?;
-        if !requirements
-            .iter()
-            .any(|r: &pep508_rs::Requirement| r.name == requirement.name)
-        {
-            requirements.push(requirement);
-        }
-    }
-    let needed: Vec<_> = requirements.iter().map(|r| r.name.clone()).collect();
-    let mut preferences = BTreeMap::new();
-    for pin in pins {
-        if needed.contains(&pin.name) {
-            requirements.push(pin);
-        } else if let Some(version) = exact_version(&pin) {
-            if let Ok(name) = pin.name.as_ref().parse() {
-                preferences.insert(name, version);
-            }
-        }
-    }
-    Ok((requirements, preferences))
-}
-
-/// The version of a `NAME==VERSION` pin.
-fn exact_version(r: &pep508_rs::Requirement) -> Option<String> {
-    let text = r.to_string();
-    let (_, version) = text.split_once("==")?;
-    let version = version.split([';', ' ', ',']).next()?.trim();
-    (!version.is_empty() && !version.contains('*')).then(|| version.to_owned())
-}
-
-/// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
-/// means it was built without one.
-fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
-    let facts = crate::source::sdist::inspect(bytes)?;
-    Ok(match facts.newest_mtime {
-        Some(1_580_601_600) | None => SdeGuess::Unset {
-            why: "the sdist's members carry no build time".into(),
-        },
-        Some(t) => SdeGuess::Mixed { newest: t },
-    })
-}
-
-/// One file's verdict.
+/// One file's verdict, from the one judging path, in `verify --index`'s terms: a missing
+/// side is a verdict of its own, and the report also says when the file names differ.
 pub fn judge(
-    kind: &'static str,
+    kind: ArtifactKind,
     released: Option<&(String, Vec<u8>)>,
     rebuilt: Option<&(String, Vec<u8>)>,
     sde: u64,
@@ -493,36 +344,32 @@ pub fn judge(
         };
         return v;
     };
-    let names = if rn == bn {
-        None
-    } else {
-        Some(format!(
-            "file names differ: released `{rn}`, rebuilt `{bn}`"
-        ))
-    };
-    if rb == bb {
-        v.closeness = Closeness::BitIdentical;
-        v.report = names;
-        return v;
+    let names = (rn != bn).then(|| format!("file names differ: released `{rn}`, rebuilt `{bn}`"));
+    let (released_label, rebuilt_label) = (format!("released/{rn}"), format!("rebuilt/{bn}"));
+    let judged = Case {
+        kind,
+        released: Side {
+            name: &released_label,
+            bytes: rb,
+        },
+        rebuilt: Side {
+            name: &rebuilt_label,
+            bytes: bb,
+        },
+        sde,
+        backend,
     }
-    let file_kind = if kind == "wheel" {
-        Kind::Wheel
-    } else {
-        Kind::Sdist
-    };
-    v.closeness = verdict::classify(file_kind, rb, bb, sde, backend).into();
-    let diff = crate::check::compare::compare_bytes(
-        &format!("released/{rn}"),
-        rb,
-        &format!("rebuilt/{bn}"),
-        bb,
-    )
-    .map(|r| r.render())
-    .unwrap_or_else(|e| format!("(could not compare: {e})"));
-    v.report = Some(match names {
-        Some(n) => format!("{n}\n{diff}"),
-        None => diff,
+    .judge();
+    v.closeness = judged.verdict.into();
+    let diff = judged.report.map(|report| {
+        report
+            .map(|r| r.render())
+            .unwrap_or_else(|e| format!("(could not compare: {e})"))
     });
+    v.report = match (names, diff) {
+        (Some(n), Some(d)) => Some(format!("{n}\n{d}")),
+        (n, d) => n.or(d),
+    };
     v
 }
 
@@ -574,7 +421,7 @@ mod tests {
     fn verdict(a: &[u8], b: &[u8]) -> FileVerdict {
         let name = "x-1.0-py3-none-any.whl".to_owned();
         judge(
-            "wheel",
+            ArtifactKind::Wheel,
             Some(&(name.clone(), a.to_vec())),
             Some(&(name, b.to_vec())),
             1_700_000_000,
@@ -627,66 +474,19 @@ mod tests {
     fn missing_sides_are_reported() {
         let w = ("x-1.0-py3-none-any.whl".to_owned(), vec![1u8]);
         assert_eq!(
-            judge("wheel", None, Some(&w), 0, "").closeness,
+            judge(ArtifactKind::Wheel, None, Some(&w), 0, "").closeness,
             Closeness::MissingOnIndex
         );
         assert_eq!(
-            judge("wheel", Some(&w), None, 0, "").closeness,
+            judge(ArtifactKind::Wheel, Some(&w), None, 0, "").closeness,
             Closeness::MissingInRebuild
         );
     }
 
     #[test]
-    fn sdist_code_skips_the_top_directory_and_metadata() {
-        let mut t = crate::archive::tree::Tree::new();
-        t.insert_file("x-1.0/PKG-INFO", 0o644, b"Name: x".to_vec())
-            .unwrap();
-        t.insert_file("x-1.0/x/__init__.py", 0o644, b"code".to_vec())
-            .unwrap();
-        t.insert_file("x-1.0/x.egg-info/SOURCES.txt", 0o644, b"s".to_vec())
-            .unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&t.to_tar(0)).unwrap();
-        let code = verdict::code_members(Kind::Sdist, &gz.finish().unwrap()).unwrap();
-        assert_eq!(code.keys().collect::<Vec<_>>(), ["x/__init__.py"]);
-    }
-
-    #[test]
-    fn constraints_pin_what_the_build_needs_and_steer_the_rest() {
-        let p = Path::new("requirements/build.txt");
-        let requires = ["hatchling".to_owned()];
-        let (r, prefs) =
-            constraint_requirements("# pins\nhatchling==1.25.0\n\n", p, &requires).unwrap();
-        let shown: Vec<String> = r.iter().map(|r| r.to_string()).collect();
-        assert_eq!(shown, ["hatchling", "build", "hatchling==1.25.0"]);
-        assert!(prefs.is_empty());
-        // python-tuf's file also pins tox, which the build does not need: not installed,
-        // only a preference should anything pull it in.
-        let (r, prefs) =
-            constraint_requirements("build==1.2.2\ntox==4.1.2\nhatchling==1.25.0", p, &requires)
-                .unwrap();
-        let shown: Vec<String> = r.iter().map(|r| r.to_string()).collect();
-        assert_eq!(
-            shown,
-            ["hatchling", "build", "build==1.2.2", "hatchling==1.25.0"]
-        );
-        assert_eq!(
-            prefs
-                .iter()
-                .map(|(k, v)| format!("{k}=={v}"))
-                .collect::<Vec<_>>(),
-            ["tox==4.1.2"]
-        );
-        let err = constraint_requirements("hatchling===", p, &requires)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("requirements/build.txt"), "{err}");
-    }
-
-    #[test]
     fn ok_needs_both_files_verified() {
         let file = |c| FileVerdict {
-            kind: "wheel",
+            kind: ArtifactKind::Wheel,
             closeness: c,
             released: None,
             released_sha256: None,

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult, SummaryRow};
+use crate::check::rebuild::batch::{self, SummaryRow};
+use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult};
+use crate::check::verdict::Verdict;
 use crate::cli::RebuildArgs;
 use crate::commands::{Failure, on_engine};
 use crate::index::release::ReleaseSpec;
@@ -54,7 +56,7 @@ async fn single(args: &RebuildArgs, release: &str, reporter: &Reporter) -> Resul
         println!("{}", json(&result));
     } else {
         if let Some(report) = &result.report
-            && record.verdict == rebuild::Verdict::Different
+            && record.verdict == Verdict::Different
         {
             print!("{}", report.render());
         }
@@ -69,42 +71,27 @@ async fn single(args: &RebuildArgs, release: &str, reporter: &Reporter) -> Resul
 }
 
 async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u8, Failure> {
-    let specs = rebuild::read_list(file).map_err(Failure::usage)?;
+    let specs = batch::read_list(file).map_err(Failure::usage)?;
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("rebuild"));
     let mut rows = Vec::new();
     let mut results = Vec::new();
     let mut all_reproduced = true;
     for spec in specs {
-        let (name, version) = (spec.name.to_string(), spec.version.clone());
         let out = base.join(default_dir(&spec));
-        match one(&options(args, spec, out), reporter).await {
+        match one(&options(args, spec.clone(), out), reporter).await {
             Ok(result) => {
-                let r = &result.record;
-                all_reproduced &= r.verdict.is_reproduced();
-                rows.push(SummaryRow {
-                    name,
-                    version,
-                    backend: r.backend.clone(),
-                    sde: r
-                        .source_date_epoch
-                        .map_or_else(|| "unset".to_owned(), |t| t.to_string()),
-                    verdict: r.verdict.to_string(),
-                });
+                all_reproduced &= result.record.verdict.is_reproduced();
+                rows.push(SummaryRow::rebuilt(&spec, &result.record));
                 results.push(json(&result));
             }
             Err(f) => {
                 all_reproduced = false;
                 let message = f.error.to_string();
-                reporter.info(format!("{name}=={version}: {message}"));
-                rows.push(SummaryRow {
-                    name: name.clone(),
-                    version: version.clone(),
-                    backend: "-".into(),
-                    sde: "-".into(),
-                    verdict: "failed".into(),
-                });
+                let spec_text = format!("{}=={}", spec.name, spec.version);
+                reporter.info(format!("{spec_text}: {message}"));
+                rows.push(SummaryRow::failed(&spec));
                 results.push(serde_json::json!({
-                    "spec": format!("{name}=={version}"),
+                    "spec": spec_text,
                     "error": message,
                 }));
             }
@@ -113,7 +100,7 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
     if args.json {
         println!("{}", serde_json::Value::Array(results));
     } else {
-        print!("{}", rebuild::render_table(&rows));
+        print!("{}", batch::render_table(&rows));
     }
     Ok(if all_reproduced { 0 } else { 1 })
 }
@@ -130,9 +117,9 @@ fn failure(e: RebuildError) -> Failure {
     match e {
         RebuildError::Build(b) => super::build::failure(b),
         RebuildError::Release(crate::index::release::ReleaseError::BadSpec(_))
-        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. })
-        | RebuildError::BadListLine { .. }
-        | RebuildError::ReadList { .. } => Failure::usage(e),
+        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. }) => {
+            Failure::usage(e)
+        }
         other => Failure::failed(other),
     }
 }

@@ -94,7 +94,7 @@ async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result
                 .released
                 .as_deref()
                 .or(f.rebuilt.as_deref())
-                .unwrap_or(f.kind);
+                .unwrap_or(f.kind.as_str());
             println!("{name}: {}", f.closeness.describe());
             print_report(f.report.as_deref());
         }

@@ -1,0 +1,162 @@
+//! Building a release the way its maintainer most likely did, for both checks that rebuild one
+//! (`hermit rebuild` from the released sdist, `hermit verify --index` from a checkout): the
+//! SOURCE_DATE_EPOCH read off the released files, and the build requirements locked as the
+//! package index offered them when the release was uploaded.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::index::release::{self, ReleaseError, SdeGuess};
+use crate::index::simple::IndexClient;
+use crate::lock::resolve::{ResolveError, resolve_with};
+use crate::lock::target::Target;
+use crate::normalize::HATCHLING_DEFAULT_TIME;
+use crate::output::Reporter;
+
+/// How the frontend that drives the backend is pinned (it is not in `build-system.requires`).
+pub const FRONTEND: &str = "build";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AsOfLockError {
+    #[error("`{file}` build-system.requires: `{requirement}` is not PEP 508: {message}")]
+    BadRequirement {
+        file: String,
+        requirement: String,
+        message: String,
+    },
+    #[error("resolving the build requirements as of {cutoff}: {source}")]
+    Resolve {
+        cutoff: String,
+        #[source]
+        source: ResolveError,
+    },
+}
+
+/// The SOURCE_DATE_EPOCH a release was most likely built with: read off its wheel, which every
+/// backend stamps, or off its sdist when there is no wheel. Each side is `(file name, bytes)`.
+pub fn guess_sde(
+    wheel: Option<(&str, &[u8])>,
+    sdist: Option<(&str, &[u8])>,
+) -> Result<Option<SdeGuess>, ReleaseError> {
+    match (wheel, sdist) {
+        (Some((name, bytes)), _) => release::guess_sde(name, bytes).map(Some),
+        (None, Some((name, bytes))) => sdist_sde(bytes).map(Some).map_err(|m| {
+            ReleaseError::BadWheel(name.to_owned(), format!("not a readable sdist: {m}"))
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
+/// means it was built without one.
+fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
+    let facts = crate::source::sdist::inspect(bytes).map_err(|e| e.to_string())?;
+    Ok(match facts.newest_mtime {
+        Some(HATCHLING_DEFAULT_TIME) | None => SdeGuess::Unset {
+            why: "the sdist's members carry no build time".into(),
+        },
+        Some(t) => SdeGuess::Mixed { newest: t },
+    })
+}
+
+/// Why the rebuild record's SOURCE_DATE_EPOCH is what it is.
+pub fn sde_reason(guess: &SdeGuess) -> String {
+    match guess {
+        SdeGuess::Set(_) => "every member of the released wheel has this time".into(),
+        SdeGuess::Unset { why } => why.clone(),
+        SdeGuess::Mixed { .. } => {
+            "the released wheel's members have mixed times; the newest is a guess".into()
+        }
+    }
+}
+
+fn parse_requirements(
+    requirements: &[String],
+    sdist_name: &str,
+) -> Result<Vec<pep508_rs::Requirement>, AsOfLockError> {
+    requirements
+        .iter()
+        .map(|r| {
+            pep508_rs::Requirement::from_str(r).map_err(|e| AsOfLockError::BadRequirement {
+                file: sdist_name.to_owned(),
+                requirement: r.clone(),
+                message: e.message.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Locks the backend's `requirements` as the index stood at `cutoff`, then adds the frontend
+/// (`build`) as it is today, holding every backend package at its locked version. The frontend
+/// only calls the backend's hooks, so its version does not show in the wheel; an old one may
+/// not even run on the image's Python (before 1.0 it needed `packaging` releases that import
+/// `distutils`, gone since Python 3.12). Returns the lock's text.
+pub async fn lock_as_of(
+    requirements: &[String],
+    sdist_name: &str,
+    cutoff: Option<&str>,
+    index: &IndexClient,
+    spec_text: &str,
+    reporter: &Reporter,
+) -> Result<String, AsOfLockError> {
+    let backend = parse_requirements(requirements, sdist_name)?;
+    let when = cutoff.unwrap_or("now (the index gives no upload time)");
+    let resolve_error = |source| AsOfLockError::Resolve {
+        cutoff: when.to_owned(),
+        source,
+    };
+    let step = reporter.step(format!(
+        "resolving {} as of {when}",
+        requirements.join(", ")
+    ));
+    let target = Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
+    let none = BTreeMap::new();
+    let as_of = resolve_with(&backend, &target, index, &none, cutoff, reporter)
+        .await
+        .map_err(resolve_error)?;
+    // Exact pins only (they already cover the backend's extras and markers): the resolver
+    // then never picks a newer backend package only to back out of it.
+    let mut with_frontend: Vec<String> = as_of
+        .packages
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    with_frontend.push(FRONTEND.to_owned());
+    let parsed = parse_requirements(&with_frontend, sdist_name)?;
+    let mut lock = resolve_with(&parsed, &target, index, &none, None, reporter)
+        .await
+        .map_err(resolve_error)?;
+    let mut inputs = requirements.to_vec();
+    inputs.push(FRONTEND.to_owned());
+    inputs.sort();
+    inputs.dedup();
+    lock.requirements = inputs;
+    step.finish(format!(
+        "locked {} packages ({} as of the cutoff, the frontend today)",
+        lock.packages.len(),
+        as_of.packages.len()
+    ));
+    Ok(lock.to_toml(&format!("hermit rebuild {spec_text}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_without_a_wheel_is_timed_by_its_sdist() {
+        assert!(guess_sde(None, None).unwrap().is_none());
+        let err = guess_sde(None, Some(("x-1.0.tar.gz", b"junk"))).unwrap_err();
+        assert!(err.to_string().contains("x-1.0.tar.gz"), "{err}");
+    }
+
+    #[test]
+    fn unpinnable_requirements_name_the_file() {
+        let err = parse_requirements(&["hatchling>=".into()], "x-1.0.tar.gz").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`x-1.0.tar.gz` build-system.requires: `hatchling>=` is not PEP 508"),
+            "{err}"
+        );
+    }
+}

@@ -119,14 +119,17 @@ pub fn wheel_members(
     bytes: &[u8],
     keep: impl Fn(&str) -> bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let archive = zipfmt::parse(bytes)?;
+    let archive = zipfmt::parse(bytes).map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
     for e in archive
         .entries
         .iter()
         .filter(|e| !e.is_dir() && keep(&e.name))
     {
-        out.insert(wheel_member_key(&e.name), zipfmt::read(bytes, e)?);
+        out.insert(
+            wheel_member_key(&e.name),
+            zipfmt::read(bytes, e).map_err(|e| e.to_string())?,
+        );
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use super::{Backend, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy};
+use super::{Backend, Findings, NormalizeError, Outcome, Policy};
 use crate::archive::gzip::{self, GzInfo};
 use crate::archive::time::show_secs;
 
@@ -297,7 +297,7 @@ pub(crate) fn write(members: &[CanonMember], sde: u64) -> Result<Vec<u8>, Normal
 fn judge(sdist: &Sdist, sde: u64, backend: Backend) -> Findings {
     let mut allowed = vec![sde.min(USTAR_MAX)];
     if backend == Backend::Hatchling {
-        allowed.push(HATCHLING_DEFAULT_TIME);
+        allowed.push(Backend::HATCHLING_TIME);
     }
     if backend == Backend::Flit {
         // flit-core adds the PKG-INFO it generates as a bare `TarInfo`, whose mtime is 0

@@ -7,6 +7,7 @@
 
 pub mod gzip;
 pub mod record;
+pub mod tar;
 pub mod time;
 pub mod tree;
 pub mod zip;

@@ -2,11 +2,11 @@
 //! `hermit verify --index` give, judged the same way for both.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde::Serialize;
 
 use crate::archive::zip as zipfmt;
+use crate::archive::{gzip, tar};
 use crate::normalize::{self, Policy};
 
 /// How a rebuilt file relates to the released one, strictest first.
@@ -137,23 +137,18 @@ pub fn wheel_members(
 /// An sdist's files outside the packaging metadata (`PKG-INFO`, `*.egg-info/`), without the
 /// `NAME-VERSION/` top directory, which names the release, not the code.
 fn sdist_code(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let (tar_bytes, _) = gzip::decode(bytes).map_err(|e| e.to_string())?;
+    let members =
+        tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT).map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some((_, rel)) = path.trim_start_matches("./").split_once('/') else {
+    for m in members.into_iter().filter(|m| m.kind == tar::Kind::File) {
+        let Some((_, rel)) = m.path.trim_start_matches("./").split_once('/') else {
             continue;
         };
         if rel == "PKG-INFO" || rel.split('/').any(|c| c.ends_with(".egg-info")) {
             continue;
         }
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
-        out.insert(rel.to_owned(), data);
+        out.insert(rel.to_owned(), m.data);
     }
     Ok(out)
 }

@@ -459,7 +459,7 @@ fn exact_version(r: &pep508_rs::Requirement) -> Option<String> {
 /// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
 /// means it was built without one.
 fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
-    let facts = crate::source::sdist::inspect(bytes)?;
+    let facts = crate::source::sdist::inspect(bytes).map_err(|e| e.to_string())?;
     Ok(match facts.newest_mtime {
         Some(1_580_601_600) | None => SdeGuess::Unset {
             why: "the sdist's members carry no build time".into(),

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::archive::gzip::GZIP_LEVEL;
 use crate::archive::gzip::GzipError;
 use crate::archive::record::RecordError;
+use crate::archive::tar::TarError;
 pub use crate::archive::zip::DEFLATE_LEVEL;
 use crate::archive::zip::ZipError;
 
@@ -98,6 +99,8 @@ pub enum NormalizeError {
     Gzip(#[from] GzipError),
     #[error("sdist is malformed: {0}")]
     Sdist(String),
+    #[error("sdist is malformed: {0}")]
+    Tar(#[from] TarError),
 }
 
 impl From<RecordError> for NormalizeError {

@@ -480,11 +480,10 @@ fn read_input(
             path: path.clone(),
             source,
         })?;
-        let facts =
-            crate::source::sdist::inspect(&bytes).map_err(|message| BuildError::Setting {
-                path: path.clone(),
-                message,
-            })?;
+        let facts = crate::source::sdist::inspect(&bytes).map_err(|e| BuildError::Setting {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let settings = path.with_file_name(format!("{name}!/pyproject.toml"));
         let config = crate::source::config::parse(&facts.pyproject, &settings)?;
         return Ok((

@@ -6,7 +6,20 @@ use std::io::{Read, Write};
 use flate2::Compression;
 use flate2::bufread::{GzDecoder, MultiGzDecoder};
 
-use crate::normalize::NormalizeError;
+/// What is wrong with a gzip stream (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub enum GzipError {
+    #[error("no gzip header (want bytes 1f 8b 08)")]
+    NoHeader,
+    #[error("does not inflate: {0}")]
+    Inflate(#[source] std::io::Error),
+    #[error("unreadable header")]
+    Header,
+    #[error("{0} bytes of trailing data after the stream")]
+    TrailingData(usize),
+    #[error("inflates past the {0}-byte limit")]
+    TooLarge(u64),
+}
 
 /// The one gzip level hermit writes sdists with (Python's `gzip`/`tarfile` default).
 pub const GZIP_LEVEL: u32 = 9;
@@ -33,21 +46,17 @@ pub(crate) struct GzInfo {
 }
 
 /// Inflates a `.tar.gz`, returning the tar bytes and the header facts.
-pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), NormalizeError> {
-    let bad = |why: String| NormalizeError::Gzip(why);
+pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), GzipError> {
     if raw.len() < 18 || raw[0..3] != [0x1f, 0x8b, 8] {
-        return Err(bad("no gzip header (want bytes 1f 8b 08)".into()));
+        return Err(GzipError::NoHeader);
     }
     let mut first = GzDecoder::new(raw);
     let mut tar = Vec::new();
     (&mut first)
         .take(MAX_TAR + 1)
         .read_to_end(&mut tar)
-        .map_err(|e| bad(e.to_string()))?;
-    let header = first
-        .header()
-        .ok_or_else(|| bad("unreadable header".into()))?
-        .clone();
+        .map_err(GzipError::Inflate)?;
+    let header = first.header().ok_or(GzipError::Header)?.clone();
     let rest = first.into_inner();
     let mut members = 1;
     let mut zero_padding = 0;
@@ -61,17 +70,14 @@ pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), NormalizeError> {
             MultiGzDecoder::new(raw)
                 .take(MAX_TAR + 1)
                 .read_to_end(&mut tar)
-                .map_err(|e| bad(e.to_string()))?;
+                .map_err(GzipError::Inflate)?;
             members = 1 + count_members(&raw[consumed..])?;
         } else {
-            return Err(bad(format!(
-                "{} bytes of trailing data after the stream",
-                rest.len()
-            )));
+            return Err(GzipError::TrailingData(rest.len()));
         }
     }
     if tar.len() as u64 > MAX_TAR {
-        return Err(bad(format!("inflates past the {MAX_TAR}-byte limit")));
+        return Err(GzipError::TooLarge(MAX_TAR));
     }
     let info = GzInfo {
         mtime: header.mtime(),
@@ -87,12 +93,12 @@ pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), NormalizeError> {
     Ok((tar, info))
 }
 
-fn count_members(mut rest: &[u8]) -> Result<usize, NormalizeError> {
+fn count_members(mut rest: &[u8]) -> Result<usize, GzipError> {
     let mut n = 0;
     while !rest.is_empty() && !rest.iter().all(|&b| b == 0) {
         let mut d = GzDecoder::new(rest);
         std::io::copy(&mut (&mut d).take(MAX_TAR + 1), &mut std::io::sink())
-            .map_err(|e| NormalizeError::Gzip(e.to_string()))?;
+            .map_err(GzipError::Inflate)?;
         rest = d.into_inner();
         n += 1;
     }

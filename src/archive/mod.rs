@@ -6,6 +6,8 @@
 //! command line) and refuses rather than panics.
 
 pub mod gzip;
+pub mod record;
+pub mod tar;
 pub mod time;
 pub mod tree;
 pub mod zip;

@@ -4,7 +4,9 @@
 //! escape the destination).
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::Read;
+
+use crate::archive::tar::{self, GnuMember, TarError};
 
 /// Paths are relative, `/`-separated, without `.` or `..` components, never empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +30,17 @@ pub enum TreeError {
     #[error("archive is larger than the {limit}-byte limit")]
     TooLarge { limit: u64 },
     #[error("archive is unreadable: {0}")]
-    Io(#[from] io::Error),
+    Tar(#[source] TarError),
+}
+
+impl From<TarError> for TreeError {
+    fn from(e: TarError) -> Self {
+        match e {
+            TarError::UnsafePath(path) => Self::UnsafePath(path),
+            TarError::TooLarge(limit) => Self::TooLarge { limit },
+            other => Self::Tar(other),
+        }
+    }
 }
 
 /// Checks and normalizes a relative path: strips `./` and trailing `/`, refuses the rest.
@@ -123,39 +135,16 @@ impl Tree {
 
     /// As `to_tar`, with the numeric owner (uid, gid) of some paths given; the rest are 0:0.
     pub fn to_tar_with_owners(&self, mtime: u64, owners: &BTreeMap<String, (u64, u64)>) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, entry) in &self.entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_mtime(mtime);
-            let (uid, gid) = owners.get(path).copied().unwrap_or((0, 0));
-            header.set_uid(uid);
-            header.set_gid(gid);
-            let _ = header.set_username("");
-            let _ = header.set_groupname("");
-            let result = match entry {
-                Entry::File { mode, data } => {
-                    header.set_entry_type(tar::EntryType::Regular);
-                    header.set_mode(*mode);
-                    header.set_size(data.len() as u64);
-                    builder.append_data(&mut header, path, data.as_slice())
-                }
-                Entry::Dir { mode } => {
-                    header.set_entry_type(tar::EntryType::Directory);
-                    header.set_mode(*mode);
-                    header.set_size(0);
-                    builder.append_data(&mut header, format!("{path}/"), io::empty())
-                }
-                Entry::Symlink { target } => {
-                    header.set_entry_type(tar::EntryType::Symlink);
-                    header.set_mode(0o777);
-                    header.set_size(0);
-                    builder.append_link(&mut header, path, target)
-                }
+        let members = self.entries.iter().map(|(path, entry)| {
+            let member = match entry {
+                Entry::File { mode, data } => GnuMember::File { mode: *mode, data },
+                Entry::Dir { mode } => GnuMember::Dir { mode: *mode },
+                Entry::Symlink { target } => GnuMember::Symlink { target },
             };
-            // Writing into a Vec cannot fail; paths were checked on insert.
-            result.expect("tar into memory");
-        }
-        builder.into_inner().expect("tar into memory")
+            (path.as_str(), member)
+        });
+        // Writing into a Vec cannot fail; paths were checked on insert.
+        tar::write_gnu(members, mtime, owners).expect("tar into memory")
     }
 
     /// Reads an archive that came from somewhere hermit does not trust (a container): regular
@@ -167,39 +156,30 @@ impl Tree {
         strip: Option<&str>,
         limit: u64,
     ) -> Result<Self, TreeError> {
-        let mut archive = tar::Archive::new(reader);
+        let limits = tar::Limits {
+            bytes: limit,
+            ..tar::Limits::DEFAULT
+        };
         let mut tree = Tree::new();
-        let mut total = 0u64;
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let mut rel = raw.trim_start_matches("./").to_owned();
+        for m in tar::read(reader, limits)? {
+            let mut rel = m.path.trim_start_matches("./").to_owned();
             if let Some(prefix) = strip {
                 if rel.trim_end_matches('/') == prefix {
                     continue;
                 }
                 match rel.strip_prefix(&format!("{prefix}/")) {
                     Some(rest) => rel = rest.to_owned(),
-                    None => return Err(TreeError::UnsafePath(raw)),
+                    None => return Err(TreeError::UnsafePath(m.path)),
                 }
             }
-            let kind = entry.header().entry_type();
-            let mode = entry.header().mode()? & 0o7777;
-            match kind {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    total += entry.size();
-                    if total > limit {
-                        return Err(TreeError::TooLarge { limit });
-                    }
-                    let mut data = Vec::with_capacity(entry.size() as usize);
-                    entry.read_to_end(&mut data)?;
-                    tree.insert_file(&rel, mode, data)?;
-                }
-                tar::EntryType::Directory => tree.insert_dir(&rel, mode)?,
+            let mode = m.mode()? & 0o7777;
+            match m.kind {
+                tar::Kind::File => tree.insert_file(&rel, mode, m.data)?,
+                tar::Kind::Dir => tree.insert_dir(&rel, mode)?,
                 other => {
                     return Err(TreeError::NotRegular {
-                        path: raw,
-                        kind: format!("{other:?}").to_lowercase(),
+                        path: m.path,
+                        kind: other.name(),
                     });
                 }
             }
@@ -218,7 +198,7 @@ mod tests {
         t.insert_file("b/z.txt", 0o644, b"z".to_vec()).unwrap();
         t.insert_file("a.txt", 0o755, b"a".to_vec()).unwrap();
         let bytes = t.to_tar(1_700_000_000);
-        let mut ar = tar::Archive::new(bytes.as_slice());
+        let mut ar = ::tar::Archive::new(bytes.as_slice());
         let names: Vec<_> = ar
             .entries()
             .unwrap()

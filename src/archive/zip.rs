@@ -12,6 +12,68 @@ use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 
+/// What is wrong with a zip archive. The archive's own file name is the caller's to add: this
+/// reader sees bytes only.
+#[derive(Debug, thiserror::Error)]
+pub enum ZipError {
+    #[error("too short to be a zip archive")]
+    TooShort,
+    #[error("truncated at byte {0}")]
+    Truncated(usize),
+    #[error("no end-of-central-directory record")]
+    NoEndRecord,
+    #[error("multi-disk archives are not supported")]
+    MultiDisk,
+    #[error("zip64 archives are not supported")]
+    Zip64,
+    #[error("central directory does not end where the end record begins")]
+    CentralDirectoryEnd,
+    #[error("central directory size does not match its entries")]
+    CentralDirectorySize,
+    #[error("bad central directory signature at byte {0}")]
+    CentralSignature(usize),
+    #[error("member name {0:?} is not ASCII and lacks the UTF-8 flag")]
+    Cp437Name(String),
+    #[error("member name is not valid UTF-8")]
+    NameNotUtf8,
+    #[error("member `{0}` is encrypted")]
+    Encrypted(String),
+    #[error("member `{0}` has no local header")]
+    NoLocalHeader(String),
+    #[error("member `{0}`: local header names another file")]
+    LocalNameMismatch(String),
+    #[error("member `{member}` does not inflate: {source}")]
+    Inflate {
+        member: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "member `{member}` uses compression method {method}; only stored and deflate are supported"
+    )]
+    Method { member: String, method: u16 },
+    #[error("member `{member}` is {actual} bytes, its header says {header}")]
+    Size {
+        member: String,
+        actual: usize,
+        header: u32,
+    },
+    #[error("member `{0}` fails its CRC-32 check")]
+    Crc(String),
+    #[error("more than 65534 members would need zip64")]
+    TooManyMembers,
+    #[error("member `{0}` would need zip64")]
+    MemberTooLarge(String),
+    #[error("archive would need zip64")]
+    TooLarge,
+    #[error("member `{member}` does not deflate: {source}")]
+    Deflate {
+        member: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The one deflate level hermit writes wheels with (zlib's default, as Python's zipfile uses).
 pub const DEFLATE_LEVEL: u32 = 6;
 
@@ -66,6 +128,16 @@ impl Entry {
     pub fn unix_mode(&self) -> u32 {
         self.external_attr >> 16
     }
+
+    /// Whether a unix creator marked the member executable (only then do the mode bits mean
+    /// anything).
+    pub fn is_executable(&self) -> bool {
+        self.system() == SYSTEM_UNIX && self.unix_mode() & 0o111 != 0
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.system() == SYSTEM_UNIX && self.unix_mode() & 0o170000 == 0o120000
+    }
 }
 
 /// A parsed archive; entries in central-directory order.
@@ -93,39 +165,37 @@ impl Archive {
     }
 }
 
-fn u16_at(b: &[u8], at: usize) -> Result<u16, String> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or_else(|| format!("truncated at byte {at}"))
+fn u16_at(b: &[u8], at: usize) -> Result<u16, ZipError> {
+    let s = slice(b, at, 2)?;
+    Ok(u16::from_le_bytes([s[0], s[1]]))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Result<u32, String> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| format!("truncated at byte {at}"))
+fn u32_at(b: &[u8], at: usize) -> Result<u32, ZipError> {
+    let s = slice(b, at, 4)?;
+    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn slice(b: &[u8], at: usize, len: usize) -> Result<&[u8], String> {
-    b.get(at..at.checked_add(len).ok_or("length overflow")?)
-        .ok_or_else(|| format!("truncated at byte {at}"))
+fn slice(b: &[u8], at: usize, len: usize) -> Result<&[u8], ZipError> {
+    at.checked_add(len)
+        .and_then(|end| b.get(at..end))
+        .ok_or(ZipError::Truncated(at))
 }
 
-fn decode_name(raw: &[u8], flags: u16) -> Result<String, String> {
+fn decode_name(raw: &[u8], flags: u16) -> Result<String, ZipError> {
     if flags & FLAG_UTF8 == 0 && !raw.is_ascii() {
         // Without the flag the name is CP437, which Python and pip would read differently
         // from any UTF-8 reading of the same bytes.
-        return Err(format!(
-            "member name {:?} is not ASCII and lacks the UTF-8 flag",
-            String::from_utf8_lossy(raw)
+        return Err(ZipError::Cp437Name(
+            String::from_utf8_lossy(raw).into_owned(),
         ));
     }
-    String::from_utf8(raw.to_vec()).map_err(|_| "member name is not valid UTF-8".to_owned())
+    String::from_utf8(raw.to_vec()).map_err(|_| ZipError::NameNotUtf8)
 }
 
 /// Parses the end record, the central directory and every local header.
-pub fn parse(bytes: &[u8]) -> Result<Archive, String> {
+pub fn parse(bytes: &[u8]) -> Result<Archive, ZipError> {
     if bytes.len() < 22 {
-        return Err("too short to be a zip archive".into());
+        return Err(ZipError::TooShort);
     }
     // The end record sits in the last 22 + 65535 bytes; scan backwards for its signature.
     let lowest = bytes.len().saturating_sub(22 + 0xffff);
@@ -133,31 +203,31 @@ pub fn parse(bytes: &[u8]) -> Result<Archive, String> {
         .rev()
         .find(|&i| {
             u32_at(bytes, i).ok() == Some(EOCD_SIG)
-                && u16_at(bytes, i + 20).map(|n| i + 22 + n as usize == bytes.len()) == Ok(true)
+                && u16_at(bytes, i + 20).is_ok_and(|n| i + 22 + n as usize == bytes.len())
         })
-        .ok_or("no end-of-central-directory record")?;
+        .ok_or(ZipError::NoEndRecord)?;
     let disk = u16_at(bytes, eocd_start + 4)?;
     let cd_disk = u16_at(bytes, eocd_start + 6)?;
     let count = u16_at(bytes, eocd_start + 10)?;
     let cd_size = u32_at(bytes, eocd_start + 12)?;
     let cd_offset = u32_at(bytes, eocd_start + 16)?;
     if disk != 0 || cd_disk != 0 || u16_at(bytes, eocd_start + 8)? != count {
-        return Err("multi-disk archives are not supported".into());
+        return Err(ZipError::MultiDisk);
     }
     if count == 0xffff || cd_offset == 0xffff_ffff || cd_size == 0xffff_ffff {
-        return Err("zip64 archives are not supported".into());
+        return Err(ZipError::Zip64);
     }
-    let comment = bytes[eocd_start + 22..].to_vec();
+    let comment = slice(bytes, eocd_start + 22, bytes.len() - (eocd_start + 22))?.to_vec();
     let central_start = cd_offset as usize;
     if central_start + cd_size as usize != eocd_start {
-        return Err("central directory does not end where the end record begins".into());
+        return Err(ZipError::CentralDirectoryEnd);
     }
 
     let mut entries = Vec::with_capacity(count as usize);
     let mut at = central_start;
     for _ in 0..count {
         if u32_at(bytes, at)? != CENTRAL_SIG {
-            return Err(format!("bad central directory signature at byte {at}"));
+            return Err(ZipError::CentralSignature(at));
         }
         let flags = u16_at(bytes, at + 8)?;
         let name_len = u16_at(bytes, at + 28)? as usize;
@@ -186,22 +256,19 @@ pub fn parse(bytes: &[u8]) -> Result<Archive, String> {
         };
         at += 46 + name_len + extra_len + comment_len;
         if e.flags & FLAG_ENCRYPTED != 0 {
-            return Err(format!("member `{}` is encrypted", e.name));
+            return Err(ZipError::Encrypted(e.name));
         }
         if e.compressed_size == 0xffff_ffff || e.size == 0xffff_ffff {
-            return Err("zip64 archives are not supported".into());
+            return Err(ZipError::Zip64);
         }
         let lo = e.local_offset as usize;
         if u32_at(bytes, lo)? != LOCAL_SIG {
-            return Err(format!("member `{}` has no local header", e.name));
+            return Err(ZipError::NoLocalHeader(e.name));
         }
         let local_name_len = u16_at(bytes, lo + 26)? as usize;
         let local_extra_len = u16_at(bytes, lo + 28)? as usize;
         if slice(bytes, lo + 30, local_name_len)? != e.name.as_bytes() {
-            return Err(format!(
-                "member `{}`: local header names another file",
-                e.name
-            ));
+            return Err(ZipError::LocalNameMismatch(e.name));
         }
         e.local_extra = slice(bytes, lo + 30 + local_name_len, local_extra_len)?.to_vec();
         let start = lo + 30 + local_name_len + local_extra_len;
@@ -218,7 +285,7 @@ pub fn parse(bytes: &[u8]) -> Result<Archive, String> {
         entries.push(e);
     }
     if at != eocd_start {
-        return Err("central directory size does not match its entries".into());
+        return Err(ZipError::CentralDirectorySize);
     }
     Ok(Archive {
         entries,
@@ -229,8 +296,8 @@ pub fn parse(bytes: &[u8]) -> Result<Archive, String> {
 }
 
 /// The uncompressed bytes of `e`, checked against its recorded size and CRC-32.
-pub fn read(bytes: &[u8], e: &Entry) -> Result<Vec<u8>, String> {
-    let raw = &bytes[e.data.clone()];
+pub fn read(bytes: &[u8], e: &Entry) -> Result<Vec<u8>, ZipError> {
+    let raw = slice(bytes, e.data.start, e.data.len())?;
     let data = match e.method {
         METHOD_STORED => raw.to_vec(),
         METHOD_DEFLATE => {
@@ -238,28 +305,30 @@ pub fn read(bytes: &[u8], e: &Entry) -> Result<Vec<u8>, String> {
             DeflateDecoder::new(raw)
                 .take(u64::from(e.size) + 1)
                 .read_to_end(&mut out)
-                .map_err(|err| format!("member `{}` does not inflate: {err}", e.name))?;
+                .map_err(|source| ZipError::Inflate {
+                    member: e.name.clone(),
+                    source,
+                })?;
             out
         }
-        m => {
-            return Err(format!(
-                "member `{}` uses compression method {m}; only stored and deflate are supported",
-                e.name
-            ));
+        method => {
+            return Err(ZipError::Method {
+                member: e.name.clone(),
+                method,
+            });
         }
     };
     if data.len() != e.size as usize {
-        return Err(format!(
-            "member `{}` is {} bytes, its header says {}",
-            e.name,
-            data.len(),
-            e.size
-        ));
+        return Err(ZipError::Size {
+            member: e.name.clone(),
+            actual: data.len(),
+            header: e.size,
+        });
     }
     let mut crc = flate2::Crc::new();
     crc.update(&data);
     if crc.sum() != e.crc32 {
-        return Err(format!("member `{}` fails its CRC-32 check", e.name));
+        return Err(ZipError::Crc(e.name.clone()));
     }
     Ok(data)
 }
@@ -273,21 +342,25 @@ pub struct NewEntry<'a> {
 
 /// Writes a zip with deflate at `DEFLATE_LEVEL`, one DOS time for all, no extra fields, no
 /// comments, Unix "version made by" 2.0, and a data layout with no gaps.
-pub fn write(entries: &[NewEntry<'_>], dos_date: u16, dos_time: u16) -> Result<Vec<u8>, String> {
+pub fn write(entries: &[NewEntry<'_>], dos_date: u16, dos_time: u16) -> Result<Vec<u8>, ZipError> {
     if entries.len() >= 0xffff {
-        return Err("more than 65534 members would need zip64".into());
+        return Err(ZipError::TooManyMembers);
     }
     let mut out = Vec::new();
     let mut central = Vec::new();
     for e in entries {
         let mut enc = DeflateEncoder::new(Vec::new(), Compression::new(DEFLATE_LEVEL));
-        enc.write_all(e.data).map_err(|err| err.to_string())?;
-        let compressed = enc.finish().map_err(|err| err.to_string())?;
+        let deflate_err = |source| ZipError::Deflate {
+            member: e.name.to_owned(),
+            source,
+        };
+        enc.write_all(e.data).map_err(deflate_err)?;
+        let compressed = enc.finish().map_err(deflate_err)?;
         let mut crc = flate2::Crc::new();
         crc.update(e.data);
         let too_big = |n: usize| u32::try_from(n).ok().filter(|&n| n != u32::MAX).is_none();
         if too_big(e.data.len()) || too_big(compressed.len()) || too_big(out.len()) {
-            return Err(format!("member `{}` would need zip64", e.name));
+            return Err(ZipError::MemberTooLarge(e.name.to_owned()));
         }
         let flags = if e.name.is_ascii() { 0 } else { FLAG_UTF8 };
         let offset = out.len() as u32;
@@ -319,7 +392,7 @@ pub fn write(entries: &[NewEntry<'_>], dos_date: u16, dos_time: u16) -> Result<V
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(e.name.as_bytes());
     }
-    let cd_offset = u32::try_from(out.len()).map_err(|_| "archive would need zip64")?;
+    let cd_offset = u32::try_from(out.len()).map_err(|_| ZipError::TooLarge)?;
     out.extend_from_slice(&central);
     out.extend_from_slice(&EOCD_SIG.to_le_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]); // this disk, central directory disk
@@ -329,6 +402,17 @@ pub fn write(entries: &[NewEntry<'_>], dos_date: u16, dos_time: u16) -> Result<V
     out.extend_from_slice(&cd_offset.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes()); // comment length
     Ok(out)
+}
+
+/// Whether a member name stays inside the directory it is unpacked in and means the same on
+/// every system: relative, `/`-separated, no empty, `.` or `..` component, no NUL or `\\`.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.starts_with('/')
+        && !name.contains(['\\', '\0'])
+        && name
+            .trim_end_matches('/')
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
 }
 
 /// Lists the header ids of a zip extra field block, for reports.
@@ -396,10 +480,9 @@ mod tests {
         let archive = parse(&bytes).unwrap();
         bytes[archive.central_start + 16] ^= 0xff;
         let archive = parse(&bytes).unwrap();
-        assert!(
-            read(&bytes, &archive.entries[0])
-                .unwrap_err()
-                .contains("CRC")
-        );
+        assert!(matches!(
+            read(&bytes, &archive.entries[0]),
+            Err(ZipError::Crc(_))
+        ));
     }
 }

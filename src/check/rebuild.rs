@@ -140,11 +140,10 @@ pub async fn rebuild(
     ));
 
     // How it was built: backend and requirements from the sdist, time from the wheel.
-    let facts =
-        crate::source::sdist::inspect(&sdist).map_err(|message| RebuildError::BadSdist {
-            file: sdist_file.filename.clone(),
-            message,
-        })?;
+    let facts = crate::source::sdist::inspect(&sdist).map_err(|e| RebuildError::BadSdist {
+        file: sdist_file.filename.clone(),
+        message: e.to_string(),
+    })?;
     let settings_path = PathBuf::from(format!("{}!/pyproject.toml", sdist_file.filename));
     let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
     let guess = release::guess_sde(&wheel_file.filename, &wheel)?;

@@ -10,7 +10,7 @@ use crate::index::release::{self, ReleaseError, SdeGuess};
 use crate::index::simple::IndexClient;
 use crate::lock::resolve::{ResolveError, resolve_with};
 use crate::lock::target::Target;
-use crate::normalize::HATCHLING_DEFAULT_TIME;
+use crate::normalize::Backend;
 use crate::output::Reporter;
 
 /// How the frontend that drives the backend is pinned (it is not in `build-system.requires`).
@@ -52,7 +52,7 @@ pub fn guess_sde(
 fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
     let facts = crate::source::sdist::inspect(bytes).map_err(|e| e.to_string())?;
     Ok(match facts.newest_mtime {
-        Some(HATCHLING_DEFAULT_TIME) | None => SdeGuess::Unset {
+        Some(Backend::HATCHLING_TIME) | None => SdeGuess::Unset {
             why: "the sdist's members carry no build time".into(),
         },
         Some(t) => SdeGuess::Mixed { newest: t },

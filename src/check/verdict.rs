@@ -6,11 +6,11 @@
 //! metadata); or different. Each check then reports the verdict in its own words.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde::Serialize;
 
 use crate::archive::zip as zipfmt;
+use crate::archive::{gzip, tar};
 use crate::check::artifact::ArtifactKind;
 use crate::check::compare::{self, CompareError, Report};
 use crate::normalize::{self, NormalizeError, Policy};
@@ -58,9 +58,11 @@ impl std::fmt::Display for Verdict {
 #[derive(Debug, thiserror::Error)]
 pub enum MembersError {
     #[error("wheel is malformed: {0}")]
-    Wheel(String),
-    #[error("sdist is not a readable tar.gz")]
-    Sdist(#[source] std::io::Error),
+    Wheel(#[from] crate::archive::zip::ZipError),
+    #[error("sdist is not a readable gzip: {0}")]
+    SdistGzip(#[from] crate::archive::gzip::GzipError),
+    #[error("sdist is not a readable tar: {0}")]
+    SdistTar(#[from] crate::archive::tar::TarError),
 }
 
 /// Why the members behind a verdict could not be listed.
@@ -312,19 +314,14 @@ fn wheel_members(
     bytes: &[u8],
     keep: impl Fn(&str) -> bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
-    // Whatever the zip reader's error type, its message is what the user needs.
-    let bad = |e: &dyn std::fmt::Display| MembersError::Wheel(e.to_string());
-    let archive = zipfmt::parse(bytes).map_err(|e| bad(&e))?;
+    let archive = zipfmt::parse(bytes)?;
     let mut out = BTreeMap::new();
     for e in archive
         .entries
         .iter()
         .filter(|e| !e.is_dir() && keep(&e.name))
     {
-        out.insert(
-            wheel_member_key(&e.name),
-            zipfmt::read(bytes, e).map_err(|e| bad(&e))?,
-        );
+        out.insert(wheel_member_key(&e.name), zipfmt::read(bytes, e)?);
     }
     Ok(out)
 }
@@ -335,23 +332,16 @@ fn sdist_members(
     bytes: &[u8],
     keep: impl Fn(&str) -> bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let (tar_bytes, _) = gzip::decode(bytes)?;
+    let members = tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT)?;
     let mut out = BTreeMap::new();
-    for entry in archive.entries().map_err(MembersError::Sdist)? {
-        let mut entry = entry.map_err(MembersError::Sdist)?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let Some((_, rel)) = path.trim_start_matches("./").split_once('/') else {
+    for m in members.into_iter().filter(|m| m.kind == tar::Kind::File) {
+        let Some((_, rel)) = m.path.trim_start_matches("./").split_once('/') else {
             continue;
         };
-        if !keep(rel) {
-            continue;
+        if keep(rel) {
+            out.insert(rel.to_owned(), m.data);
         }
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(MembersError::Sdist)?;
-        out.insert(rel.to_owned(), data);
     }
     Ok(out)
 }

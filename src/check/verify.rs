@@ -111,11 +111,10 @@ pub async fn verify(
                 manifest.source.tree_sha256
             ));
         }
-        let facts =
-            crate::source::sdist::inspect(&bytes).map_err(|message| VerifyError::BadSdist {
-                path: sdist.clone(),
-                message,
-            })?;
+        let facts = crate::source::sdist::inspect(&bytes).map_err(|e| VerifyError::BadSdist {
+            path: sdist.clone(),
+            message: e.to_string(),
+        })?;
         let config = crate::source::config::parse(&facts.pyproject, &sdist)?;
         (sdist, config)
     } else {

@@ -5,12 +5,20 @@
 
 use std::io::Read;
 
+use crate::archive::gzip::{self, GzipError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum DebError {
     #[error("`{name}` is not a .deb (no `!<arch>` magic)")]
     NotAr { name: String },
     #[error("`{name}` is truncated or has a malformed ar header at byte {offset}")]
     BadHeader { name: String, offset: usize },
+    #[error("`{name}`: data.tar.gz is not a well-formed gzip stream: {source}")]
+    Gzip {
+        name: String,
+        #[source]
+        source: GzipError,
+    },
     #[error("`{name}` has no data.tar member")]
     NoData { name: String },
     #[error(
@@ -75,7 +83,13 @@ pub fn data_tar<'a>(deb: &'a [u8], name: &str) -> Result<Box<dyn Read + 'a>, Deb
         })?;
     match member.name {
         "data.tar.xz" => Ok(Box::new(liblzma::read::XzDecoder::new(member.data))),
-        "data.tar.gz" => Ok(Box::new(flate2::read::GzDecoder::new(member.data))),
+        "data.tar.gz" => {
+            let (tar, _) = gzip::decode(member.data).map_err(|source| DebError::Gzip {
+                name: name.to_owned(),
+                source,
+            })?;
+            Ok(Box::new(std::io::Cursor::new(tar)))
+        }
         "data.tar" => Ok(Box::new(member.data)),
         other => Err(DebError::Compression {
             name: name.to_owned(),

@@ -9,13 +9,14 @@
 //! creates missing ones as root 0755. An empty directory in `add` is therefore dropped.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io;
 
 use bollard::Docker;
 use futures_util::StreamExt;
 use oci_spec::image::{History, ImageConfiguration};
 use serde_json::Value;
 
+use crate::archive::tar;
 use crate::archive::tree::{Entry, Tree, TreeError};
 use crate::engine::janitor::Janitor;
 use crate::image::archive::{self, ArchiveError};
@@ -217,19 +218,15 @@ fn is_test_file(path: &str) -> bool {
 /// `__pycache__/*.pyc` regular files from the engine's tar of `dir` (whose members start with
 /// `dir`'s last component), keyed by path relative to `/`. Everything else is skipped, links
 /// included: only the compiler's output is taken from the container.
-pub fn pyc_files(dir: &str, tar: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>> {
+pub fn pyc_files(dir: &str, bytes: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>> {
     let parent = dir
         .trim_end_matches('/')
         .rsplit_once('/')
         .map_or("", |(p, _)| p);
     let mut out = BTreeMap::new();
-    let mut archive = tar::Archive::new(tar);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            continue;
-        }
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let members = tar::read(bytes, tar::Limits::DEFAULT).map_err(io::Error::other)?;
+    for m in members.into_iter().filter(|m| m.kind == tar::Kind::File) {
+        let raw = m.path;
         let mut parts = raw.rsplit('/');
         let (Some(name), Some("__pycache__")) = (parts.next(), parts.next()) else {
             continue;
@@ -241,9 +238,7 @@ pub fn pyc_files(dir: &str, tar: &[u8]) -> io::Result<BTreeMap<String, Vec<u8>>>
         let Ok(path) = crate::archive::tree::clean_path(&path) else {
             return Err(io::Error::other(format!("unsafe member `{raw}`")));
         };
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut data)?;
-        out.insert(path, data);
+        out.insert(path, m.data);
     }
     Ok(out)
 }
@@ -302,26 +297,20 @@ async fn export(
     let bad = |why: String| DeriveError::BadExport { image: *image, why };
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut links: BTreeMap<String, String> = BTreeMap::new();
-    let mut archive = tar::Archive::new(bytes.as_slice());
-    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        match entry.header().entry_type() {
-            tar::EntryType::Regular => {
-                let mut data = Vec::new();
-                entry
-                    .read_to_end(&mut data)
-                    .map_err(|e| bad(e.to_string()))?;
-                files.insert(path, data);
+    // The export is in memory already; its members cannot hold more than it does.
+    let limits = tar::Limits {
+        bytes: bytes.len() as u64,
+        ..tar::Limits::DEFAULT
+    };
+    for m in tar::read(bytes.as_slice(), limits).map_err(|e| bad(e.to_string()))? {
+        let path = m.path;
+        match m.kind {
+            tar::Kind::File => {
+                files.insert(path, m.data);
             }
             // `docker save` writes a repeated layer as a link to its first copy.
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|t| t.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+            tar::Kind::Symlink => {
+                let target = m.link.unwrap_or_default();
                 let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
                 let real = resolve_dotdot(dir, &target)
                     .ok_or_else(|| bad(format!("`{path}` links outside the archive")))?;
@@ -442,7 +431,7 @@ mod tests {
         t.insert_symlink("usr/local/bin/tool", "../lib/tool")
             .unwrap();
         let bytes = files_only_tar(&t);
-        let mut ar = tar::Archive::new(bytes.as_slice());
+        let mut ar = ::tar::Archive::new(bytes.as_slice());
         let names: Vec<String> = ar
             .entries()
             .unwrap()

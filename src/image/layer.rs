@@ -7,8 +7,8 @@
 //! hardlinks stored as copies; every time `LAYER_MTIME`.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
 
+use crate::archive::tar::{self, TarError};
 use crate::archive::tree::{Entry, Tree, TreeError};
 use crate::image::deb::{self, DebError};
 use crate::image::recipe::Recipe;
@@ -35,10 +35,10 @@ pub enum LayerError {
         source: TreeError,
     },
     #[error("`{deb}` is unreadable: {source}")]
-    Read {
+    Tar {
         deb: String,
         #[source]
-        source: io::Error,
+        source: TarError,
     },
     #[error(
         "`{deb}`: hardlink `{member}` points at `{target}`, which is not a file laid out before it"
@@ -81,14 +81,12 @@ pub fn merged_usr(path: &str) -> String {
 /// at the same path, as unpacking in order would.
 pub fn unpack_deb(tree: &mut Tree, bytes: &[u8], name: &str) -> Result<(), LayerError> {
     let reader = deb::data_tar(bytes, name)?;
-    let read_err = |source| LayerError::Read {
+    let members = tar::read(reader, tar::Limits::DEFAULT).map_err(|source| LayerError::Tar {
         deb: name.to_owned(),
         source,
-    };
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(read_err)? {
-        let mut entry = entry.map_err(read_err)?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    })?;
+    for m in members {
+        let raw = m.path.clone();
         let path = merged_usr(&raw);
         if path.is_empty() {
             continue; // the archive's own `./`
@@ -98,28 +96,20 @@ pub fn unpack_deb(tree: &mut Tree, bytes: &[u8], name: &str) -> Result<(), Layer
             member: raw.clone(),
             source,
         };
-        let mode = entry.header().mode().map_err(read_err)? & 0o7777 & !0o6000;
-        match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut data = Vec::with_capacity(entry.size() as usize);
-                entry.read_to_end(&mut data).map_err(read_err)?;
-                tree.insert_file(&path, mode, data).map_err(member_err)?;
-            }
-            tar::EntryType::Directory => {
-                tree.insert_dir(&path, mode).map_err(member_err)?;
-            }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
+        let mode = m.mode().map_err(|source| LayerError::Tar {
+            deb: name.to_owned(),
+            source,
+        })? & 0o7777
+            & !0o6000;
+        match m.kind {
+            tar::Kind::File => tree.insert_file(&path, mode, m.data).map_err(member_err)?,
+            tar::Kind::Dir => tree.insert_dir(&path, mode).map_err(member_err)?,
+            tar::Kind::Symlink => {
+                let target = m.link.unwrap_or_default();
                 tree.insert_symlink(&path, &target).map_err(member_err)?;
             }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| merged_usr(&String::from_utf8_lossy(&b)))
-                    .unwrap_or_default();
+            tar::Kind::Link => {
+                let target = m.link.map(|t| merged_usr(&t)).unwrap_or_default();
                 let Some(Entry::File { mode, data }) = tree.get(&target).cloned() else {
                     return Err(LayerError::Hardlink {
                         deb: name.to_owned(),
@@ -133,7 +123,7 @@ pub fn unpack_deb(tree: &mut Tree, bytes: &[u8], name: &str) -> Result<(), Layer
                 return Err(LayerError::Unsupported {
                     deb: name.to_owned(),
                     member: raw,
-                    kind: format!("{other:?}").to_lowercase(),
+                    kind: other.name(),
                 });
             }
         }
@@ -187,14 +177,14 @@ mod tests {
     use crate::image::recipe::{Recipe, default_recipe};
 
     fn member(
-        b: &mut tar::Builder<Vec<u8>>,
+        b: &mut ::tar::Builder<Vec<u8>>,
         path: &str,
-        kind: tar::EntryType,
+        kind: ::tar::EntryType,
         mode: u32,
         body: &[u8],
         link: Option<&str>,
     ) {
-        let mut h = tar::Header::new_gnu();
+        let mut h = ::tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(mode);
         h.set_uid(123);
@@ -225,8 +215,8 @@ mod tests {
 
     #[test]
     fn unpacks_a_deb_onto_merged_usr() {
-        use tar::EntryType::*;
-        let mut b = tar::Builder::new(Vec::new());
+        use ::tar::EntryType::*;
+        let mut b = ::tar::Builder::new(Vec::new());
         member(&mut b, "./", Directory, 0o755, b"", None);
         member(&mut b, "./lib64/", Directory, 0o755, b"", None);
         member(&mut b, "./lib64/ld.so", Regular, 0o755, b"ELF", None);
@@ -287,7 +277,7 @@ mod tests {
 
         let bytes = layer_tar(&tree, &owners);
         assert_eq!(bytes, layer_tar(&tree, &owners), "same tree, same bytes");
-        let mut ar = tar::Archive::new(bytes.as_slice());
+        let mut ar = ::tar::Archive::new(bytes.as_slice());
         let mut seen = BTreeMap::new();
         let mut paths = Vec::new();
         for e in ar.entries().unwrap() {

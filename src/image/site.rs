@@ -6,10 +6,10 @@
 //! the installed RECORD lists the paths as laid out, as pip would write it.
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
 
+use crate::archive::record::{self, RecordError, Row, Unhashed};
 use crate::archive::tree::Tree;
-use crate::record::digest::Sha256;
+use crate::archive::zip;
 
 /// Written into `*.dist-info/INSTALLER` (PEP 376): which tool installed the package.
 const INSTALLER: &[u8] = b"hermit\n";
@@ -22,6 +22,18 @@ const DATA_PREFIX: &str = "/usr/local";
 pub enum InstallError {
     #[error("`{wheel}` is not a readable wheel: {reason}")]
     BadWheel { wheel: String, reason: String },
+    #[error("`{wheel}` is not a readable wheel: {source}")]
+    Zip {
+        wheel: String,
+        #[source]
+        source: zip::ZipError,
+    },
+    #[error("`{wheel}` has a malformed RECORD: {source}")]
+    Record {
+        wheel: String,
+        #[source]
+        source: RecordError,
+    },
     #[error(
         "`{wheel}`: `{member}` does not match its RECORD hash; the wheel is corrupt or was altered"
     )]
@@ -82,25 +94,26 @@ fn unpack(
         wheel: wheel.to_owned(),
         reason,
     };
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(e.to_string()))?;
+    let archive = zip::parse(bytes).map_err(|source| InstallError::Zip {
+        wheel: wheel.to_owned(),
+        source,
+    })?;
     let mut members: BTreeMap<String, (u32, Vec<u8>)> = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
-        let name = f.name().map_err(|e| bad(e.to_string()))?.into_owned();
-        if f.is_dir() {
-            continue;
-        }
-        if f.is_symlink() || f.enclosed_name().is_none() {
+    for e in archive.entries.iter().filter(|e| !e.is_dir()) {
+        if e.is_symlink() || !zip::is_safe_name(&e.name) {
             return Err(InstallError::UnsafeMember {
                 wheel: wheel.to_owned(),
-                member: name,
+                member: e.name.clone(),
             });
         }
-        let executable = f.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let mut data = Vec::new();
-        f.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
-        let mode = if executable { 0o755 } else { 0o644 };
-        members.insert(name, (mode, data));
+        let data = zip::read(bytes, e).map_err(|source| InstallError::Zip {
+            wheel: wheel.to_owned(),
+            source,
+        })?;
+        let mode = if e.is_executable() { 0o755 } else { 0o644 };
+        if members.insert(e.name.clone(), (mode, data)).is_some() {
+            return Err(bad(format!("`{}` appears twice", e.name)));
+        }
     }
 
     let mut dist_infos: Vec<&str> = members
@@ -116,32 +129,35 @@ fn unpack(
     };
     let data_dir = format!("{}.data/", dist_info.trim_end_matches(".dist-info"));
     let record_name = format!("{dist_info}/RECORD");
-    let record = parse_record(&String::from_utf8_lossy(&members[&record_name].1));
+    // Signatures over the RECORD are not listed in it; they are dropped below.
+    let signatures = [
+        format!("{dist_info}/RECORD.jws"),
+        format!("{dist_info}/RECORD.p7s"),
+    ];
+    let files: BTreeMap<&str, &[u8]> = members
+        .iter()
+        .filter(|(name, _)| !signatures.contains(name))
+        .map(|(name, (_, data))| (name.as_str(), data.as_slice()))
+        .collect();
+    let record_bytes = files.get(record_name.as_str()).copied().unwrap_or_default();
+    record::verify(&record_name, record_bytes, &files, Unhashed::Refused).map_err(|e| {
+        let wheel = wheel.to_owned();
+        match e {
+            RecordError::Mismatch { member, .. } => InstallError::RecordMismatch { wheel, member },
+            RecordError::Unlisted { member, .. } | RecordError::Unhashed { member, .. } => {
+                InstallError::NotInRecord { wheel, member }
+            }
+            source => InstallError::Record { wheel, source },
+        }
+    })?;
 
     let purelib = purelib.trim_end_matches('/');
     let scripts_dir = scripts_dir.trim_end_matches('/');
     let mut out = Vec::new();
     for (name, (mode, data)) in members {
-        let signature =
-            name == format!("{dist_info}/RECORD.jws") || name == format!("{dist_info}/RECORD.p7s");
-        if name == record_name || signature {
+        if name == record_name || signatures.contains(&name) {
             // The RECORD is rewritten below; signatures over the old one would no longer hold.
             continue;
-        }
-        match record.get(&name) {
-            None => {
-                return Err(InstallError::NotInRecord {
-                    wheel: wheel.to_owned(),
-                    member: name,
-                });
-            }
-            Some(hash) if *hash != record_hash(&data) => {
-                return Err(InstallError::RecordMismatch {
-                    wheel: wheel.to_owned(),
-                    member: name,
-                });
-            }
-            Some(_) => {}
         }
         let placed = match name.strip_prefix(&data_dir) {
             None => Some((format!("{purelib}/{name}"), mode, data)),
@@ -166,25 +182,16 @@ fn unpack(
         0o644,
         INSTALLER.to_vec(),
     ));
-    let mut lines: Vec<String> = out
+    let mut rows: Vec<Row> = out
         .iter()
-        .map(|(path, _, data)| {
-            format!(
-                "{},sha256={},{}",
-                csv_field(&relative(purelib, path)),
-                record_hash(data),
-                data.len()
-            )
-        })
+        .map(|(path, _, data)| Row::of(&relative(purelib, path), data))
         .collect();
-    lines.push(format!("{},,", csv_field(&record_name)));
-    lines.sort();
-    let mut record_text = lines.join("\n");
-    record_text.push('\n');
+    rows.push(Row::unhashed(&record_name));
+    rows.sort_by_cached_key(Row::to_line);
     out.push((
         format!("{purelib}/{record_name}"),
         0o644,
-        record_text.into_bytes(),
+        record::write(&rows).into_bytes(),
     ));
     Ok(out)
 }
@@ -206,52 +213,6 @@ fn fix_shebang(data: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// RECORD rows: path → `sha256=` value (urlsafe base64, no padding); other algorithms dropped.
-fn parse_record(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let fields = parse_csv_line(line);
-        if let (Some(path), Some(hash)) = (fields.first(), fields.get(1))
-            && let Some(value) = hash.strip_prefix("sha256=")
-        {
-            out.insert(path.clone(), value.trim_end_matches('=').to_owned());
-        }
-    }
-    out
-}
-
-fn parse_csv_line(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-fn record_hash(data: &[u8]) -> String {
-    Sha256::of(data).urlsafe_b64()
-}
-
 /// `to` relative to the directory `from` (both absolute, `/`-separated).
 fn relative(from: &str, to: &str) -> String {
     let from: Vec<&str> = from.split('/').filter(|s| !s.is_empty()).collect();
@@ -266,22 +227,23 @@ fn relative(from: &str, to: &str) -> String {
 mod tests {
     use super::*;
     use crate::archive::tree::Entry;
-    use std::io::Write;
+    use crate::record::digest::Sha256;
+    use std::io::{Cursor, Write};
 
     const PURELIB: &str = "/usr/local/lib/python3.13/dist-packages";
 
     /// A wheel with a correct RECORD, except for members named in `bad_record`.
     fn wheel(name: &str, members: &[(&str, &[u8])], bad_record: &[&str]) -> Vec<u8> {
-        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+        let mut zip = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = ::zip::write::SimpleFileOptions::default().unix_permissions(0o644);
         let mut record = String::new();
         for (path, data) in members {
             zip.start_file(*path, options).unwrap();
             zip.write_all(data).unwrap();
             let hash = if bad_record.contains(path) {
-                record_hash(b"other")
+                Sha256::of(b"other").urlsafe_b64()
             } else {
-                record_hash(data)
+                Sha256::of(data).urlsafe_b64()
             };
             record.push_str(&format!("{path},sha256={hash},{}\n", data.len()));
         }
@@ -386,9 +348,8 @@ mod tests {
     }
 
     #[test]
-    fn relative_paths_and_csv_fields() {
+    fn relative_paths() {
         assert_eq!(relative("/a/b/c", "/a/x/y"), "../../x/y");
         assert_eq!(relative("/a/b", "/a/b/c"), "c");
-        assert_eq!(parse_csv_line("\"a,b\",c,"), vec!["a,b", "c", ""]);
     }
 }

@@ -2,14 +2,11 @@
 //! the index's hashes checked, and reading from the released wheel how it was most likely
 //! built (the SOURCE_DATE_EPOCH its maintainer used, or none).
 
+use crate::archive::time;
 use crate::archive::zip as zipfmt;
 use crate::index::simple::{IndexClient, IndexFile, PackageName};
+use crate::normalize::Backend;
 use crate::record::digest::Sha256;
-
-/// hatchling's time for every member when SOURCE_DATE_EPOCH is unset (2020-02-02).
-const HATCHLING_DEFAULT: u64 = 1_580_601_600;
-/// flit-core's time for generated members when SOURCE_DATE_EPOCH is unset (2016-01-01).
-const FLIT_DEFAULT: u64 = 1_451_606_400;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -35,6 +32,8 @@ pub enum ReleaseError {
     },
     #[error("`{0}` is not a readable wheel: {1}")]
     BadWheel(String, String),
+    #[error("`{0}` is not a readable wheel: {1}")]
+    Zip(String, #[source] zipfmt::ZipError),
 }
 
 /// `NAME==VERSION`.
@@ -172,28 +171,6 @@ impl SdeGuess {
     }
 }
 
-/// Seconds since the epoch of a zip member's DOS date and time, read as UTC (the backends
-/// that honour SOURCE_DATE_EPOCH convert it to UTC before writing).
-fn dos_to_secs(date: u16, time_: u16) -> u64 {
-    let year = 1980 + u64::from(date >> 9);
-    let month = u64::from((date >> 5) & 0xf).clamp(1, 12);
-    let day = u64::from(date & 0x1f).max(1);
-    let (h, m, s) = (
-        u64::from(time_ >> 11),
-        u64::from((time_ >> 5) & 0x3f),
-        u64::from(time_ & 0x1f) * 2,
-    );
-    // Days from civil (Howard Hinnant's algorithm), for dates from 1980 on.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + h * 3600 + m * 60 + s
-}
-
 /// The time of the wheel's `*.dist-info/RECORD`, which every backend writes itself.
 fn record_time(archive: &zipfmt::Archive) -> Option<u64> {
     archive
@@ -204,17 +181,16 @@ fn record_time(archive: &zipfmt::Archive) -> Option<u64> {
                 .split_once('/')
                 .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == "RECORD")
         })
-        .map(|e| dos_to_secs(e.dos_date, e.dos_time))
+        .map(|e| time::from_dos(e.dos_date, e.dos_time))
 }
 
 /// Reads the member times of a released wheel and guesses how it was built.
 pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseError> {
-    let archive =
-        zipfmt::parse(wheel).map_err(|e| ReleaseError::BadWheel(wheel_name.to_owned(), e))?;
+    let archive = zipfmt::parse(wheel).map_err(|e| ReleaseError::Zip(wheel_name.to_owned(), e))?;
     let times: std::collections::BTreeSet<u64> = archive
         .entries
         .iter()
-        .map(|e| dos_to_secs(e.dos_date, e.dos_time))
+        .map(|e| time::from_dos(e.dos_date, e.dos_time))
         .collect();
     match times.len() {
         0 => Err(ReleaseError::BadWheel(
@@ -223,7 +199,7 @@ pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseErro
         )),
         1 => {
             let t = *times.iter().next().expect("one");
-            Ok(if t == HATCHLING_DEFAULT {
+            Ok(if t == Backend::HATCHLING_TIME {
                 SdeGuess::Unset {
                     why: "hatchling's fixed 2020-02-02 on every member".into(),
                 }
@@ -233,8 +209,8 @@ pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseErro
         }
         // flit-core without SOURCE_DATE_EPOCH stamps what it generates (RECORD, METADATA,
         // WHEEL) with 2016-01-01 and copies each source file's own time.
-        _ if times.contains(&FLIT_DEFAULT)
-            && (times.len() == 2 || record_time(&archive) == Some(FLIT_DEFAULT)) =>
+        _ if times.contains(&Backend::FLIT_TIME)
+            && (times.len() == 2 || record_time(&archive) == Some(Backend::FLIT_TIME)) =>
         {
             Ok(SdeGuess::Unset {
                 why: "flit-core's fixed 2016-01-01 on generated members".into(),
@@ -249,7 +225,6 @@ pub fn guess_sde(wheel_name: &str, wheel: &[u8]) -> Result<SdeGuess, ReleaseErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::time;
 
     #[test]
     fn parses_release_specs() {
@@ -277,14 +252,6 @@ mod tests {
             Some("1.2")
         );
         assert_eq!(file_version("other-1.2.tar.gz", &d), None);
-    }
-
-    #[test]
-    fn dos_times_read_back_as_utc() {
-        for secs in [HATCHLING_DEFAULT, FLIT_DEFAULT, 1_700_000_000, 315_532_800] {
-            let (date, t) = time::dos(secs);
-            assert_eq!(dos_to_secs(date, t), secs - secs % 2, "{secs}");
-        }
     }
 
     fn wheel_with_times(times: &[u64]) -> Vec<u8> {
@@ -320,11 +287,11 @@ mod tests {
             SdeGuess::Set(1_700_000_000)
         );
         assert!(matches!(
-            guess_sde("w", &wheel_with_times(&[HATCHLING_DEFAULT])).unwrap(),
+            guess_sde("w", &wheel_with_times(&[Backend::HATCHLING_TIME])).unwrap(),
             SdeGuess::Unset { .. }
         ));
         assert!(matches!(
-            guess_sde("w", &wheel_with_times(&[FLIT_DEFAULT, 1_700_000_000])).unwrap(),
+            guess_sde("w", &wheel_with_times(&[Backend::FLIT_TIME, 1_700_000_000])).unwrap(),
             SdeGuess::Unset { .. }
         ));
         // flit-core, as idna 3.7 was built: sources keep their times, generated files 2016.
@@ -332,8 +299,8 @@ mod tests {
             ("idna/core.py", 1_712_771_388),
             ("idna/codec.py", 1_700_708_376),
             ("idna-3.7.dist-info/LICENSE.md", 1_712_771_444),
-            ("idna-3.7.dist-info/METADATA", FLIT_DEFAULT),
-            ("idna-3.7.dist-info/RECORD", FLIT_DEFAULT),
+            ("idna-3.7.dist-info/METADATA", Backend::FLIT_TIME),
+            ("idna-3.7.dist-info/RECORD", Backend::FLIT_TIME),
         ]);
         assert!(matches!(
             guess_sde("w", &flit).unwrap(),

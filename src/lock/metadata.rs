@@ -1,9 +1,10 @@
 //! Core metadata (`METADATA`, PEP 566/643): only the fields the resolver reads.
 
-use std::io::{Cursor, Read};
 use std::str::FromStr;
 
 use pep508_rs::Requirement;
+
+use crate::archive::zip;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CoreMetadata {
@@ -15,6 +16,12 @@ pub struct CoreMetadata {
 pub enum MetadataError {
     #[error("`{file}` has no readable `*.dist-info/METADATA`: {reason}")]
     Missing { file: String, reason: String },
+    #[error("`{file}` is not a readable wheel: {source}")]
+    Zip {
+        file: String,
+        #[source]
+        source: zip::ZipError,
+    },
     #[error("`{file}` declares an unreadable dependency `{requirement}`: {reason}")]
     BadRequirement {
         file: String,
@@ -73,28 +80,29 @@ pub fn from_wheel(filename: &str, bytes: &[u8]) -> Result<String, MetadataError>
         file: filename.to_owned(),
         reason,
     };
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| missing(e.to_string()))?;
-    let mut names: Vec<String> = zip
-        .file_names()
-        .filter_map(Result::ok)
-        .filter(|n| {
-            let parts: Vec<&str> = n.split('/').collect();
-            parts.len() == 2 && parts[0].ends_with(".dist-info") && parts[1] == "METADATA"
+    let archive = zip::parse(bytes).map_err(|source| MetadataError::Zip {
+        file: filename.to_owned(),
+        source,
+    })?;
+    let found: Vec<&zip::Entry> = archive
+        .entries
+        .iter()
+        .filter(|e| {
+            e.name
+                .split_once('/')
+                .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == "METADATA")
         })
-        .map(|n| n.into_owned())
         .collect();
-    names.sort();
-    let name = match names.as_slice() {
-        [one] => one.clone(),
+    let entry = match found.as_slice() {
+        [one] => *one,
         [] => return Err(missing("not found".into())),
         _ => return Err(missing("more than one".into())),
     };
-    let mut text = String::new();
-    zip.by_name(&name)
-        .map_err(|e| missing(e.to_string()))?
-        .read_to_string(&mut text)
-        .map_err(|e| missing(e.to_string()))?;
-    Ok(text)
+    let data = zip::read(bytes, entry).map_err(|source| MetadataError::Zip {
+        file: filename.to_owned(),
+        source,
+    })?;
+    String::from_utf8(data).map_err(|_| missing(format!("`{}` is not UTF-8", entry.name)))
 }
 
 #[cfg(test)]

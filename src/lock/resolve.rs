@@ -513,14 +513,8 @@ pub fn rfc3339(text: &str) -> Option<(i64, u32)> {
         }
         _ => return None,
     };
-    // Days from civil (Howard Hinnant's algorithm).
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days =
+        crate::archive::time::days_from_civil(y, u32::try_from(mo).ok()?, u32::try_from(d).ok()?);
     Some((days * 86_400 + h * 3600 + mi * 60 + s - offset, nanos))
 }
 

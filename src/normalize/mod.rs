@@ -14,7 +14,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use crate::archive::gzip::GZIP_LEVEL;
+use crate::archive::gzip::GzipError;
+use crate::archive::record::RecordError;
+use crate::archive::tar::TarError;
 pub use crate::archive::zip::DEFLATE_LEVEL;
+use crate::archive::zip::ZipError;
 
 /// `[tool.hermit] normalize`: what to do with each artifact the backend produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +80,12 @@ pub struct Outcome {
     pub details: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
     #[error("wheel is not a well-formed zip archive: {0}")]
-    Zip(String),
+    Zip(#[from] ZipError),
+    #[error("canonical wheel cannot be written: {0}")]
+    ZipWrite(#[source] ZipError),
     #[error("wheel is malformed: {0}")]
     Wheel(String),
     #[error(
@@ -87,10 +93,23 @@ pub enum NormalizeError {
          corrupt, rebuild it"
     )]
     RecordMismatch { member: String, detail: String },
+    #[error("wheel is malformed: {0}")]
+    Record(#[source] RecordError),
     #[error("sdist is not a well-formed gzip stream: {0}")]
-    Gzip(String),
+    Gzip(#[from] GzipError),
     #[error("sdist is malformed: {0}")]
     Sdist(String),
+    #[error("sdist is malformed: {0}")]
+    Tar(#[from] TarError),
+}
+
+impl From<RecordError> for NormalizeError {
+    fn from(e: RecordError) -> Self {
+        match e {
+            RecordError::Mismatch { member, detail } => Self::RecordMismatch { member, detail },
+            other => Self::Record(other),
+        }
+    }
 }
 
 /// Wheel (`.whl`) bytes from the backend → the bytes to publish.
@@ -170,12 +189,23 @@ pub(crate) enum Backend {
     Other,
 }
 
-/// hatchling's documented time when SOURCE_DATE_EPOCH is unset (2020-02-02 00:00:00 UTC).
-pub(crate) const HATCHLING_DEFAULT_TIME: u64 = 1_580_601_600;
-/// flit-core's time for generated wheel members when SOURCE_DATE_EPOCH is unset.
-pub(crate) const FLIT_DEFAULT_TIME: u64 = 1_451_606_400;
-
 impl Backend {
+    /// hatchling's documented time for every member when SOURCE_DATE_EPOCH is unset
+    /// (2020-02-02 00:00:00 UTC).
+    pub(crate) const HATCHLING_TIME: u64 = 1_580_601_600;
+    /// flit-core's time for the wheel members it generates when SOURCE_DATE_EPOCH is unset
+    /// (2016-01-01 00:00:00 UTC).
+    pub(crate) const FLIT_TIME: u64 = 1_451_606_400;
+
+    /// The fixed time the backend stamps on wheel members when SOURCE_DATE_EPOCH is unset.
+    pub(crate) fn unset_wheel_time(self) -> Option<u64> {
+        match self {
+            Self::Hatchling => Some(Self::HATCHLING_TIME),
+            Self::Flit => Some(Self::FLIT_TIME),
+            Self::Setuptools | Self::Other => None,
+        }
+    }
+
     fn from_build_backend(backend: Option<&str>) -> Self {
         let module = backend.map(|b| b.split(':').next().unwrap_or("").trim());
         match module {

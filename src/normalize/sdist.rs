@@ -3,17 +3,10 @@
 //! names, modes 0644/0755 and directories 0755, ustar headers with a PAX `path` record only for
 //! names ustar cannot hold, gzip with a fixed header). Links and devices are refused.
 
-use std::io::Read;
-
-use super::{Backend, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy};
+use super::{Backend, Findings, NormalizeError, Outcome, Policy};
 use crate::archive::gzip::{self, GzInfo};
+use crate::archive::tar;
 use crate::archive::time::show_secs;
-
-const BLOCK: usize = 512;
-/// Python's tarfile and GNU tar pad archives to 20 blocks.
-const RECORD: usize = 20 * BLOCK;
-/// The largest value an 11-digit octal ustar field holds.
-const USTAR_MAX: u64 = 0o77777777777;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -74,80 +67,48 @@ fn text(b: &[u8]) -> String {
 pub(crate) fn read_sdist(raw: &[u8]) -> Result<Sdist, NormalizeError> {
     let (tar_bytes, gzip) = gzip::decode(raw)?;
     let bad = |why: String| NormalizeError::Sdist(why);
-    let mut archive = tar::Archive::new(tar_bytes.as_slice());
     let mut members = Vec::new();
     let mut globals = Vec::new();
-    let entries = archive.entries().map_err(|e| bad(e.to_string()))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("unreadable tar: {e}")))?;
-        let raw_path = String::from_utf8(entry.path_bytes().into_owned())
-            .map_err(|_| bad("a member path is not UTF-8".into()))?;
-        let pax: Vec<(String, String)> = match entry.pax_extensions() {
-            Ok(Some(exts)) => exts
-                .map(|r| r.map(|r| (text(r.key_bytes()), text(r.value_bytes()))))
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad(format!("member `{raw_path}`: bad pax record: {e}")))?,
-            Ok(None) => Vec::new(),
-            Err(e) => return Err(bad(format!("member `{raw_path}`: bad pax header: {e}"))),
-        };
-        let header = entry.header();
-        let kind = match header.entry_type() {
-            tar::EntryType::Regular => Kind::File,
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::XGlobalHeader => {
-                let mut body = Vec::new();
-                entry
-                    .read_to_end(&mut body)
-                    .map_err(|e| bad(e.to_string()))?;
-                globals.push(
-                    tar::PaxExtensions::new(&body)
-                        .filter_map(Result::ok)
-                        .map(|r| (text(r.key_bytes()), text(r.value_bytes())))
-                        .collect(),
-                );
+    for m in tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT)? {
+        let raw_path = m.path.clone();
+        if !m.path_is_utf8 {
+            return Err(bad("a member path is not UTF-8".into()));
+        }
+        let kind = match m.kind {
+            tar::Kind::File => Kind::File,
+            tar::Kind::Dir => Kind::Dir,
+            tar::Kind::PaxGlobal => {
+                globals.push(m.pax);
                 continue;
             }
-            tar::EntryType::Symlink | tar::EntryType::Link => {
+            tar::Kind::Symlink | tar::Kind::Link => {
                 return Err(bad(format!(
                     "member `{raw_path}` is a link; hermit accepts only regular files and \
                      directories in an sdist (replace the link with a copy in the source)"
                 )));
             }
-            other => {
+            tar::Kind::Other(flag) => {
                 return Err(bad(format!(
-                    "member `{raw_path}` has unsupported tar type {other:?}"
+                    "member `{raw_path}` has unsupported tar type `{}`",
+                    flag.escape_ascii()
                 )));
             }
         };
         let path = safe_path(&raw_path, kind)
             .ok_or_else(|| bad(format!("member `{raw_path}` has an unsafe path")))?;
-        let field = |r: std::io::Result<u64>, what: &str| {
-            r.map_err(|e| bad(format!("member `{path}`: bad {what}: {e}")))
-        };
-        let format = if header.as_ustar().is_some() {
-            "ustar"
-        } else if header.as_gnu().is_some() {
-            "gnu"
-        } else {
-            "v7"
-        };
-        let mut m = SdistMember {
-            mode: field(header.mode().map(u64::from), "mode")? as u32,
-            uid: field(header.uid(), "uid")?,
-            gid: field(header.gid(), "gid")?,
-            uname: text(header.username_bytes().unwrap_or_default()),
-            gname: text(header.groupname_bytes().unwrap_or_default()),
-            mtime: field(header.mtime(), "mtime")?,
-            pax,
-            format,
-            data: Vec::new(),
+        members.push(SdistMember {
             path,
             kind,
-        };
-        entry
-            .read_to_end(&mut m.data)
-            .map_err(|e| bad(e.to_string()))?;
-        members.push(m);
+            mode: m.mode()?,
+            uid: m.uid()?,
+            gid: m.gid()?,
+            uname: m.uname(),
+            gname: m.gname(),
+            mtime: m.mtime()?,
+            format: m.format(),
+            pax: m.pax,
+            data: m.data,
+        });
     }
     let top = top_level(&members)?;
     Ok(Sdist {
@@ -186,46 +147,6 @@ fn top_level(members: &[SdistMember]) -> Result<String, NormalizeError> {
     Ok(top)
 }
 
-fn octal(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    let s = format!("{value:0digits$o}");
-    field[..digits].copy_from_slice(s.as_bytes());
-    field[digits] = 0;
-}
-
-fn ustar_header(name: &[u8], mode: u32, size: u64, mtime: u64, typeflag: u8) -> [u8; BLOCK] {
-    let mut h = [0u8; BLOCK];
-    h[..name.len()].copy_from_slice(name);
-    octal(&mut h[100..108], u64::from(mode));
-    octal(&mut h[108..116], 0);
-    octal(&mut h[116..124], 0);
-    octal(&mut h[124..136], size);
-    octal(&mut h[136..148], mtime);
-    h[156] = typeflag;
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    octal(&mut h[329..337], 0);
-    octal(&mut h[337..345], 0);
-    h[148..156].fill(b' ');
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
-    h
-}
-
-/// `LEN key=value\n` where LEN counts the whole record, its own digits included.
-fn pax_record(key: &str, value: &str) -> String {
-    let base = key.len() + value.len() + 3;
-    let mut len = base + 1;
-    while len != base + len.to_string().len() {
-        len = base + len.to_string().len();
-    }
-    format!("{len} {key}={value}\n")
-}
-
-fn pad(out: &mut Vec<u8>) {
-    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
-}
-
 /// A member of the canonical sdist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CanonMember {
@@ -252,52 +173,26 @@ pub(crate) fn canonical(members: &[SdistMember]) -> Vec<CanonMember> {
 
 /// Serializes canonical members as a gzipped tar with every time SOURCE_DATE_EPOCH.
 pub(crate) fn write(members: &[CanonMember], sde: u64) -> Result<Vec<u8>, NormalizeError> {
-    let mtime = sde.min(USTAR_MAX);
-    let mut tar = Vec::new();
-    for m in members {
-        let (name, mode, typeflag) = match m.kind {
-            Kind::Dir => (format!("{}/", m.path), 0o755, b'5'),
-            Kind::File => (m.path.clone(), if m.exec { 0o755 } else { 0o644 }, b'0'),
-        };
-        let size = m.data.len() as u64;
-        if size > USTAR_MAX {
-            return Err(NormalizeError::Sdist(format!(
-                "member `{}` is too large for ustar",
-                m.path
-            )));
-        }
-        let short_name: Vec<u8> = if name.is_ascii() && name.len() <= 100 {
-            name.clone().into_bytes()
-        } else {
-            let record = pax_record("path", &name);
-            tar.extend(ustar_header(
-                b"././@PaxHeader",
-                0o644,
-                record.len() as u64,
-                mtime,
-                b'x',
-            ));
-            tar.extend(record.as_bytes());
-            pad(&mut tar);
-            // Readers use the PAX path; this stand-in is ASCII, like Python's.
-            name.chars()
-                .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
-                .take(100)
-                .collect()
-        };
-        tar.extend(ustar_header(&short_name, mode, size, mtime, typeflag));
-        tar.extend(&m.data);
-        pad(&mut tar);
-    }
-    tar.resize(tar.len() + 2 * BLOCK, 0);
-    tar.resize(tar.len().div_ceil(RECORD) * RECORD, 0);
-    Ok(gzip::encode(&tar))
+    let entries: Vec<tar::UstarMember<'_>> = members
+        .iter()
+        .map(|m| tar::UstarMember {
+            path: &m.path,
+            dir: m.kind == Kind::Dir,
+            mode: if m.kind == Kind::Dir || m.exec {
+                0o755
+            } else {
+                0o644
+            },
+            data: &m.data,
+        })
+        .collect();
+    Ok(gzip::encode(&tar::write_ustar(&entries, sde)?))
 }
 
 fn judge(sdist: &Sdist, sde: u64, backend: Backend) -> Findings {
-    let mut allowed = vec![sde.min(USTAR_MAX)];
+    let mut allowed = vec![sde.min(tar::USTAR_MAX)];
     if backend == Backend::Hatchling {
-        allowed.push(HATCHLING_DEFAULT_TIME);
+        allowed.push(Backend::HATCHLING_TIME);
     }
     if backend == Backend::Flit {
         // flit-core adds the PKG-INFO it generates as a bare `TarInfo`, whose mtime is 0
@@ -478,17 +373,17 @@ pub(crate) mod tests {
 
     /// Builds a `.tar.gz` with the `tar` and `flate2` crates, independently of hermit's writer.
     pub(crate) fn build(specs: &[Spec<'_>], gz_time: u32, gz_name: Option<&str>) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
+        let mut b = ::tar::Builder::new(Vec::new());
         for s in specs {
             if let Some(t) = s.pax_mtime {
                 b.append_pax_extensions([("mtime", t.as_bytes())]).unwrap();
             }
-            let mut h = tar::Header::new_ustar();
+            let mut h = ::tar::Header::new_ustar();
             h.set_path(s.path).unwrap();
             h.set_entry_type(if s.dir {
-                tar::EntryType::Directory
+                ::tar::EntryType::Directory
             } else {
-                tar::EntryType::Regular
+                ::tar::EntryType::Regular
             });
             h.set_size(s.data.len() as u64);
             h.set_mode(s.mode);
@@ -716,9 +611,9 @@ pub(crate) mod tests {
 
     #[test]
     fn links_and_stray_top_levels_are_errors() {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::Symlink);
+        let mut b = ::tar::Builder::new(Vec::new());
+        let mut h = ::tar::Header::new_ustar();
+        h.set_entry_type(::tar::EntryType::Symlink);
         h.set_size(0);
         h.set_cksum();
         b.append_link(&mut h, "pkg-1.0/link", "target").unwrap();
@@ -735,14 +630,6 @@ pub(crate) mod tests {
                 .contains("outside the single top-level directory `a-1/`"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn pax_record_length_counts_itself() {
-        assert_eq!(pax_record("path", "abc"), "12 path=abc\n");
-        let r = pax_record("path", &"x".repeat(91));
-        assert_eq!(r.len(), 101);
-        assert!(r.starts_with("101 path="));
     }
 
     /// Guards the compressed bytes: a change in flate2, miniz_oxide or hermit's tar writer

@@ -2,12 +2,12 @@
 //! last and `RECORD` last of all, one DOS time, modes 0644/0755 with `S_IFREG`, no directory
 //! entries, no extra fields, RECORD recomputed after checking every old hash).
 
-use super::{
-    Backend, FLIT_DEFAULT_TIME, Findings, HATCHLING_DEFAULT_TIME, NormalizeError, Outcome, Policy,
-};
+use std::collections::BTreeMap;
+
+use super::{Backend, Findings, NormalizeError, Outcome, Policy};
+use crate::archive::record::{self, Row, Unhashed};
 use crate::archive::time::{dos, show_dos};
 use crate::archive::zip::{self as zipfmt, Archive, NewEntry, SYSTEM_UNIX};
-use crate::record::digest::Sha256;
 
 const S_IFMT: u32 = 0o170000;
 const S_IFREG: u32 = 0o100000;
@@ -21,10 +21,10 @@ pub(crate) struct WheelMember {
 
 /// Parses and inflates every member, checking sizes and CRCs.
 pub(crate) fn read_wheel(raw: &[u8]) -> Result<(Archive, Vec<WheelMember>), NormalizeError> {
-    let archive = zipfmt::parse(raw).map_err(NormalizeError::Zip)?;
+    let archive = zipfmt::parse(raw)?;
     let mut members = Vec::with_capacity(archive.entries.len());
     for entry in &archive.entries {
-        let data = zipfmt::read(raw, entry).map_err(NormalizeError::Zip)?;
+        let data = zipfmt::read(raw, entry)?;
         members.push(WheelMember {
             entry: entry.clone(),
             data,
@@ -54,14 +54,7 @@ fn order_key<'a>(name: &'a str, dist_info: &str) -> (u8, &'a str) {
 }
 
 fn check_name(name: &str) -> Result<(), NormalizeError> {
-    let bad = name.starts_with('/')
-        || name.contains('\\')
-        || name.contains('\0')
-        || name
-            .trim_end_matches('/')
-            .split('/')
-            .any(|p| p.is_empty() || p == "." || p == "..");
-    if bad {
+    if !zipfmt::is_safe_name(name) {
         return Err(NormalizeError::Wheel(format!(
             "member `{name}` has an unsafe path"
         )));
@@ -89,103 +82,6 @@ fn dist_info_dir(members: &[WheelMember]) -> Result<String, NormalizeError> {
     }
 }
 
-/// `sha256=` + urlsafe base64 without padding, as RECORD spells a digest.
-fn record_hash(data: &[u8]) -> String {
-    format!("sha256={}", Sha256::of(data).urlsafe_b64())
-}
-
-/// Splits one CSV line the way Python's `csv` module reads RECORD.
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => fields.push(std::mem::take(&mut field)),
-            (_, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(format!("unterminated quote in `{line}`"));
-    }
-    fields.push(field);
-    Ok(fields)
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-/// Checks the old RECORD against the members: every file listed, every hash and size right.
-fn verify_record(
-    members: &[WheelMember],
-    record_name: &str,
-    record: &[u8],
-) -> Result<(), NormalizeError> {
-    let text = std::str::from_utf8(record)
-        .map_err(|_| NormalizeError::Wheel(format!("`{record_name}` is not UTF-8")))?;
-    let files: std::collections::BTreeMap<&str, &[u8]> = members
-        .iter()
-        .filter(|m| !m.entry.is_dir())
-        .map(|m| (m.entry.name.as_str(), m.data.as_slice()))
-        .collect();
-    let mut listed = std::collections::BTreeSet::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
-        let bad =
-            |why: String| NormalizeError::Wheel(format!("`{record_name}` line {}: {why}", i + 1));
-        let fields = csv_fields(line).map_err(bad)?;
-        let [path, hash, size] = fields.as_slice() else {
-            return Err(bad(format!("want 3 fields, found {}", fields.len())));
-        };
-        let Some(data) = files.get(path.as_str()) else {
-            return Err(bad(format!(
-                "lists `{path}`, which the wheel does not contain"
-            )));
-        };
-        listed.insert(path.clone());
-        if !hash.is_empty() {
-            let Some(want) = hash.strip_prefix("sha256=") else {
-                return Err(bad(format!(
-                    "`{hash}` is not a sha256 hash; hermit checks sha256 only"
-                )));
-            };
-            let got = record_hash(data);
-            if got["sha256=".len()..] != *want {
-                return Err(NormalizeError::RecordMismatch {
-                    member: path.clone(),
-                    detail: format!("RECORD says sha256={want}, content is {got}"),
-                });
-            }
-        }
-        if !size.is_empty() && size.parse::<usize>().ok() != Some(data.len()) {
-            return Err(NormalizeError::RecordMismatch {
-                member: path.clone(),
-                detail: format!("RECORD says {size} bytes, content is {}", data.len()),
-            });
-        }
-    }
-    if let Some(missing) = files
-        .keys()
-        .find(|f| **f != record_name && !listed.contains(**f))
-    {
-        return Err(NormalizeError::Wheel(format!(
-            "member `{missing}` is not listed in `{record_name}`"
-        )));
-    }
-    Ok(())
-}
-
 /// The canonical members of a wheel (RECORD recomputed), after checking the old RECORD.
 pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember>, NormalizeError> {
     let dist_info = check(members)?;
@@ -211,7 +107,12 @@ fn check(members: &[WheelMember]) -> Result<String, NormalizeError> {
         .iter()
         .find(|m| m.entry.name == record_name)
         .ok_or_else(|| NormalizeError::Wheel(format!("no `{record_name}`")))?;
-    verify_record(members, &record_name, &record.data)?;
+    let files: BTreeMap<&str, &[u8]> = members
+        .iter()
+        .filter(|m| !m.entry.is_dir())
+        .map(|m| (m.entry.name.as_str(), m.data.as_slice()))
+        .collect();
+    record::verify(&record_name, &record.data, &files, Unhashed::Allowed)?;
     Ok(dist_info)
 }
 
@@ -221,30 +122,24 @@ fn rewrite(members: &[WheelMember], dist_info: &str) -> Vec<CanonMember> {
     let mut out: Vec<CanonMember> = members
         .iter()
         .filter(|m| !m.entry.is_dir() && m.entry.name != record_name)
-        .map(|m| {
-            let exec = m.entry.system() == SYSTEM_UNIX && m.entry.unix_mode() & 0o111 != 0;
-            CanonMember {
-                name: m.entry.name.clone(),
-                mode: S_IFREG | if exec { 0o755 } else { 0o644 },
-                data: m.data.clone(),
-            }
+        .map(|m| CanonMember {
+            name: m.entry.name.clone(),
+            mode: S_IFREG
+                | if m.entry.is_executable() {
+                    0o755
+                } else {
+                    0o644
+                },
+            data: m.data.clone(),
         })
         .collect();
     out.sort_by(|a, b| order_key(&a.name, dist_info).cmp(&order_key(&b.name, dist_info)));
-    let mut lines = String::new();
-    for m in &out {
-        lines.push_str(&format!(
-            "{},{},{}\n",
-            csv_field(&m.name),
-            record_hash(&m.data),
-            m.data.len()
-        ));
-    }
-    lines.push_str(&format!("{},,\n", csv_field(&record_name)));
+    let mut rows: Vec<Row> = out.iter().map(|m| Row::of(&m.name, &m.data)).collect();
+    rows.push(Row::unhashed(&record_name));
     out.push(CanonMember {
         name: record_name,
         mode: S_IFREG | 0o644,
-        data: lines.into_bytes(),
+        data: record::write(&rows).into_bytes(),
     });
     out
 }
@@ -260,7 +155,7 @@ pub(crate) fn write(members: &[CanonMember], sde: u64) -> Result<Vec<u8>, Normal
             data: &m.data,
         })
         .collect();
-    zipfmt::write(&entries, date, time).map_err(NormalizeError::Wheel)
+    zipfmt::write(&entries, date, time).map_err(NormalizeError::ZipWrite)
 }
 
 /// What in the archive came from the build environment; empty when it is clean.
@@ -273,11 +168,7 @@ fn judge(
     backend: Backend,
 ) -> Findings {
     let mut allowed = vec![dos(sde)];
-    match backend {
-        Backend::Hatchling => allowed.push(dos(HATCHLING_DEFAULT_TIME)),
-        Backend::Flit => allowed.push(dos(FLIT_DEFAULT_TIME)),
-        Backend::Setuptools | Backend::Other => {}
-    }
+    allowed.extend(backend.unset_wheel_time().map(dos));
     let (want_date, want_time) = dos(sde);
     let mut f = Findings::default();
     if !archive.comment.is_empty() {
@@ -413,7 +304,9 @@ pub(crate) mod tests {
     use zip::{CompressionMethod, DateTime, ZipWriter};
 
     use super::*;
+    use crate::archive::record::hash as record_hash;
     use crate::normalize::Action;
+    use crate::record::digest::Sha256;
 
     pub(crate) const SDE: u64 = 1_700_000_000;
 
@@ -557,17 +450,17 @@ pub(crate) mod tests {
     fn hatchling_default_time_is_clean_only_for_hatchling() {
         // Built with SOURCE_DATE_EPOCH unset, as the tuf 5.1.0 release was.
         let files = [Spec {
-            time: HATCHLING_DEFAULT_TIME,
+            time: Backend::HATCHLING_TIME,
             ..spec("a.py", b"")
         }];
         let record = record_for("a-1.dist-info", &files.iter().collect::<Vec<_>>());
         let raw = build(&[
             Spec {
-                time: HATCHLING_DEFAULT_TIME,
+                time: Backend::HATCHLING_TIME,
                 ..spec("a.py", b"")
             },
             Spec {
-                time: HATCHLING_DEFAULT_TIME,
+                time: Backend::HATCHLING_TIME,
                 ..spec("a-1.dist-info/RECORD", Box::leak(record.into_boxed_slice()))
             },
         ]);
@@ -730,16 +623,6 @@ pub(crate) mod tests {
         ));
         let out = normalize(&build(&raw_specs), SDE, Backend::Other, Policy::Always).unwrap();
         assert_eq!(names(&out.bytes), ["pkg/a.py", "pkg-1.dist-info/RECORD"]);
-    }
-
-    #[test]
-    fn csv_round_trips_awkward_names() {
-        assert_eq!(
-            csv_fields("\"a,\"\"b\",sha256=x,3").unwrap(),
-            ["a,\"b", "sha256=x", "3"]
-        );
-        assert_eq!(csv_field("a,\"b"), "\"a,\"\"b\"");
-        assert_eq!(csv_field("plain/path.py"), "plain/path.py");
     }
 
     /// Guards the compressed bytes: a change in flate2, miniz_oxide or hermit's zip writer

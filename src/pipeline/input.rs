@@ -61,11 +61,10 @@ impl BuildInput {
             path: path.to_owned(),
             source,
         })?;
-        let facts =
-            crate::source::sdist::inspect(&bytes).map_err(|message| BuildError::Setting {
-                path: path.to_owned(),
-                message,
-            })?;
+        let facts = crate::source::sdist::inspect(&bytes).map_err(|e| BuildError::Setting {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         let settings_path = path.with_file_name(format!("{name}!/pyproject.toml"));
         let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
         Ok(BuildInput {

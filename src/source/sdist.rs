@@ -2,7 +2,8 @@
 //! `pyproject.toml` (which backend builds it, `[tool.hermit]`) and the newest member time, the
 //! default SOURCE_DATE_EPOCH when none is given (the sdist's own clock, not the machine's).
 
-use std::io::Read;
+use crate::archive::gzip::{self, GzipError};
+use crate::archive::tar::{self, TarError};
 
 #[derive(Debug)]
 pub struct Facts {
@@ -13,45 +14,55 @@ pub struct Facts {
     pub newest_mtime: Option<u64>,
 }
 
-/// Reads the sdist without unpacking it anywhere. Errors are one-line messages.
-pub fn inspect(bytes: &[u8]) -> Result<Facts, String> {
-    let gz = flate2::read::GzDecoder::new(bytes);
-    let mut archive = tar::Archive::new(gz);
+/// What is wrong with a given sdist; the caller names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SdistError {
+    #[error("not a gzip-compressed tar archive: {0}")]
+    Gzip(#[from] GzipError),
+    #[error("not a readable tar archive: {0}")]
+    Tar(#[from] TarError),
+    #[error("member `{0}` has an unsafe path")]
+    UnsafePath(String),
+    #[error("holds more than one top-level directory (`{first}`, `{second}`)")]
+    TwoTops { first: String, second: String },
+    #[error("`{0}` is not UTF-8")]
+    PyprojectNotUtf8(String),
+    #[error("is empty")]
+    Empty,
+}
+
+/// Reads the sdist without unpacking it anywhere.
+pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
+    let (tar_bytes, _) = gzip::decode(bytes)?;
     let mut top: Option<String> = None;
     let mut pyproject = None;
     let mut newest: Option<u64> = None;
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("not a gzip-compressed tar archive: {e}"))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("unreadable member: {e}"))?;
-        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = path.trim_start_matches("./").to_owned();
-        let first = path.split('/').next().unwrap_or("").to_owned();
-        if first.is_empty() || first == ".." || path.split('/').any(|c| c == "..") {
-            return Err(format!("member `{path}` has an unsafe path"));
+    for m in tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT)? {
+        let path = m.path.trim_start_matches("./");
+        let first = path.split('/').next().unwrap_or("");
+        if first.is_empty() {
+            return Err(SdistError::UnsafePath(m.path));
         }
         match &top {
-            None => top = Some(first.clone()),
-            Some(t) if *t != first => {
-                return Err(format!(
-                    "holds more than one top-level directory (`{t}`, `{first}`)"
-                ));
+            None => top = Some(first.to_owned()),
+            Some(t) if t != first => {
+                return Err(SdistError::TwoTops {
+                    first: t.clone(),
+                    second: first.to_owned(),
+                });
             }
             _ => {}
         }
-        if let Ok(t) = entry.header().mtime() {
+        if let Ok(t) = m.mtime() {
             newest = Some(newest.map_or(t, |n| n.max(t)));
         }
         if path == format!("{first}/pyproject.toml") {
-            let mut text = String::new();
-            entry
-                .read_to_string(&mut text)
-                .map_err(|e| format!("unreadable pyproject.toml: {e}"))?;
+            let text = String::from_utf8(m.data)
+                .map_err(|_| SdistError::PyprojectNotUtf8(path.to_owned()))?;
             pyproject = Some(text);
         }
     }
-    let top = top.ok_or_else(|| "is empty".to_owned())?;
+    let top = top.ok_or(SdistError::Empty)?;
     Ok(Facts {
         top,
         pyproject: pyproject.unwrap_or_default(),
@@ -92,7 +103,12 @@ mod tests {
     #[test]
     fn refuses_two_roots_and_junk() {
         let bytes = sdist(&[("a-1/x", ""), ("b-1/y", "")], 0);
-        assert!(inspect(&bytes).unwrap_err().contains("more than one"));
+        assert!(
+            inspect(&bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("more than one")
+        );
         assert!(inspect(b"junk").is_err());
     }
 }

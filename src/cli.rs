@@ -100,7 +100,7 @@ pub struct BuildArgs {
     /// image`, then the built-in image (built from its recipe the first time, no registry
     /// needed).
     #[arg(long, value_name = "REF")]
-    pub image: Option<String>,
+    pub image: Option<crate::image::ImageRef>,
     /// Hash-locked build requirements (hermit's .lock or pip's --hash format)
     ///
     /// Default: `[tool.hermit] lockfile`, then the built-in lock covering setuptools, wheel,
@@ -118,8 +118,8 @@ pub struct BuildArgs {
     /// Keep the backend's bytes when already reproducible (auto), always rewrite, or never
     ///
     /// Default: `[tool.hermit] normalize`, then auto.
-    #[arg(long, value_name = "POLICY", value_parser = ["auto", "always", "never"])]
-    pub normalize: Option<String>,
+    #[arg(long, value_name = "POLICY")]
+    pub normalize: Option<crate::normalize::Policy>,
     /// Also write hermit-provenance.intoto.json: an in-toto Statement with a SLSA v1
     /// provenance predicate naming the artifacts, the source, the images and the lock
     #[arg(long)]
@@ -142,7 +142,7 @@ pub struct VerifyArgs {
     /// Builds as a release is usually made (`python -m build`: the sdist, then the wheel from
     /// it, raw backend bytes), with the SOURCE_DATE_EPOCH read off the released wheel.
     #[arg(long, value_name = "NAME==VERSION", conflicts_with_all = ["manifest", "source"])]
-    pub index: Option<String>,
+    pub index: Option<crate::index::release::ReleaseSpec>,
     /// With --index: the checkout of the release, normally at its tag
     #[arg(long, value_hint = ValueHint::DirPath, default_value = ".", requires = "index")]
     pub project: PathBuf,
@@ -200,7 +200,7 @@ pub struct LockArgs {
     pub upgrade: bool,
     /// Python version of the build image the lock is for
     #[arg(long, default_value = "3.13")]
-    pub python: String,
+    pub python: crate::lock::target::PythonVersion,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }
@@ -213,7 +213,7 @@ pub struct RebuildArgs {
         required_unless_present = "requirement_file",
         conflicts_with = "requirement_file"
     )]
-    pub release: Option<String>,
+    pub release: Option<crate::index::release::ReleaseSpec>,
     /// Rebuild every release listed in FILE (one NAME==VERSION a line, `#` comments) and print
     /// a summary table; one failing does not stop the rest
     #[arg(short = 'r', long, value_name = "FILE", value_hint = ValueHint::FilePath)]

@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "022082a64ee085a9af2318ca5f9edc16831f8e509c3b096f3ce683ddabf98705",
+            "40f5c1b240219ffb5dcf197a0fbd840de66d0d850362044e52ff9fead526d7eb",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

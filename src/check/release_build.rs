@@ -49,8 +49,8 @@ pub fn guess_sde(
 
 /// The sdist's newest member time, for a release without a wheel; hatchling's fixed default
 /// means it was built without one.
-fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, String> {
-    let facts = crate::source::sdist::inspect(bytes).map_err(|e| e.to_string())?;
+fn sdist_sde(bytes: &[u8]) -> Result<SdeGuess, crate::source::sdist::SdistError> {
+    let facts = crate::source::sdist::inspect(bytes)?;
     Ok(match facts.newest_mtime {
         Some(Backend::HATCHLING_TIME) | None => SdeGuess::Unset {
             why: "the sdist's members carry no build time".into(),

@@ -154,13 +154,17 @@ pub async fn verify(
             lock.label, manifest.requirements.lockfile_sha256
         ));
     }
-    let image = manifest.image.reference.clone().or_else(|| {
-        manifest
+    let image = match &manifest.image.reference {
+        Some(text) => Some(text.parse::<crate::image::ImageRef>()?),
+        None => manifest
             .image
             .recipe
             .is_none()
-            .then(|| manifest.image.id.to_string())
-    });
+            .then(|| crate::image::ImageRef {
+                name: None,
+                digest: manifest.image.id.digest(),
+            }),
+    };
     if image.is_none() {
         let pinned = crate::image::default_recipe_pinned_id();
         if pinned != manifest.image.id {
@@ -241,6 +245,8 @@ pub async fn verify(
 pub enum VerifyError {
     #[error(transparent)]
     Manifest(#[from] crate::record::manifest::ManifestError),
+    #[error("the manifest's image reference: {0}")]
+    Image(#[from] crate::image::reference::RefError),
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     #[error(transparent)]

@@ -127,6 +127,8 @@ impl IndexVerdict {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexVerifyError {
+    #[error("[tool.hermit] image: {0}")]
+    Image(#[from] crate::image::reference::RefError),
     #[error(transparent)]
     Endpoint(#[from] crate::index::endpoints::EndpointError),
     #[error(transparent)]
@@ -254,7 +256,7 @@ pub async fn verify_index(
         janitor,
         &PrepareOptions {
             lock: &lock,
-            image: config.hermit.image.clone(),
+            image: config.hermit.image.as_deref().map(str::parse).transpose()?,
             settings_path: settings_path.clone(),
             index_url: opts.index_url.clone(),
             debian_mirror: opts.debian_mirror.clone(),

@@ -34,12 +34,7 @@ pub async fn run(args: BuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
 }
 
 pub fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
-    let normalize = args
-        .normalize
-        .as_deref()
-        .map(|s| s.parse())
-        .transpose()
-        .map_err(|_| Failure::usage(anyhow::anyhow!("--normalize takes auto, always or never")))?;
+    let normalize = args.normalize;
     // A project's dist/ goes inside the project; building from an sdist file writes beside
     // where the user is.
     let out = if args.out.is_absolute() || args.path.is_file() {

@@ -17,7 +17,7 @@ pub async fn run(args: LockArgs, reporter: &Reporter) -> Result<u8, Failure> {
         project: args.project,
         output: args.output,
         index_url: args.endpoints.index_url,
-        python: args.python,
+        python: args.python.to_string(),
         upgrade: args.upgrade,
     };
     lock_command(opts, reporter)

@@ -44,8 +44,12 @@ async fn one(opts: &RebuildOptions, reporter: &Reporter) -> Result<RebuildResult
     .await
 }
 
-async fn single(args: &RebuildArgs, release: &str, reporter: &Reporter) -> Result<u8, Failure> {
-    let spec: ReleaseSpec = release.parse().map_err(Failure::usage)?;
+async fn single(
+    args: &RebuildArgs,
+    spec: &ReleaseSpec,
+    reporter: &Reporter,
+) -> Result<u8, Failure> {
+    let spec = spec.clone();
     let out = args
         .out
         .clone()

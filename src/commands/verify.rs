@@ -31,6 +31,7 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
             .map_err(|e| match e {
                 VerifyError::Build(b) => super::build::failure(b),
                 VerifyError::Manifest(_)
+                | VerifyError::Image(_)
                 | VerifyError::ReadSdist { .. }
                 | VerifyError::BadSdist { .. } => Failure::usage(e),
                 other => Failure::failed(other),
@@ -54,8 +55,12 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
 }
 
 /// `hermit verify --index NAME==VERSION`.
-async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
-    let spec = spec.parse().map_err(Failure::usage)?;
+async fn run_index(
+    spec: &crate::index::release::ReleaseSpec,
+    args: &VerifyArgs,
+    reporter: &Reporter,
+) -> Result<u8, Failure> {
+    let spec = spec.clone();
     let opts = IndexVerifyOptions {
         spec,
         project: args.project.clone(),
@@ -79,6 +84,7 @@ async fn run_index(spec: &str, args: &VerifyArgs, reporter: &Reporter) -> Result
                 | IndexVerifyError::NoRelease { .. }
                 | IndexVerifyError::Source(_)
                 | IndexVerifyError::Config(_)
+                | IndexVerifyError::Image(_)
                 | IndexVerifyError::ReadConstraint { .. }
                 | IndexVerifyError::BadConstraint { .. } => Failure::usage(e),
                 other => Failure::failed(other),

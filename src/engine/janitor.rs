@@ -26,6 +26,16 @@ pub const RUN_LABEL: &str = "org.hermit.run";
 /// The label that names the process that owns a resource: `BOOT_ID/PID/START_TIME`.
 pub const OWNER_LABEL: &str = "org.hermit.owner";
 
+/// A container or volume the engine would not remove.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} {name}: {source}")]
+pub struct CleanupError {
+    pub kind: &'static str,
+    pub name: String,
+    #[source]
+    pub source: bollard::errors::Error,
+}
+
 /// Remembers what one run created and removes it.
 pub struct Janitor {
     run_id: String,
@@ -77,7 +87,7 @@ impl Janitor {
     /// engine after the first pass (dropping the client's future does not cancel the engine's
     /// work), so when a registered name is unknown to the engine, passes repeat for about a
     /// second to catch the creation landing late.
-    pub async fn sweep(&self, docker: &Docker) -> Vec<String> {
+    pub async fn sweep(&self, docker: &Docker) -> Vec<CleanupError> {
         let mut problems = Vec::new();
         let mut in_flight = false;
         for pass in 0.. {
@@ -97,7 +107,11 @@ impl Janitor {
 
     /// One pass: how many registered names the engine did not know, and what it could not
     /// remove. Containers go first: a volume in use cannot be removed.
-    async fn sweep_once(&self, docker: &Docker, include_registered: bool) -> (usize, Vec<String>) {
+    async fn sweep_once(
+        &self,
+        docker: &Docker,
+        include_registered: bool,
+    ) -> (usize, Vec<CleanupError>) {
         let mut missing = 0;
         let mut problems = Vec::new();
         let label = format!("{RUN_LABEL}={}", self.run_id);
@@ -159,7 +173,7 @@ impl Janitor {
 
 /// Removes a container and its anonymous volumes; `Ok(false)` when the engine has no such
 /// container.
-async fn remove_container(docker: &Docker, name: &str) -> Result<bool, String> {
+async fn remove_container(docker: &Docker, name: &str) -> Result<bool, CleanupError> {
     let opts = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
@@ -169,19 +183,27 @@ async fn remove_container(docker: &Docker, name: &str) -> Result<bool, String> {
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(false),
-        Err(e) => Err(format!("container {name}: {e}")),
+        Err(source) => Err(CleanupError {
+            kind: "container",
+            name: name.to_owned(),
+            source,
+        }),
     }
 }
 
 /// Removes a volume; `Ok(false)` when the engine has no such volume.
-async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, String> {
+async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, CleanupError> {
     let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
     match docker.remove_volume(name, Some(opts)).await {
         Ok(()) => Ok(true),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(false),
-        Err(e) => Err(format!("volume {name}: {e}")),
+        Err(source) => Err(CleanupError {
+            kind: "volume",
+            name: name.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -297,7 +319,7 @@ pub async fn stale(docker: &Docker, local_engine: bool) -> Vec<(&'static str, St
 }
 
 /// Removes what [`stale`] finds; returns what was removed and what could not be.
-pub async fn sweep_stale(docker: &Docker, local_engine: bool) -> (usize, Vec<String>) {
+pub async fn sweep_stale(docker: &Docker, local_engine: bool) -> (usize, Vec<CleanupError>) {
     let mut removed = 0;
     let mut problems = Vec::new();
     // Containers first: a volume in use cannot be removed.

@@ -10,6 +10,42 @@ use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder};
 /// glibc minor version of the default image (Debian trixie ships glibc 2.41).
 pub const DEFAULT_GLIBC_MINOR: u32 = 41;
 
+/// A CPython `MAJOR.MINOR` such as `3.13`: parsed at the edge, so a lock is never made for
+/// `3.x`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonVersion(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a Python version; give MAJOR.MINOR, e.g. 3.13")]
+pub struct BadPythonVersion(String);
+
+impl std::str::FromStr for PythonVersion {
+    type Err = BadPythonVersion;
+    fn from_str(s: &str) -> Result<Self, BadPythonVersion> {
+        let parts: Vec<&str> = s.split('.').collect();
+        let number =
+            |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit());
+        match parts.as_slice() {
+            [major, minor] if number(major) && number(minor) && *major == "3" => {
+                Ok(Self(s.to_owned()))
+            }
+            _ => Err(BadPythonVersion(s.to_owned())),
+        }
+    }
+}
+
+impl PythonVersion {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PythonVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// `major.minor`, e.g. `3.13`.
@@ -205,6 +241,14 @@ pub fn is_wheel(filename: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_versions_are_major_minor() {
+        assert_eq!("3.13".parse::<PythonVersion>().unwrap().as_str(), "3.13");
+        for bad in ["3.x", "3", "3.13.1", "", "4.0", "3.", ".13", "3.1234"] {
+            assert!(bad.parse::<PythonVersion>().is_err(), "{bad}");
+        }
+    }
     use std::str::FromStr;
 
     #[test]

@@ -21,7 +21,7 @@ pub use crate::archive::zip::DEFLATE_LEVEL;
 use crate::archive::zip::ZipError;
 
 /// `[tool.hermit] normalize`: what to do with each artifact the backend produced.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Keep clean artifacts byte for byte, rewrite the rest.

@@ -40,7 +40,7 @@ pub const BUILD_USER: &str = "1000:1000";
 pub struct BuildOptions {
     pub project: PathBuf,
     pub out: PathBuf,
-    pub image: Option<String>,
+    pub image: Option<ImageRef>,
     pub lockfile: Option<PathBuf>,
     pub source_date_epoch: Option<u64>,
     pub allow_dirty: bool,
@@ -172,7 +172,6 @@ pub async fn build(
     opts: &BuildOptions,
     reporter: &Reporter,
 ) -> Result<BuildResult, BuildError> {
-    check_flags(opts)?;
     let input = BuildInput::read(opts)?;
     let settings = Settings::resolve(opts, &input)?;
     let prepare_opts = PrepareOptions {
@@ -195,17 +194,6 @@ pub async fn build(
     let manifest = record::manifest(&input, &settings, prepared, session.commands(), &built);
     let written = record::write_dist(&opts.out, built, &manifest, opts.provenance)?;
     Ok(BuildResult { manifest, written })
-}
-
-/// Flags first: a typo there is reported before anything is read or run.
-fn check_flags(opts: &BuildOptions) -> Result<(), BuildError> {
-    if let Some(text) = &opts.image {
-        text.parse::<ImageRef>().map_err(|e| BuildError::Flag {
-            flag: "--image",
-            message: e.to_string(),
-        })?;
-    }
-    Ok(())
 }
 
 /// The sdist (unless one was given), then the wheel from it, each normalized.

@@ -28,7 +28,7 @@ pub struct Prepared {
 /// The inputs `prepare` needs, apart from the engine.
 pub struct PrepareOptions<'a> {
     pub lock: &'a LockChoice,
-    pub image: Option<String>,
+    pub image: Option<ImageRef>,
     /// Where a bad `--image` or `[tool.hermit] image` is reported.
     pub settings_path: PathBuf,
     pub index_url: Option<String>,
@@ -122,21 +122,15 @@ async fn base_image(
     reporter: &Reporter,
 ) -> Result<BaseImage, BuildError> {
     match &opts.image {
-        Some(text) => {
-            let reference: ImageRef =
-                text.parse()
-                    .map_err(|e: image::reference::RefError| BuildError::Setting {
-                        path: opts.settings_path.clone(),
-                        message: e.to_string(),
-                    })?;
-            let id = image::resolve(docker, &reference)
+        Some(reference) => {
+            let id = image::resolve(docker, reference)
                 .await
                 .map_err(image::ImageError::from)?;
             let python = image::probe_python(docker, janitor, &id).await?;
             Ok(BaseImage {
                 id,
                 python,
-                reference: reference.name.as_ref().map(|_| text.clone()),
+                reference: reference.name.as_ref().map(|_| reference.to_string()),
                 recipe: None,
                 recipe_lock_sha256: None,
             })

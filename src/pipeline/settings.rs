@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::sandbox::Limits;
+use crate::image::ImageRef;
+use crate::image::reference::RefError;
 use crate::lock;
 use crate::normalize::Policy;
 use crate::record::manifest::SdeSource;
@@ -23,7 +25,7 @@ pub struct Settings {
     pub limits: Limits,
     pub lock: LockChoice,
     /// `--image`, else `[tool.hermit] image`; the built-in image when neither.
-    pub image: Option<String>,
+    pub image: Option<ImageRef>,
 }
 
 impl Settings {
@@ -45,7 +47,16 @@ impl Settings {
             env,
             limits: limits(config),
             lock,
-            image: opts.image.clone().or_else(|| config.hermit.image.clone()),
+            image: match (&opts.image, &config.hermit.image) {
+                (Some(flag), _) => Some(flag.clone()),
+                (None, Some(text)) => {
+                    Some(text.parse().map_err(|e: RefError| BuildError::Setting {
+                        path: input.settings_path.clone(),
+                        message: format!("[tool.hermit] image: {e}"),
+                    })?)
+                }
+                (None, None) => None,
+            },
         })
     }
 }

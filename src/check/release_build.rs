@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use crate::index::release::{self, ReleaseError, SdeGuess};
 use crate::index::simple::IndexClient;
-use crate::lock::resolve::{ResolveError, resolve_with};
+use crate::lock::resolve::{ResolveError, resolve_constrained};
 use crate::lock::target::Target;
 use crate::normalize::Backend;
 use crate::output::Reporter;
@@ -111,7 +111,7 @@ pub async fn lock_as_of(
     ));
     let target = Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
     let none = BTreeMap::new();
-    let as_of = resolve_with(&backend, &target, index, &none, cutoff, reporter)
+    let as_of = resolve_constrained(&backend, &[], &target, index, &none, cutoff, reporter)
         .await
         .map_err(resolve_error)?;
     // Exact pins only (they already cover the backend's extras and markers): the resolver
@@ -123,7 +123,7 @@ pub async fn lock_as_of(
         .collect();
     with_frontend.push(FRONTEND.to_owned());
     let parsed = parse_requirements(&with_frontend, sdist_name)?;
-    let mut lock = resolve_with(&parsed, &target, index, &none, None, reporter)
+    let mut lock = resolve_constrained(&parsed, &[], &target, index, &none, None, reporter)
         .await
         .map_err(resolve_error)?;
     let mut inputs = requirements.to_vec();

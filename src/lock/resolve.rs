@@ -140,34 +140,23 @@ pub async fn resolve_with_preferences(
     preferences: &BTreeMap<PackageName, String>,
     reporter: &Reporter,
 ) -> Result<Lock, ResolveError> {
-    resolve_with(requirements, target, index, preferences, None, reporter).await
-}
-
-/// Like [`resolve_with_preferences`], seeing the index as it stood at `exclude_newer` (RFC 3339):
-/// files whose PEP 700 `upload-time` is later are ignored. An index that gives no upload times
-/// (PEP 503 HTML) cannot be cut off; its files are all seen.
-pub async fn resolve_with(
-    requirements: &[Requirement],
-    target: &Target,
-    index: &IndexClient,
-    preferences: &BTreeMap<PackageName, String>,
-    exclude_newer: Option<&str>,
-    reporter: &Reporter,
-) -> Result<Lock, ResolveError> {
     resolve_constrained(
         requirements,
         &[],
         target,
         index,
         preferences,
-        exclude_newer,
+        None,
         reporter,
     )
     .await
 }
 
-/// Like [`resolve_with`], with `constraints` bounding the version of every package they name
-/// that the resolution pulls in (a package only a constraint names is not locked).
+/// Like [`resolve_with_preferences`], with `constraints` bounding the version of every package
+/// they name that the resolution pulls in (a package only a constraint names is not locked),
+/// and the index seen as it stood at `exclude_newer` (RFC 3339): files whose PEP 700
+/// `upload-time` is later are ignored. An index that gives no upload times (PEP 503 HTML)
+/// cannot be cut off; its files are all seen.
 pub async fn resolve_constrained(
     requirements: &[Requirement],
     constraints: &[Requirement],

@@ -55,8 +55,9 @@ pub(super) async fn choose_lock(
         path.display()
     ));
     let target = crate::lock::Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
-    let lock = crate::lock::resolve::resolve_with(
+    let lock = crate::lock::resolve::resolve_constrained(
         &requirements,
+        &[],
         &target,
         index,
         &preferences,

@@ -101,12 +101,23 @@ pub struct BuildArgs {
     /// needed).
     #[arg(long, value_name = "REF")]
     pub image: Option<crate::image::ImageRef>,
-    /// Hash-locked build requirements (hermit's .lock or pip's --hash format)
+    /// Hash-locked build requirements to use as they are (hermit's, pip's --hash or PEP 751)
     ///
-    /// Default: `[tool.hermit] lockfile`, then the built-in lock covering setuptools, wheel,
-    /// hatchling, flit-core, poetry-core, pdm-backend, setuptools-scm and hatch-vcs.
+    /// Default: `[tool.hermit] lockfile`, then the project's own `hermit.lock`, made on the
+    /// first build (resolved from build-system.requires, the frontend and what the backend's
+    /// hooks ask for) and kept up to date as pyproject.toml changes; a project without one
+    /// whose requirements the built-in lock satisfies builds with that, offline.
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lockfile: Option<PathBuf>,
+    /// Use hermit.lock exactly as committed: never write it, fail (exit 2) naming each
+    /// requirement it does not satisfy. For CI, as with cargo and uv.
+    #[arg(long)]
+    pub locked: bool,
+    /// Constraints for the lock, in pip's PIP_CONSTRAINT sense: pins that bound a package's
+    /// version when the build needs it and install nothing by themselves (e.g. a project's
+    /// requirements/build.txt). Default: `[tool.hermit] constraint`.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub constraint: Option<PathBuf>,
     /// Timestamp for everything the build writes (seconds since 1970)
     ///
     /// Default: the SOURCE_DATE_EPOCH environment variable, then the HEAD commit's time.
@@ -189,15 +200,23 @@ pub struct LockArgs {
     /// Read requirements from a file, one per line (repeatable)
     #[arg(short = 'r', long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub requirement_file: Vec<PathBuf>,
-    /// Lock a project's `build-system.requires`
-    #[arg(long, value_hint = ValueHint::DirPath)]
+    /// The project to lock (default: the current directory); its lock is DIR/hermit.lock
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub project: Option<PathBuf>,
-    /// The lockfile to write (also read, to keep its versions unless --upgrade)
+    /// The lockfile to write (also read, to keep its versions unless --upgrade); needed with
+    /// requirements, default DIR/hermit.lock for a project
     #[arg(short, long, value_hint = ValueHint::FilePath)]
-    pub output: PathBuf,
-    /// Take the newest versions, ignoring those already in the output lock
-    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Take the newest versions, ignoring those already in the lock
+    #[arg(long, conflicts_with = "upgrade_package")]
     pub upgrade: bool,
+    /// Take the newest version of NAME (repeatable), keeping every other locked version
+    #[arg(long, value_name = "NAME")]
+    pub upgrade_package: Vec<String>,
+    /// Constraints in pip's PIP_CONSTRAINT sense (e.g. requirements/build.txt); default
+    /// `[tool.hermit] constraint`
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub constraint: Option<PathBuf>,
     /// Python version of the build image the lock is for
     #[arg(long, default_value = "3.13")]
     pub python: crate::lock::target::PythonVersion,

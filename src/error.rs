@@ -123,6 +123,7 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
         e.downcast_ref::<E>().and_then(Hint::hint)
     }
     try_as::<crate::pipeline::BuildError>(e)
+        .or_else(|| try_as::<crate::check::verify::VerifyError>(e))
         .or_else(|| try_as::<crate::lock::LockError>(e))
         .or_else(|| try_as::<crate::lock::fetch::FetchError>(e))
 }

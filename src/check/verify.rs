@@ -83,8 +83,11 @@ pub async fn verify(
         .parent()
         .map(Path::to_owned)
         .unwrap_or_else(|| PathBuf::from("."));
+    // The checkout the verifier stands in, when it holds a project; else the project the
+    // manifest's `dist/` sits in.
     let project = match &opts.source {
         Some(p) => p.clone(),
+        None if Path::new("pyproject.toml").is_file() => PathBuf::from("."),
         None => manifest_dir
             .canonicalize()
             .ok()
@@ -136,8 +139,9 @@ pub async fn verify(
         let config = crate::source::config::load(&project)?;
         (project, config)
     };
+    // A given sdist's lock was written beside its artifacts, so beside the manifest.
     let lock_base = if project.is_file() {
-        std::env::current_dir().unwrap_or_default()
+        manifest_dir.clone()
     } else {
         project.clone()
     };
@@ -183,6 +187,10 @@ pub async fn verify(
 
     let out = tempfile::tempdir().map_err(VerifyError::Temp)?;
     let build_opts = BuildOptions {
+        // The lock is the recorded one, given: nothing is locked anew or written.
+        locked: true,
+        constraint: None,
+        lock: Some(lock.clone()),
         project: project.clone(),
         out: out.path().to_owned(),
         image,
@@ -263,6 +271,19 @@ pub enum VerifyError {
     },
     #[error("`{path}`: {message}")]
     BadSdist { path: PathBuf, message: String },
+}
+
+impl crate::error::Hint for VerifyError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Source(crate::source::SourceError::NoPyproject(_))
+            | Self::Source(crate::source::SourceError::NotADirectory(_)) => Some(
+                "run it in the project's checkout, or name the checkout with `--source DIR`".into(),
+            ),
+            Self::Build(e) => crate::error::Hint::hint(e),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ pub fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         args.path.join(&args.out)
     };
     Ok(BuildOptions {
+        locked: args.locked,
+        lock: None,
+        constraint: args.constraint.clone(),
         project: args.path.clone(),
         out,
         image: args.image.clone(),

@@ -39,6 +39,8 @@ pub struct CleanupError {
 /// Remembers what one run created and removes it.
 pub struct Janitor {
     run_id: String,
+    /// How many sandboxes this run started: each gets names of its own.
+    sandboxes: std::sync::atomic::AtomicUsize,
     containers: Mutex<Vec<String>>,
     volumes: Mutex<Vec<String>>,
 }
@@ -52,6 +54,7 @@ impl Janitor {
     pub fn new(run_id: impl Into<String>) -> Self {
         Self {
             run_id: run_id.into(),
+            sandboxes: Default::default(),
             containers: Mutex::default(),
             volumes: Mutex::default(),
         }
@@ -59,6 +62,18 @@ impl Janitor {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The name for this run's next sandbox: `hermit-RUN` for the first (most runs have one),
+    /// `hermit-RUN-2` and so on after it.
+    pub fn next_sandbox_name(&self) -> String {
+        match self
+            .sandboxes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        {
+            0 => format!("hermit-{}", self.run_id),
+            n => format!("hermit-{}-{}", self.run_id, n + 1),
+        }
     }
 
     /// Labels for a resource this run creates.

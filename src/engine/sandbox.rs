@@ -130,7 +130,7 @@ impl<'a> Sandbox<'a> {
         spec: &Spec,
         input: Vec<u8>,
     ) -> Result<Sandbox<'a>, SandboxError> {
-        let run = janitor.run_id().to_owned();
+        let name = janitor.next_sandbox_name();
         let labels = janitor.labels();
         let mut mounts = Vec::new();
         let (uid, gid) = spec
@@ -151,7 +151,7 @@ impl<'a> Sandbox<'a> {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         for (role, target) in [("src", "/src"), ("out", "/out")] {
-            let volume = format!("hermit-{run}-{role}");
+            let volume = format!("{name}-{role}");
             janitor.add_volume(&volume);
             docker
                 .create_volume(VolumeCreateRequest {
@@ -190,7 +190,6 @@ impl<'a> Sandbox<'a> {
             mounts: Some(mounts),
             ..Default::default()
         };
-        let name = format!("hermit-{run}");
         janitor.add_container(&name);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),

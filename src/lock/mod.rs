@@ -5,7 +5,6 @@
 //! hermit's own TOML format (`lockfiles/*.lock`), from pip's `--hash` requirements format (what
 //! `pip-compile --generate-hashes` writes) or from PEP 751 `pylock.toml`.
 
-pub mod command;
 pub mod fetch;
 mod hermit_format;
 pub mod metadata;
@@ -24,7 +23,6 @@ use std::str::FromStr;
 use crate::index::simple::PackageName;
 use crate::record::digest::Sha256;
 
-pub use command::{LockOptions, lock_command};
 pub use fetch::{FetchError, Fetched, check_cached, fetch};
 pub use resolve::{ResolveError, resolve};
 pub use target::Target;

@@ -83,6 +83,22 @@ impl BuildInput {
         }
     }
 
+    /// The project directory, for its own lock; `None` for a given sdist.
+    pub fn project_dir<'o>(&self, opts: &'o BuildOptions) -> Option<&'o Path> {
+        match &self.input {
+            Input::Project(_) => Some(&opts.project),
+            Input::Sdist { .. } => None,
+        }
+    }
+
+    /// A given sdist's name and bytes.
+    pub fn given_sdist(&self) -> Option<(&str, &[u8])> {
+        match &self.input {
+            Input::Sdist { name, bytes } => Some((name, bytes)),
+            Input::Project(_) => None,
+        }
+    }
+
     /// What a relative `[tool.hermit] lockfile` is relative to: the project, or for a given
     /// sdist (whose settings are inside it) the directory the user is in.
     pub fn lock_base(&self, opts: &BuildOptions) -> PathBuf {

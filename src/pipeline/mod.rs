@@ -23,6 +23,7 @@ use crate::output::Reporter;
 use crate::record::manifest::{ArtifactKind, Manifest};
 
 pub use input::{BuildInput, Input};
+pub mod locking;
 pub use prepare::{PrepareOptions, Prepared, prepare};
 pub use session::{Session, SessionSetup, missing_dependencies, prepare_session};
 pub use settings::{
@@ -50,6 +51,12 @@ pub struct BuildOptions {
     pub cache_dir: Option<PathBuf>,
     /// Also write the in-toto/SLSA provenance statement beside the manifest.
     pub provenance: bool,
+    /// Use the project's lock as it is, never write it; fail when it is missing or stale.
+    pub locked: bool,
+    /// Constraints in pip's sense for the lock (`--constraint`).
+    pub constraint: Option<PathBuf>,
+    /// The exact lock to build with, already read (`verify` passes the recorded one).
+    pub lock: Option<LockChoice>,
 }
 
 pub struct BuildResult {
@@ -120,7 +127,23 @@ pub enum BuildError {
         what: &'static str,
         found: String,
     },
-    #[error("the {step} step ended without the driver's list of the commands it ran")]
+    #[error("`{}` is missing, and --locked does not make one", path.display())]
+    NoProjectLock { path: PathBuf },
+    #[error("`{}` does not satisfy the project, and --locked does not change it: {unmet}", path.display())]
+    StaleProjectLock { path: PathBuf, unmet: String },
+    #[error("the build backend kept asking for more requirements after {rounds} rounds of locking")]
+    LockRounds { rounds: usize },
+    #[error(transparent)]
+    BadRequirement(#[from] crate::lock::project::BadRequirement),
+    #[error(transparent)]
+    Resolve(#[from] crate::lock::resolve::ResolveError),
+    #[error("could not read the constraints file `{}`: {source}", path.display())]
+    ReadConstraint {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the {step} step ended without the driver's report of what it did")]
     NoDriverRecord { step: &'static str },
     #[error(transparent)]
     Normalize(#[from] crate::normalize::NormalizeError),
@@ -145,6 +168,7 @@ impl BuildError {
             Self::Sandbox(e) => e,
             Self::Normalize(e) => e,
             Self::Dist(e) => e,
+            Self::Resolve(e) => e,
             _ => return None,
         })
     }
@@ -156,9 +180,18 @@ impl crate::error::Hint for BuildError {
             return crate::error::chain_hints(inner).into_iter().next();
         }
         match self {
-            Self::MissingRequirement { .. } => Some(
-                "build requirements come only from the lock: run `hermit lock --project . -o build.lock` and set `[tool.hermit] lockfile = \"build.lock\"`".into(),
+            Self::MissingRequirement { lockfile, .. } if lockfile.starts_with("builtin:") => Some(
+                "run `hermit build` without `--lockfile` to let hermit lock the project itself, or `hermit lock` to write its hermit.lock".into(),
             ),
+            Self::MissingRequirement { .. } => Some(
+                "run `hermit lock` to bring the project's lock up to date, and commit it".into(),
+            ),
+            Self::NoProjectLock { .. } | Self::StaleProjectLock { .. } => Some(
+                "run `hermit lock` (or `hermit build` without `--locked`) in the project and commit hermit.lock".into(),
+            ),
+            Self::BadRequirement(_) => {
+                Some("fix the requirement in pyproject.toml or the constraints file".into())
+            }
             _ => None,
         }
     }
@@ -172,27 +205,78 @@ pub async fn build(
     opts: &BuildOptions,
     reporter: &Reporter,
 ) -> Result<BuildResult, BuildError> {
+    crate::record::dist::check_writable(&opts.out, &[record::MANIFEST])?;
     let input = BuildInput::read(opts)?;
     let settings = Settings::resolve(opts, &input)?;
-    let prepare_opts = PrepareOptions {
-        lock: &settings.lock,
+    let plan = locking::plan(locking::Request {
+        project: input.project_dir(opts),
+        given: settings.given_lock.clone(),
+        requires: &input.config.requires,
+        constraints: settings
+            .constraints
+            .as_ref()
+            .map(|(p, t)| (p.as_path(), t.clone())),
+        locked: opts.locked,
+        upgrade: crate::lock::project::Upgrade::Nothing,
+        python: crate::lock::DEFAULT_PYTHON,
+    })?;
+    let setup = || SessionSetup {
+        env: settings.env.clone(),
+        limits: settings.limits.clone(),
+        source: input.source_files(),
+        mtime: settings.sde,
+    };
+    let prepare_opts = |lock| PrepareOptions {
+        lock,
         image: settings.image.clone(),
         settings_path: input.settings_path.clone(),
         index_url: opts.index_url.clone(),
         debian_mirror: opts.debian_mirror.clone(),
         cache_dir: opts.cache_dir.clone(),
     };
-    let setup = SessionSetup {
-        env: settings.env.clone(),
-        limits: settings.limits.clone(),
-        source: input.source_files(),
-        mtime: settings.sde,
+    // Lock, image, sandbox: with the lock as it is, or making it on the way.
+    let mut extra_outputs = Vec::new();
+    let (prepared, session) = match plan {
+        locking::Plan::Use(choice) => {
+            prepare_session(docker, janitor, &prepare_opts(&choice), setup(), reporter).await?
+        }
+        locking::Plan::Make {
+            wants,
+            old,
+            upgrade,
+            destination,
+        } => {
+            let placeholder = LockChoice {
+                label: String::new(),
+                bytes: Vec::new(),
+                path_for_errors: PathBuf::new(),
+            };
+            let ctx = locking::MakeContext {
+                prepare: prepare_opts(&placeholder),
+                setup: setup(),
+                sdist: input.given_sdist(),
+                python: crate::lock::DEFAULT_PYTHON,
+                index_url: opts.index_url.as_deref(),
+            };
+            let (lock, text, prepared, session) =
+                locking::make(docker, janitor, wants, old.clone(), &upgrade, ctx, reporter).await?;
+            match destination {
+                locking::Destination::Project(path) => {
+                    locking::write_project_lock(&path, &text, old.as_ref(), &lock, reporter)?;
+                }
+                locking::Destination::Dist => {
+                    extra_outputs.push((
+                        crate::lock::project::FILE_NAME.to_owned(),
+                        text.into_bytes(),
+                    ));
+                }
+            }
+            (prepared, session)
+        }
     };
-    let (prepared, session) =
-        prepare_session(docker, janitor, &prepare_opts, setup, reporter).await?;
     let built = build_artifacts(&session, &input, &settings, reporter).await?;
     let manifest = record::manifest(&input, &settings, prepared, session.commands(), &built);
-    let written = record::write_dist(&opts.out, built, &manifest, opts.provenance)?;
+    let written = record::write_dist(&opts.out, built, extra_outputs, &manifest, opts.provenance)?;
     Ok(BuildResult { manifest, written })
 }
 

@@ -50,8 +50,11 @@ pub async fn prepare(
         &opts.lock.path_for_errors.display().to_string(),
     )?;
     let cache = Cache::open(opts.cache_dir.as_deref())?;
-    let fetched = fetch_requirements(&lock, &cache, opts.index_url.as_deref(), reporter).await?;
+    // The image first: its interpreter decides which of the lock's files apply.
     let base = base_image(docker, janitor, &cache, opts, reporter).await?;
+    let python = lock.python_for(&base.python.version)?;
+    let fetched =
+        fetch_requirements(&lock, &python, &cache, opts.index_url.as_deref(), reporter).await?;
     let env_id = build_env(docker, janitor, &base.id, &base.python, &fetched, reporter).await?;
     let mut files: Vec<RequirementFile> = fetched
         .iter()
@@ -83,12 +86,12 @@ pub async fn prepare(
 /// package index; each one checked against its sha256 either way.
 async fn fetch_requirements(
     lock: &Lock,
+    python: &str,
     cache: &Cache,
     index_url: Option<&str>,
     reporter: &Reporter,
 ) -> Result<Vec<Fetched>, BuildError> {
-    let target =
-        lock::target::Target::linux_x86_64(lock.python.as_deref().unwrap_or(lock::DEFAULT_PYTHON));
+    let target = lock::target::Target::linux_x86_64(python);
     if let Some(found) = lock::fetch::check_cached(lock, &target, cache)? {
         return Ok(found);
     }

@@ -103,9 +103,13 @@ fn source_info(input: &BuildInput) -> SourceInfo {
 }
 
 /// Writes the artifacts, the manifest and (if asked) the provenance statement into `out`.
+/// The manifest's file name, for the early check of the output directory.
+pub const MANIFEST: &str = manifest::FILE_NAME;
+
 pub fn write_dist(
     out: &Path,
     built: Vec<Built>,
+    extra: Vec<(String, Vec<u8>)>,
     manifest: &Manifest,
     with_provenance: bool,
 ) -> Result<Vec<PathBuf>, BuildError> {
@@ -113,6 +117,7 @@ pub fn write_dist(
         .into_iter()
         .map(|b| (b.name, b.outcome.bytes))
         .collect();
+    files.extend(extra);
     files.push((manifest::FILE_NAME.to_owned(), manifest.to_bytes()));
     if with_provenance {
         files.push((

@@ -150,6 +150,45 @@ impl<'a> Session<'a> {
         single_output(self.sandbox.download(outdir).await?, "wheel", ".whl")
     }
 
+    /// What the backend's `get_requires_for_build_*` hooks ask for on top of
+    /// `build-system.requires`: for the project's sdist and wheel, or for the wheel of a
+    /// given sdist. Not recorded among the build's commands: it decides the lock, and a build
+    /// with a lock already made runs without it.
+    pub async fn requires(
+        &self,
+        sdist: Option<(&str, &[u8])>,
+        mtime: u64,
+    ) -> Result<Vec<String>, BuildError> {
+        let mut argv = vec![
+            "python3".to_owned(),
+            "-c".into(),
+            DRIVER.into(),
+            "requires".into(),
+        ];
+        if let Some((name, bytes)) = sdist {
+            let mut handoff = Tree::new();
+            handoff
+                .insert_file(&format!("sdist/{name}"), 0o644, bytes.to_vec())
+                .map_err(|_| BuildError::UnexpectedOutput {
+                    step: "requires",
+                    what: ".tar.gz",
+                    found: name.to_owned(),
+                })?;
+            self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
+            argv.push(format!("/src/sdist/{name}"));
+        }
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = self.sandbox.exec("requires", &argv).await?;
+        self.reporter.detail(&out.log);
+        check_step("requires", &out, &self.lockfile_label)?;
+        out.log
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("HERMIT-REQUIRES "))
+            .and_then(|json| serde_json::from_str(json).ok())
+            .ok_or(BuildError::NoDriverRecord { step: "requires" })
+    }
+
     /// The commands run in this container so far, in order, as the manifest records them.
     pub fn commands(&self) -> Vec<Vec<String>> {
         self.ran.lock().unwrap_or_else(|e| e.into_inner()).clone()

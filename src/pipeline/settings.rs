@@ -23,7 +23,11 @@ pub struct Settings {
     pub policy: Policy,
     pub env: BTreeMap<String, String>,
     pub limits: Limits,
-    pub lock: LockChoice,
+    /// `--lockfile`, else `[tool.hermit] lockfile` (a project's only: a given sdist's settings
+    /// are not trusted to name files); `None` leaves the choice to the lock stage.
+    pub given_lock: Option<LockChoice>,
+    /// `--constraint`, else `[tool.hermit] constraint` (a project's only), and its text.
+    pub constraints: Option<(PathBuf, String)>,
     /// `--image`, else `[tool.hermit] image`; the built-in image when neither.
     pub image: Option<ImageRef>,
 }
@@ -39,14 +43,38 @@ impl Settings {
         )?;
         let policy = policy(opts.normalize, config, &input.settings_path)?;
         let env = environment(Some(sde), &config.hermit.env, &input.settings_path)?;
-        let lock = choose_lock(&input.lock_base(opts), opts.lockfile.as_deref(), config)?;
+        let trusted_config = matches!(input.input, super::input::Input::Project(_));
+        let given_lock = match (&opts.lockfile, &config.hermit.lockfile) {
+            _ if opts.lock.is_some() => opts.lock.clone(),
+            (Some(_), _) => Some(choose_lock(
+                &input.lock_base(opts),
+                opts.lockfile.as_deref(),
+                config,
+            )?),
+            (None, Some(_)) if trusted_config => {
+                Some(choose_lock(&input.lock_base(opts), None, config)?)
+            }
+            _ => None,
+        };
+        let constraint_path = match (&opts.constraint, &config.hermit.constraint) {
+            (Some(flag), _) => Some(flag.clone()),
+            (None, Some(rel)) if trusted_config => Some(input.lock_base(opts).join(rel)),
+            _ => None,
+        };
+        let constraints = constraint_path
+            .map(|path| match std::fs::read_to_string(&path) {
+                Ok(text) => Ok((path, text)),
+                Err(source) => Err(BuildError::ReadConstraint { path, source }),
+            })
+            .transpose()?;
         Ok(Settings {
             sde,
             sde_from,
             policy,
             env,
             limits: limits(config),
-            lock,
+            given_lock,
+            constraints,
             image: match (&opts.image, &config.hermit.image) {
                 (Some(flag), _) => Some(flag.clone()),
                 (None, Some(text)) => {
@@ -160,6 +188,7 @@ pub fn limits(config: &ProjectConfig) -> Limits {
 }
 
 /// The lockfile to use and how the manifest names it (never a host path).
+#[derive(Debug, Clone)]
 pub struct LockChoice {
     pub label: String,
     pub bytes: Vec<u8>,

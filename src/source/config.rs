@@ -24,6 +24,9 @@ pub struct HermitTable {
     pub image: Option<String>,
     /// Hash-locked requirements file, relative to the project.
     pub lockfile: Option<PathBuf>,
+    /// Constraints for the project's lock (pip's `PIP_CONSTRAINT` sense), relative to the
+    /// project: e.g. `requirements/build.txt`.
+    pub constraint: Option<PathBuf>,
     /// `auto`, `always` or `never`.
     pub normalize: Option<String>,
     /// Extra environment variables for the build (on top of hermit's fixed ones).

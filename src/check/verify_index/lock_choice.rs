@@ -123,7 +123,7 @@ pub fn constraint_requirements(
         })
     };
     let mut pins = Vec::new();
-    for line in crate::lock::command::read_requirement_lines(text)
+    for line in crate::lock::project::requirement_lines(text)
         .iter()
         .filter(|l| !l.starts_with('-'))
     {

@@ -124,6 +124,7 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
     }
     try_as::<crate::pipeline::BuildError>(e)
         .or_else(|| try_as::<crate::check::verify::VerifyError>(e))
+        .or_else(|| try_as::<crate::source::scm::ScmError>(e))
         .or_else(|| try_as::<crate::lock::LockError>(e))
         .or_else(|| try_as::<crate::lock::fetch::FetchError>(e))
 }

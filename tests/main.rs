@@ -7,6 +7,7 @@ mod build;
 mod hermetic;
 mod image;
 mod inputs;
+mod locks;
 mod rebuild;
 mod variations;
 mod verify;

@@ -188,7 +188,7 @@ pub async fn rebuild(
             },
             SessionSetup {
                 env: env.clone(),
-                limits: pipeline::limits(&config),
+                limits: pipeline::untrusted_limits(&config),
                 source: None,
                 mtime,
             },

@@ -70,8 +70,16 @@ pub fn failure(e: BuildError) -> Failure {
         | BuildError::Setting { .. }
         | BuildError::Flag { .. }
         | BuildError::ReadLock { .. }
-        | BuildError::ReadSdist { .. } => Failure::usage(e),
-        BuildError::Lock(_) => Failure::usage(e),
+        | BuildError::ReadSdist { .. }
+        | BuildError::Lock(_)
+        | BuildError::NoProjectLock { .. }
+        | BuildError::StaleProjectLock { .. }
+        | BuildError::BadRequirement(_)
+        | BuildError::ReadConstraint { .. }
+        | BuildError::Dist(
+            crate::record::dist::DistError::NotADirectory(_)
+            | crate::record::dist::DistError::InTheWay(_),
+        ) => Failure::usage(e),
         other => Failure::failed(other),
     }
 }

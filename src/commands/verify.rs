@@ -32,6 +32,8 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
                 VerifyError::Build(b) => super::build::failure(b),
                 VerifyError::Manifest(_)
                 | VerifyError::Image(_)
+                | VerifyError::Source(_)
+                | VerifyError::Config(_)
                 | VerifyError::ReadSdist { .. }
                 | VerifyError::BadSdist { .. } => Failure::usage(e),
                 other => Failure::failed(other),

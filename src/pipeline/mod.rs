@@ -18,6 +18,7 @@ use bollard::Docker;
 
 use crate::engine::janitor::Janitor;
 use crate::image::ImageRef;
+use crate::lock::Lock;
 use crate::normalize::{self, Action, Policy};
 use crate::output::Reporter;
 use crate::record::manifest::{ArtifactKind, Manifest};
@@ -28,6 +29,7 @@ pub use prepare::{PrepareOptions, Prepared, prepare};
 pub use session::{Session, SessionSetup, missing_dependencies, prepare_session};
 pub use settings::{
     LockChoice, Settings, choose_lock, environment, fixed_environment, limits, source_date_epoch,
+    untrusted_limits,
 };
 
 use record::Built;
@@ -136,6 +138,8 @@ pub enum BuildError {
     #[error(transparent)]
     BadRequirement(#[from] crate::lock::project::BadRequirement),
     #[error(transparent)]
+    Scm(#[from] crate::source::scm::ScmError),
+    #[error(transparent)]
     Resolve(#[from] crate::lock::resolve::ResolveError),
     #[error("could not read the constraints file `{}`: {source}", path.display())]
     ReadConstraint {
@@ -169,6 +173,7 @@ impl BuildError {
             Self::Normalize(e) => e,
             Self::Dist(e) => e,
             Self::Resolve(e) => e,
+            Self::Scm(e) => e,
             _ => return None,
         })
     }
@@ -197,6 +202,47 @@ impl crate::error::Hint for BuildError {
     }
 }
 
+/// The build's environment, plus the version setuptools-scm or hatch-vcs would take from git,
+/// for a checkout that uses one (unless `[tool.hermit] env` sets it): `.git` never enters
+/// the sandbox. The manifest records it with the rest of the environment.
+fn with_git_version(
+    settings: &Settings,
+    input: &BuildInput,
+    plan: &locking::Plan,
+    opts: &BuildOptions,
+) -> Result<std::collections::BTreeMap<String, String>, BuildError> {
+    use crate::source::scm;
+    let mut env = settings.env.clone();
+    let Input::Project(source) = &input.input else {
+        return Ok(env);
+    };
+    let crate::source::Origin::Git { dirty, .. } = &source.origin else {
+        return Ok(env);
+    };
+    if !scm::uses_git_version(&input.config.requires) || env.contains_key(scm::PRETEND_VERSION) {
+        return Ok(env);
+    }
+    // The plugin's own version decides how it shortens the commit hash.
+    let locked_plugin = match plan {
+        locking::Plan::Use(choice) => {
+            Lock::parse(&String::from_utf8_lossy(&choice.bytes), &choice.label)
+                .ok()
+                .and_then(|l| {
+                    l.package(&"setuptools-scm".parse().ok()?)
+                        .map(|p| p.version.clone())
+                })
+        }
+        locking::Plan::Make { old, .. } => old.as_ref().and_then(|l| {
+            l.package(&"setuptools-scm".parse().ok()?)
+                .map(|p| p.version.clone())
+        }),
+    };
+    let style = scm::NodeStyle::of_setuptools_scm(locked_plugin.as_deref());
+    let version = scm::version(&opts.project, *dirty, settings.sde, style)?;
+    env.insert(scm::PRETEND_VERSION.to_owned(), version);
+    Ok(env)
+}
+
 /// Runs a whole build. The caller owns `janitor` and must sweep it afterwards, whatever
 /// happened (this function may be cancelled at any await point by Ctrl-C).
 pub async fn build(
@@ -207,7 +253,7 @@ pub async fn build(
 ) -> Result<BuildResult, BuildError> {
     crate::record::dist::check_writable(&opts.out, &[record::MANIFEST])?;
     let input = BuildInput::read(opts)?;
-    let settings = Settings::resolve(opts, &input)?;
+    let mut settings = Settings::resolve(opts, &input)?;
     let plan = locking::plan(locking::Request {
         project: input.project_dir(opts),
         given: settings.given_lock.clone(),
@@ -220,6 +266,8 @@ pub async fn build(
         upgrade: crate::lock::project::Upgrade::Nothing,
         python: crate::lock::DEFAULT_PYTHON,
     })?;
+    settings.env = with_git_version(&settings, &input, &plan, opts)?;
+    let settings = settings;
     let setup = || SessionSetup {
         env: settings.env.clone(),
         limits: settings.limits.clone(),

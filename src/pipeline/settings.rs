@@ -42,8 +42,15 @@ impl Settings {
             input.default_sde,
         )?;
         let policy = policy(opts.normalize, config, &input.settings_path)?;
-        let env = environment(Some(sde), &config.hermit.env, &input.settings_path)?;
+        // A given sdist is someone else's: its `[tool.hermit]` may tighten the sandbox but not
+        // loosen it, set variables, or name files.
         let trusted_config = matches!(input.input, super::input::Input::Project(_));
+        let extra_env = if trusted_config {
+            config.hermit.env.clone()
+        } else {
+            BTreeMap::new()
+        };
+        let env = environment(Some(sde), &extra_env, &input.settings_path)?;
         let given_lock = match (&opts.lockfile, &config.hermit.lockfile) {
             _ if opts.lock.is_some() => opts.lock.clone(),
             (Some(_), _) => Some(choose_lock(
@@ -72,7 +79,11 @@ impl Settings {
             sde_from,
             policy,
             env,
-            limits: limits(config),
+            limits: if trusted_config {
+                limits(config)
+            } else {
+                tightened(limits(config))
+            },
             given_lock,
             constraints,
             image: match (&opts.image, &config.hermit.image) {
@@ -173,6 +184,23 @@ pub fn environment(
     Ok(env)
 }
 
+/// The limits a downloaded or given sdist's `[tool.hermit]` may set: tighter ones only.
+pub fn untrusted_limits(config: &ProjectConfig) -> Limits {
+    tightened(limits(config))
+}
+
+/// `limits`, with nothing looser than hermit's defaults (a non-positive value is no limit to
+/// the engine, so it counts as loosest).
+fn tightened(asked: Limits) -> Limits {
+    let d = Limits::default();
+    let tighter = |a: i64, d: i64| if a > 0 { a.min(d) } else { d };
+    Limits {
+        memory_bytes: tighter(asked.memory_bytes, d.memory_bytes),
+        pids: tighter(asked.pids, d.pids),
+        timeout: asked.timeout.min(d.timeout),
+    }
+}
+
 pub fn limits(config: &ProjectConfig) -> Limits {
     let mut l = Limits::default();
     if let Some(s) = config.hermit.timeout_seconds {
@@ -262,6 +290,23 @@ mod tests {
             source_date_epoch(None, Some("soon".into()), None),
             Err(BuildError::BadSourceDateEpoch(_))
         ));
+    }
+
+    #[test]
+    fn an_untrusted_config_only_tightens_limits() {
+        let d = Limits::default();
+        let loose = Limits {
+            memory_bytes: 0,
+            pids: -1,
+            timeout: std::time::Duration::from_secs(u64::MAX / 4),
+        };
+        assert_eq!(tightened(loose), d);
+        let tight = Limits {
+            memory_bytes: 1 << 20,
+            pids: 10,
+            timeout: std::time::Duration::from_secs(5),
+        };
+        assert_eq!(tightened(tight.clone()), tight);
     }
 
     #[test]

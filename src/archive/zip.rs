@@ -18,6 +18,10 @@ use flate2::write::DeflateEncoder;
 pub enum ZipError {
     #[error("too short to be a zip archive")]
     TooShort,
+    #[error(
+        "inflates to more than hermit reads from one archive ({what}); refused as a likely zip bomb"
+    )]
+    Bomb { what: String },
     #[error("truncated at byte {0}")]
     Truncated(usize),
     #[error("no end-of-central-directory record")]
@@ -193,6 +197,47 @@ fn decode_name(raw: &[u8], flags: u16) -> Result<String, ZipError> {
 }
 
 /// Parses the end record, the central directory and every local header.
+/// Most one member may inflate to.
+pub const MEMBER_LIMIT: u64 = 1 << 30;
+/// Most all members together may inflate to.
+pub const TOTAL_LIMIT: u64 = 2 << 30;
+/// Most members one archive may hold.
+pub const COUNT_LIMIT: usize = 1 << 20;
+/// Past 1 MiB, a member may inflate at most this many times its compressed size (deflate's
+/// own best is about 1032:1; real wheels stay far below).
+pub const RATIO_LIMIT: u64 = 1032;
+
+/// Refuses, before anything inflates, an archive whose headers promise more than hermit will
+/// hold in memory. `read` inflates no more than a header promised, so this bounds it.
+fn check_bounds(entries: &[Entry]) -> Result<(), ZipError> {
+    let too_large = |what: String| Err(ZipError::Bomb { what });
+    if entries.len() > COUNT_LIMIT {
+        return too_large(format!("{} members, at most {COUNT_LIMIT}", entries.len()));
+    }
+    let mut total = 0u64;
+    for e in entries {
+        let size = u64::from(e.size);
+        let packed = e.data.len() as u64;
+        if size > MEMBER_LIMIT {
+            return too_large(format!(
+                "`{}` is {size} bytes, at most {MEMBER_LIMIT}",
+                e.name
+            ));
+        }
+        if size > 1 << 20 && size / packed.max(1) > RATIO_LIMIT {
+            return too_large(format!(
+                "`{}` inflates {size} bytes from {packed}, more than {RATIO_LIMIT}:1",
+                e.name
+            ));
+        }
+        total += size;
+    }
+    if total > TOTAL_LIMIT {
+        return too_large(format!("{total} bytes in all, at most {TOTAL_LIMIT}"));
+    }
+    Ok(())
+}
+
 pub fn parse(bytes: &[u8]) -> Result<Archive, ZipError> {
     if bytes.len() < 22 {
         return Err(ZipError::TooShort);
@@ -287,6 +332,7 @@ pub fn parse(bytes: &[u8]) -> Result<Archive, ZipError> {
     if at != eocd_start {
         return Err(ZipError::CentralDirectorySize);
     }
+    check_bounds(&entries)?;
     Ok(Archive {
         entries,
         comment,
@@ -429,6 +475,40 @@ pub fn extra_ids(extra: &[u8]) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An archive whose central directory promises `size` bytes for its one member.
+    fn promising(size: u32, data: &[u8]) -> Vec<u8> {
+        let mut bytes = write(
+            &[NewEntry {
+                name: "big.bin",
+                mode: 0o644,
+                data,
+            }],
+            0x21,
+            0,
+        )
+        .unwrap();
+        let cd = (0..bytes.len() - 4)
+            .find(|&i| bytes[i..i + 4] == [0x50, 0x4b, 0x01, 0x02])
+            .unwrap();
+        bytes[cd + 24..cd + 28].copy_from_slice(&size.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn bombs_are_refused_before_anything_inflates() {
+        for size in [3_000_000_000u32, 64 << 20] {
+            let err = parse(&promising(size, &[0u8; 4096])).unwrap_err();
+            assert!(matches!(err, ZipError::Bomb { .. }), "{size}: {err}");
+        }
+        // An honest archive passes, and a header that lies small cannot inflate past it.
+        let honest = promising(4096, &[0u8; 4096]);
+        let a = parse(&honest).unwrap();
+        assert_eq!(read(&honest, &a.entries[0]).unwrap().len(), 4096);
+        let liar = promising(100, &[0u8; 4096]);
+        let a = parse(&liar).unwrap();
+        assert!(read(&liar, &a.entries[0]).is_err());
+    }
 
     #[test]
     fn writes_what_it_reads_back() {

@@ -169,3 +169,44 @@ fn ctrl_c_removes_the_container_and_volumes() {
         "an interrupted build wrote dist/"
     );
 }
+
+#[test]
+fn a_retagged_build_environment_is_not_trusted() {
+    ensure_default_image();
+    let project = git_project("flit-app");
+    hermit(&["build", "."], project.path()).assert_ok();
+    let env_id = manifest(&project.path().join("dist"))["image"]["build_env_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tag = docker(&[
+        "images",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ])
+    .lines()
+    .find(|l| l.ends_with(&env_id) && l.starts_with("hermit/build-env:"))
+    .map(|l| l.split(' ').next().unwrap().to_owned())
+    .expect("the build environment is tagged");
+    // Whoever can tag on the engine points the tag at other bytes (here: the bare base image).
+    let base = manifest(&project.path().join("dist"))["image"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    docker(&["tag", &base, &tag]);
+    let _ = std::fs::remove_dir_all(project.path().join("dist"));
+    let again = hermit(&["build", "."], project.path());
+    again.assert_ok();
+    assert!(
+        again.stderr().contains("not the image hermit built"),
+        "{}",
+        again.stderr()
+    );
+    let rebuilt = manifest(&project.path().join("dist"))["image"]["build_env_id"].clone();
+    assert_eq!(
+        rebuilt,
+        env_id.as_str(),
+        "the manifest names hermit's image, not the impostor"
+    );
+}

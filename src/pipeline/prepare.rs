@@ -55,7 +55,16 @@ pub async fn prepare(
     let python = lock.python_for(&base.python.version)?;
     let fetched =
         fetch_requirements(&lock, &python, &cache, opts.index_url.as_deref(), reporter).await?;
-    let env_id = build_env(docker, janitor, &base.id, &base.python, &fetched, reporter).await?;
+    let env_id = build_env(
+        docker,
+        janitor,
+        &cache,
+        &base.id,
+        &base.python,
+        &fetched,
+        reporter,
+    )
+    .await?;
     let mut files: Vec<RequirementFile> = fetched
         .iter()
         .map(|f| RequirementFile {
@@ -164,9 +173,11 @@ const BUILD_ENV_LAYOUT: &str = "hermit-build-env/1";
 /// The image the build runs in: `base` plus the locked wheels laid out in its site directory
 /// and byte-compiled, in one read-only layer. Deterministic, so it is made once per machine
 /// and found again by a tag derived from its inputs.
+#[allow(clippy::too_many_arguments)]
 async fn build_env(
     docker: &Docker,
     janitor: &Janitor,
+    cache: &Cache,
     base: &ImageId,
     python: &PythonInfo,
     fetched: &[Fetched],
@@ -177,11 +188,25 @@ async fn build_env(
     for f in fetched {
         key.update(format!("{} {}\n", f.sha256, f.filename).as_bytes());
     }
-    let tag = format!("hermit/build-env:{}", key.finish().hex());
+    let key = key.finish().hex();
+    let tag = format!("hermit/build-env:{key}");
+    // A tag is only a name: anyone who can tag on the engine can point it at other bytes. The
+    // image ID hermit built for this key is kept in its own store, and only that is used.
+    let record = cache.dir().join("build-env").join(&key);
+    let built_before = std::fs::read_to_string(&record)
+        .ok()
+        .and_then(|t| t.trim().parse::<ImageId>().ok());
     if let Ok(found) = docker.inspect_image(&tag).await
         && let Some(id) = found.id.as_deref().and_then(|i| i.parse::<ImageId>().ok())
     {
-        return Ok(id);
+        if Some(id) == built_before {
+            return Ok(id);
+        }
+        if built_before.is_some() {
+            reporter.info(format!(
+                "warning: {tag} is {id}, not the image hermit built for it; building it again"
+            ));
+        }
     }
     let step = reporter.step("laying out the build requirements");
     let mut wheels = Vec::with_capacity(fetched.len());
@@ -210,5 +235,9 @@ async fn build_env(
     )
     .await
     .map_err(image::ImageError::from)?;
+    crate::record::dist::write_all(
+        record.parent().unwrap_or(cache.dir()),
+        &[(key, format!("{id}\n").into_bytes())],
+    )?;
     Ok(id)
 }

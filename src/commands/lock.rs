@@ -113,23 +113,11 @@ async fn requirements_lock(
         .map_err(Failure::usage)?;
     let index = crate::index::simple::IndexClient::new(endpoint).map_err(Failure::failed)?;
     let target = crate::lock::Target::linux_x86_64(args.python.as_str());
-    let step = reporter.step(format!(
-        "resolving {} requirements for {target}",
-        wants.all().len()
-    ));
-    let mut lock = crate::lock::resolve::resolve_constrained(
-        &wants.all(),
-        &wants.constraints,
-        &target,
-        &index,
-        &preferences,
-        None,
-        reporter,
-    )
-    .await
-    .map_err(Failure::failed)?;
+    let mut lock =
+        crate::pipeline::locking::resolve(&index, &wants, &preferences, &target, reporter)
+            .await
+            .map_err(super::build::failure)?;
     lock.origin = output.display().to_string();
-    step.finish(format!("resolved {} packages", lock.packages.len()));
     let text = lock.to_toml(&regenerate_command(args));
     crate::pipeline::locking::write_project_lock(output, &text, old.as_ref(), &lock, reporter)
         .map_err(Failure::failed)?;

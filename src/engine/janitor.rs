@@ -30,7 +30,7 @@ pub const OWNER_LABEL: &str = "org.hermit.owner";
 #[derive(Debug, thiserror::Error)]
 #[error("{kind} {name}: {source}")]
 pub struct CleanupError {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub name: String,
     #[source]
     pub source: bollard::errors::Error,
@@ -129,93 +129,104 @@ impl Janitor {
     ) -> (usize, Vec<CleanupError>) {
         let mut missing = 0;
         let mut problems = Vec::new();
-        let label = format!("{RUN_LABEL}={}", self.run_id);
-        let filters: HashMap<String, Vec<String>> = [("label".to_owned(), vec![label])].into();
-        let registered = |list: &Mutex<Vec<String>>| {
-            if include_registered {
-                list.lock().unwrap().clone()
-            } else {
-                Vec::new()
+        let labelled = labelled(docker, &format!("{RUN_LABEL}={}", self.run_id)).await;
+        for kind in [Kind::Container, Kind::Volume] {
+            let registered = match (include_registered, kind) {
+                (false, _) => Vec::new(),
+                (true, Kind::Container) => self.containers.lock().unwrap().clone(),
+                (true, Kind::Volume) => self.volumes.lock().unwrap().clone(),
+            };
+            for name in registered {
+                match remove(docker, kind, &name).await {
+                    Ok(true) => {}
+                    Ok(false) => missing += 1,
+                    Err(e) => problems.push(e),
+                }
             }
-        };
-
-        for name in registered(&self.containers) {
-            match remove_container(docker, &name).await {
-                Ok(true) => {}
-                Ok(false) => missing += 1,
-                Err(e) => problems.push(e),
-            }
-        }
-        let labelled = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap_or_default();
-        for id in labelled.into_iter().filter_map(|c| c.id) {
-            if let Err(e) = remove_container(docker, &id).await {
-                problems.push(e);
-            }
-        }
-
-        for name in registered(&self.volumes) {
-            match remove_volume(docker, &name).await {
-                Ok(true) => {}
-                Ok(false) => missing += 1,
-                Err(e) => problems.push(e),
-            }
-        }
-        let labelled = docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map(|v| v.volumes.unwrap_or_default())
-            .unwrap_or_default();
-        for volume in labelled {
-            if let Err(e) = remove_volume(docker, &volume.name).await {
-                problems.push(e);
+            for (_, name, _) in labelled.iter().filter(|(k, ..)| *k == kind) {
+                if let Err(e) = remove(docker, kind, name).await {
+                    problems.push(e);
+                }
             }
         }
         (missing, problems)
     }
 }
 
-/// Removes a container and its anonymous volumes; `Ok(false)` when the engine has no such
-/// container.
-async fn remove_container(docker: &Docker, name: &str) -> Result<bool, CleanupError> {
-    let opts = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(name, Some(opts)).await {
-        Ok(()) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(false),
-        Err(source) => Err(CleanupError {
-            kind: "container",
-            name: name.to_owned(),
-            source,
-        }),
+/// Which kind of engine resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Container,
+    Volume,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Container => "container",
+            Self::Volume => "volume",
+        })
     }
 }
 
-/// Removes a volume; `Ok(false)` when the engine has no such volume.
-async fn remove_volume(docker: &Docker, name: &str) -> Result<bool, CleanupError> {
-    let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
-    match docker.remove_volume(name, Some(opts)).await {
+/// Every container (by ID) and volume (by name) carrying `label` (`KEY` or `KEY=VALUE`), with
+/// its labels; containers first. An engine that does not answer yields nothing.
+async fn labelled(docker: &Docker, label: &str) -> Vec<(Kind, String, HashMap<String, String>)> {
+    let filters: HashMap<String, Vec<String>> =
+        [("label".to_owned(), vec![label.to_owned()])].into();
+    let mut out = Vec::new();
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default();
+    for c in containers {
+        if let Some(id) = c.id {
+            out.push((Kind::Container, id, c.labels.unwrap_or_default()));
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map(|v| v.volumes.unwrap_or_default())
+        .unwrap_or_default();
+    for v in volumes {
+        out.push((Kind::Volume, v.name, v.labels));
+    }
+    out
+}
+
+/// Removes a container (with its anonymous volumes) or a volume; `Ok(false)` when the engine
+/// has no such thing.
+async fn remove(docker: &Docker, kind: Kind, name: &str) -> Result<bool, CleanupError> {
+    let result = match kind {
+        Kind::Container => {
+            let opts = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            docker.remove_container(name, Some(opts)).await
+        }
+        Kind::Volume => {
+            let opts = bollard::query_parameters::RemoveVolumeOptions { force: true };
+            docker.remove_volume(name, Some(opts)).await
+        }
+    };
+    match result {
         Ok(()) => Ok(true),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(false),
         Err(source) => Err(CleanupError {
-            kind: "volume",
+            kind,
             name: name.to_owned(),
             source,
         }),
@@ -291,61 +302,26 @@ impl Owner {
     }
 }
 
-/// Containers and volumes whose owner is gone: `(kind, name, owner)`.
-pub async fn stale(docker: &Docker, local_engine: bool) -> Vec<(&'static str, String, Owner)> {
-    let filters: HashMap<String, Vec<String>> =
-        [("label".to_owned(), vec![LABEL.to_owned()])].into();
-    let gone = |labels: Option<&HashMap<String, String>>| {
-        labels
-            .and_then(|l| l.get(OWNER_LABEL))
-            .and_then(|o| o.parse::<Owner>().ok())
-            .filter(|o| o.is_gone(local_engine))
-    };
-    let mut out = Vec::new();
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+/// Containers and volumes whose owner is gone, containers first.
+pub async fn stale(docker: &Docker, local_engine: bool) -> Vec<(Kind, String, Owner)> {
+    labelled(docker, LABEL)
         .await
-        .unwrap_or_default();
-    for c in containers {
-        if let (Some(id), Some(owner)) = (c.id, gone(c.labels.as_ref())) {
-            out.push(("container", id, owner));
-        }
-    }
-    let volumes = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map(|v| v.volumes.unwrap_or_default())
-        .unwrap_or_default();
-    for v in volumes {
-        if let Some(owner) = gone(Some(&v.labels)) {
-            out.push(("volume", v.name, owner));
-        }
-    }
-    out
+        .into_iter()
+        .filter_map(|(kind, name, labels)| {
+            let owner = labels.get(OWNER_LABEL)?.parse::<Owner>().ok()?;
+            owner.is_gone(local_engine).then_some((kind, name, owner))
+        })
+        .collect()
 }
 
-/// Removes what [`stale`] finds; returns what was removed and what could not be.
+/// Removes what [`stale`] finds; returns how many were removed and what could not be.
 pub async fn sweep_stale(docker: &Docker, local_engine: bool) -> (usize, Vec<CleanupError>) {
     let mut removed = 0;
     let mut problems = Vec::new();
-    // Containers first: a volume in use cannot be removed.
     for (kind, name, owner) in stale(docker, local_engine).await {
-        let result = match kind {
-            "container" => remove_container(docker, &name).await,
-            _ => remove_volume(docker, &name).await,
-        };
-        match result {
+        match remove(docker, kind, &name).await {
             Ok(_) => {
-                tracing::debug!(kind, name, %owner, "removed a stale resource");
+                tracing::debug!(%kind, name, %owner, "removed a stale resource");
                 removed += 1;
             }
             Err(e) => problems.push(e),

@@ -201,25 +201,8 @@ pub async fn make<'d>(
         .map(|l| project::preferences(l, upgrade))
         .unwrap_or_default();
     for round in 1..=MAX_ROUNDS {
-        let step = reporter.step(format!(
-            "locking {} build requirements for Python {}",
-            wants.all().len(),
-            ctx.python
-        ));
-        let mut lock = crate::lock::resolve::resolve_constrained(
-            &wants.all(),
-            &wants.constraints,
-            &target,
-            &index,
-            &preferences,
-            None,
-            reporter,
-        )
-        .await?;
-        lock.requirements = wants.all().iter().map(ToString::to_string).collect();
-        lock.dynamic = wants.dynamic.iter().map(ToString::to_string).collect();
+        let mut lock = resolve(&index, &wants, &preferences, &target, reporter).await?;
         lock.origin = project::FILE_NAME.to_owned();
-        step.finish(format!("resolved {} packages", lock.packages.len()));
         let text = lock.to_toml("hermit lock");
         let choice = LockChoice {
             label: project::FILE_NAME.to_owned(),
@@ -265,6 +248,35 @@ pub async fn make<'d>(
         preferences = project::preferences(&lock, &Upgrade::Nothing);
     }
     Err(BuildError::LockRounds { rounds: MAX_ROUNDS })
+}
+
+/// Resolves `wants` for `target`, keeping `preferences` where they fit; the lock records what
+/// it was resolved from.
+pub async fn resolve(
+    index: &IndexClient,
+    wants: &Wants,
+    preferences: &std::collections::BTreeMap<crate::index::simple::PackageName, String>,
+    target: &Target,
+    reporter: &Reporter,
+) -> Result<Lock, BuildError> {
+    let step = reporter.step(format!(
+        "locking {} build requirements for {target}",
+        wants.all().len()
+    ));
+    let mut lock = crate::lock::resolve::resolve_constrained(
+        &wants.all(),
+        &wants.constraints,
+        target,
+        index,
+        preferences,
+        None,
+        reporter,
+    )
+    .await?;
+    lock.requirements = wants.all().iter().map(ToString::to_string).collect();
+    lock.dynamic = wants.dynamic.iter().map(ToString::to_string).collect();
+    step.finish(format!("resolved {} packages", lock.packages.len()));
+    Ok(lock)
 }
 
 /// Writes a project lock (only when its bytes change) and tells the user what happened.

@@ -133,18 +133,9 @@ impl<'a> Session<'a> {
         sdist: &[u8],
         mtime: u64,
     ) -> Result<(String, Vec<u8>), BuildError> {
-        let mut handoff = Tree::new();
-        handoff
-            .insert_file(&format!("sdist/{sdist_name}"), 0o644, sdist.to_vec())
-            .map_err(|_| BuildError::UnexpectedOutput {
-                step: "sdist",
-                what: ".tar.gz",
-                found: sdist_name.to_owned(),
-            })?;
-        self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
+        let sdist_path = self.hand_in("sdist", sdist_name, sdist, mtime).await?;
         // A directory of its own: an earlier `sdist_and_wheel` may have used /out/wheel.
         let outdir = "/out/wheel-from-sdist";
-        let sdist_path = format!("/src/sdist/{sdist_name}");
         self.run_driver("wheel", &["wheel", &sdist_path, outdir])
             .await?;
         single_output(self.sandbox.download(outdir).await?, "wheel", ".whl")
@@ -166,16 +157,7 @@ impl<'a> Session<'a> {
             "requires".into(),
         ];
         if let Some((name, bytes)) = sdist {
-            let mut handoff = Tree::new();
-            handoff
-                .insert_file(&format!("sdist/{name}"), 0o644, bytes.to_vec())
-                .map_err(|_| BuildError::UnexpectedOutput {
-                    step: "requires",
-                    what: ".tar.gz",
-                    found: name.to_owned(),
-                })?;
-            self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
-            argv.push(format!("/src/sdist/{name}"));
+            argv.push(self.hand_in("requires", name, bytes, mtime).await?);
         }
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let out = self.sandbox.exec("requires", &argv).await?;
@@ -187,6 +169,26 @@ impl<'a> Session<'a> {
             .find_map(|l| l.strip_prefix("HERMIT-REQUIRES "))
             .and_then(|json| serde_json::from_str(json).ok())
             .ok_or(BuildError::NoDriverRecord { step: "requires" })
+    }
+
+    /// Puts an sdist into `/src/sdist/` and returns its path there.
+    async fn hand_in(
+        &self,
+        step: &'static str,
+        name: &str,
+        bytes: &[u8],
+        mtime: u64,
+    ) -> Result<String, BuildError> {
+        let mut handoff = Tree::new();
+        handoff
+            .insert_file(&format!("sdist/{name}"), 0o644, bytes.to_vec())
+            .map_err(|_| BuildError::UnexpectedOutput {
+                step,
+                what: ".tar.gz",
+                found: name.to_owned(),
+            })?;
+        self.sandbox.upload("/src", handoff.to_tar(mtime)).await?;
+        Ok(format!("/src/sdist/{name}"))
     }
 
     /// The commands run in this container so far, in order, as the manifest records them.

@@ -192,3 +192,34 @@ fn no_engine_is_one_clear_line() {
     );
     assert!(!project.path().join("dist").exists());
 }
+
+#[test]
+fn an_output_directory_in_the_way_is_refused_before_the_build() {
+    let project = git_project("hatchling-app");
+    let dist = project.path().join("dist");
+    std::fs::create_dir_all(dist.join("hermit-manifest.json")).unwrap();
+    let run = hermit(&["build", "."], project.path());
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert_eq!(error_lines(&run).len(), 1, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("hermit-manifest.json"),
+        "{}",
+        run.stderr()
+    );
+    let names: Vec<String> = std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["hermit-manifest.json"],
+        "nothing was written beside it"
+    );
+
+    let file = project.path().join("out-file");
+    std::fs::write(&file, "mine").unwrap();
+    let run = hermit(&["build", ".", "--out", "out-file"], project.path());
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("is a file"), "{}", run.stderr());
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+}

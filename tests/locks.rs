@@ -57,11 +57,48 @@ fn dist_and_lock(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// A released project's source, as a checkout of it would hold it: its sdist from the index,
+/// unpacked and committed.
+fn released_project(release: &str) -> tempfile::TempDir {
+    let downloads = tempfile::tempdir().unwrap();
+    let ok = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+        ])
+        .arg(downloads.path())
+        .arg(release)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "pip download {release}");
+    let (name, _) = files_in(downloads.path()).remove(0);
+    let project = tempfile::tempdir().unwrap();
+    let ok = Command::new("tar")
+        .args(["-xzf"])
+        .arg(downloads.path().join(&name))
+        .args(["--strip-components=1", "-C"])
+        .arg(project.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "unpack {name}");
+    git_init(project.path());
+    project
+}
+
 #[test]
 fn an_exact_backend_pin_builds_first_try_and_the_lock_is_kept() {
     ensure_default_image();
-    // The built-in lock has a newer hatchling: this project needs a lock of its own.
-    let project = project_requiring("hatchling-app", r#"["hatchling==1.26.3"]"#);
+    // tuf 6.0.0 pins hatchling==1.27.0; the built-in lock has a newer one, so the project
+    // needs a lock of its own.
+    let project = released_project("tuf==6.0.0");
     let first = hermit(&["build", "."], project.path());
     first.assert_ok();
     assert!(
@@ -71,7 +108,7 @@ fn an_exact_backend_pin_builds_first_try_and_the_lock_is_kept() {
     );
     let lock = std::fs::read_to_string(project.path().join("hermit.lock")).unwrap();
     assert!(
-        lock.contains("name = \"hatchling\"\nversion = \"1.26.3\""),
+        lock.contains("name = \"hatchling\"\nversion = \"1.27.0\""),
         "{lock}"
     );
     assert!(
@@ -96,14 +133,14 @@ fn an_exact_backend_pin_builds_first_try_and_the_lock_is_kept() {
     assert_eq!(manifest["requirements"]["lockfile"], "hermit.lock");
 
     // CI: the pin moves, the lock does not follow, and nothing changes.
-    set_requires(project.path(), r#"["hatchling==1.27.0"]"#);
+    set_requires(project.path(), r#"["hatchling==1.26.3"]"#);
     git(project.path(), &["commit", "-qam", "pin"]);
     let locked = hermit(&["build", ".", "--locked"], project.path());
     assert_eq!(locked.code(), 2, "{}", locked.stderr());
     assert!(
         locked
             .stderr()
-            .contains("`hatchling==1.27.0` (the lock has 1.26.3)")
+            .contains("`hatchling==1.26.3` (the lock has 1.27.0)")
             && locked.stderr().contains("hint: run `hermit lock`"),
         "{}",
         locked.stderr()
@@ -120,7 +157,7 @@ fn an_exact_backend_pin_builds_first_try_and_the_lock_is_kept() {
     assert!(
         relock
             .stderr()
-            .contains("updated hermit.lock: hatchling 1.26.3 → 1.27.0"),
+            .contains("updated hermit.lock: hatchling 1.27.0 → 1.26.3"),
         "{}",
         relock.stderr()
     );

@@ -147,6 +147,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the {step} step was stopped by the sandbox: {why}")]
+    LimitHit { step: &'static str, why: String },
     #[error("the {step} step ended without the driver's report of what it did")]
     NoDriverRecord { step: &'static str },
     #[error(transparent)]

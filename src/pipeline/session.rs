@@ -230,6 +230,9 @@ fn check_step(step: &'static str, out: &StepOutput, lockfile: &str) -> Result<()
             lockfile: lockfile.to_owned(),
         });
     }
+    if let Some(why) = out.limit_hit() {
+        return Err(BuildError::LimitHit { step, why });
+    }
     let lines: Vec<&str> = out.log.lines().collect();
     let tail = lines[lines.len().saturating_sub(30)..].join("\n");
     Err(BuildError::StepFailed {
@@ -268,6 +271,17 @@ pub fn missing_dependencies(log: &str) -> Option<String> {
     (!names.is_empty()).then(|| names.join(", "))
 }
 
+/// A wheel or sdist file name as the specs allow them (distribution name, version and tags
+/// are letters, digits and `._+!-`): nothing that could be a path, a control sequence or a
+/// line of its own when printed.
+fn is_artifact_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '!'))
+}
+
 fn single_output(
     tree: Tree,
     step: &'static str,
@@ -282,7 +296,7 @@ fn single_output(
         })
         .collect();
     match files.as_slice() {
-        [(name, _)] if name.ends_with(suffix) && !name.contains('/') => {
+        [(name, _)] if name.ends_with(suffix) && is_artifact_name(name) => {
             Ok(files.into_iter().next().expect("one"))
         }
         _ => Err(BuildError::UnexpectedOutput {
@@ -328,6 +342,11 @@ mod tests {
             "x-1.tar.gz"
         );
         t.insert_file("y-1.tar.gz", 0o644, b"s".to_vec()).unwrap();
+        let mut hostile = Tree::new();
+        hostile
+            .insert_file("x\n\u{1b}[2J-1.tar.gz", 0o644, b"s".to_vec())
+            .unwrap();
+        assert!(single_output(hostile, "sdist", ".tar.gz").is_err());
         assert!(single_output(t, "sdist", ".tar.gz").is_err());
     }
 }

@@ -225,20 +225,16 @@ fn with_git_version(
         return Ok(env);
     }
     // The plugin's own version decides how it shortens the commit hash.
-    let locked_plugin = match plan {
+    let lock = match plan {
         locking::Plan::Use(choice) => {
-            Lock::parse(&String::from_utf8_lossy(&choice.bytes), &choice.label)
-                .ok()
-                .and_then(|l| {
-                    l.package(&"setuptools-scm".parse().ok()?)
-                        .map(|p| p.version.clone())
-                })
+            Lock::parse(&String::from_utf8_lossy(&choice.bytes), &choice.label).ok()
         }
-        locking::Plan::Make { old, .. } => old.as_ref().and_then(|l| {
-            l.package(&"setuptools-scm".parse().ok()?)
-                .map(|p| p.version.clone())
-        }),
+        locking::Plan::Make { old, .. } => old.clone(),
     };
+    let locked_plugin = lock.as_ref().and_then(|l| {
+        l.package(&"setuptools-scm".parse().ok()?)
+            .map(|p| p.version.clone())
+    });
     let style = scm::NodeStyle::of_setuptools_scm(locked_plugin.as_deref());
     let version = scm::version(&opts.project, *dirty, settings.sde, style)?;
     env.insert(scm::PRETEND_VERSION.to_owned(), version);

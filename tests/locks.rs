@@ -57,9 +57,8 @@ fn dist_and_lock(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// A released project's source, as a checkout of it would hold it: its sdist from the index,
-/// unpacked and committed.
-fn released_project(release: &str) -> tempfile::TempDir {
+/// The released sdists of `releases` (`NAME==VERSION`), fetched from the index by pip.
+fn download_sdists(releases: &[&str]) -> tempfile::TempDir {
     let downloads = tempfile::tempdir().unwrap();
     let ok = Command::new("python3")
         .args([
@@ -73,11 +72,18 @@ fn released_project(release: &str) -> tempfile::TempDir {
             "-d",
         ])
         .arg(downloads.path())
-        .arg(release)
+        .args(releases)
         .status()
         .unwrap()
         .success();
-    assert!(ok, "pip download {release}");
+    assert!(ok, "pip download {releases:?}");
+    downloads
+}
+
+/// A released project's source, as a checkout of it would hold it: its sdist from the index,
+/// unpacked and committed.
+fn released_project(release: &str) -> tempfile::TempDir {
+    let downloads = download_sdists(&[release]);
     let (name, _) = files_in(downloads.path()).remove(0);
     let project = tempfile::tempdir().unwrap();
     let ok = Command::new("tar")
@@ -295,7 +301,6 @@ fn hatch_vcs_takes_its_version_from_git_tags_as_setuptools_scm_would() {
 #[test]
 fn released_sdists_of_five_backends_build_twice_identically_and_verify() {
     ensure_default_image();
-    let downloads = tempfile::tempdir().unwrap();
     let releases = [
         "tuf==6.0.0",       // hatchling==1.27.0, exact
         "idna==3.7",        // flit_core<4
@@ -304,23 +309,7 @@ fn released_sdists_of_five_backends_build_twice_identically_and_verify() {
         "iniconfig==2.0.0", // hatchling + hatch-vcs
         "pluggy==1.5.0",    // setuptools + setuptools-scm
     ];
-    let ok = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "-d",
-        ])
-        .arg(downloads.path())
-        .args(releases)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "pip download of the released sdists");
+    let downloads = download_sdists(&releases);
     for (name, _) in files_in(downloads.path()) {
         let sdist = downloads.path().join(&name);
         let work = tempfile::tempdir().unwrap();

@@ -384,11 +384,8 @@ mod tests {
         assert!(ok, "git {args:?}");
     }
 
-    #[test]
-    fn git_checkout_takes_tracked_files_and_detects_dirt() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        project(dir);
+    /// A git repository whose one commit tracks the fixture's two source files.
+    fn commit_project(dir: &Path) {
         run_git(dir, &["init", "-q"]);
         run_git(dir, &["add", "pyproject.toml", "src/x/__init__.py"]);
         run_git(
@@ -403,6 +400,14 @@ mod tests {
                 "init",
             ],
         );
+    }
+
+    #[test]
+    fn git_checkout_takes_tracked_files_and_detects_dirt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        project(dir);
+        commit_project(dir);
         fs::write(dir.join("untracked.txt"), "not taken").unwrap();
         let s = snapshot(dir, false).unwrap();
         assert_eq!(s.commit_time, Some(1_700_000_000));
@@ -424,20 +429,7 @@ mod tests {
         fs::write(outside.path().join("__init__.py"), "HOST SECRET").unwrap();
         let dir = tmp.path();
         project(dir);
-        run_git(dir, &["init", "-q"]);
-        run_git(dir, &["add", "pyproject.toml", "src/x/__init__.py"]);
-        run_git(
-            dir,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "init",
-            ],
-        );
+        commit_project(dir);
         fs::remove_dir_all(dir.join("src/x")).unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.join("src/x")).unwrap();
         // Git sees the swap as a change; with --allow-dirty the link is still never followed.

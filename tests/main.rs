@@ -5,6 +5,7 @@ mod util;
 
 mod build;
 mod hermetic;
+mod hostile;
 mod image;
 mod inputs;
 mod locks;

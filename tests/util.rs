@@ -229,3 +229,31 @@ pub fn plain_build(env_image: &str, project: &Path, sde: Option<u64>) -> Vec<(St
     );
     files_in(out.path())
 }
+
+/// Runs hermit with its address space capped at `mib` MiB (`ulimit -v`), so a test can show
+/// that an attack on memory is refused in bounded memory instead of aborting hermit.
+pub fn hermit_in_memory(mib: u64, args: &[&str], dir: &Path) -> Run {
+    ensure_default_image();
+    let run_id = new_run_id("m");
+    let cmd = hermit_cmd(&run_id);
+    let program = cmd.get_program().to_owned();
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg(format!("ulimit -v {} && exec \"$@\"", mib << 10))
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .current_dir(dir);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => limited.env(key, v),
+            None => limited.env_remove(key),
+        };
+    }
+    // glibc reserves 64 MiB of address space per malloc arena; a few are plenty.
+    limited.env("MALLOC_ARENA_MAX", "2");
+    let output = limited.output().expect("run hermit under ulimit");
+    assert_nothing_left(&run_id);
+    Run { output }
+}

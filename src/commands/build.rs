@@ -73,6 +73,7 @@ pub fn failure(e: BuildError) -> Failure {
         | BuildError::ReadSdist { .. }
         | BuildError::Lock(_)
         | BuildError::NoProjectLock { .. }
+        | BuildError::NoFrontend { .. }
         | BuildError::StaleProjectLock { .. }
         | BuildError::BadRequirement(_)
         | BuildError::ReadConstraint { .. }

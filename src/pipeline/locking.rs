@@ -80,10 +80,21 @@ pub fn wants(request: &Request<'_>) -> Result<Wants, BuildError> {
 
 /// Decides which lock the build uses, or that one must be made. Reads only local files.
 pub fn plan(request: Request<'_>) -> Result<Plan, BuildError> {
+    let target = Target::linux_x86_64(request.python);
     if let Some(given) = request.given {
+        // The frontend drives every build: a lock without it is refused here, not by a
+        // traceback from inside the sandbox.
+        let origin = given.path_for_errors.display().to_string();
+        let lock = Lock::parse(&String::from_utf8_lossy(&given.bytes), &origin)?;
+        let frontend = Wants::new(&[], "hermit")?;
+        if project::unmet(&lock, &frontend, &target)
+            .iter()
+            .any(|u| matches!(u, project::Unmet::Missing { .. }))
+        {
+            return Err(BuildError::NoFrontend { path: origin });
+        }
         return Ok(Plan::Use(given));
     }
-    let target = Target::linux_x86_64(request.python);
     let mut wants = wants(&request)?;
     let Some(dir) = request.project else {
         // A given sdist: its lock is made each time and travels with its artifacts.

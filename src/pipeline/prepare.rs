@@ -224,17 +224,15 @@ async fn build_env(
     }
     let tree = image::site::site_tree(&wheels, &python.purelib, "/usr/local/bin")?;
     step.finish(format!("laid out {} build requirements", fetched.len()));
-    let id = image::derive(
-        docker,
-        janitor,
-        base,
-        &tree,
-        &[python.purelib.as_str()],
-        &tag,
-        reporter,
-    )
-    .await
-    .map_err(image::ImageError::from)?;
+    // A lock whose every package is for another platform lays out nothing to compile.
+    let compile: &[&str] = if tree.is_empty() {
+        &[]
+    } else {
+        &[python.purelib.as_str()]
+    };
+    let id = image::derive(docker, janitor, base, &tree, compile, &tag, reporter)
+        .await
+        .map_err(image::ImageError::from)?;
     crate::record::dist::write_all(
         record.parent().unwrap_or(cache.dir()),
         &[(key, format!("{id}\n").into_bytes())],

@@ -160,6 +160,24 @@ impl Cache {
     }
 }
 
+/// Holds off every other task of this process that asks for the same `key` until the guard
+/// drops. Concurrent rebuilds (`hermit rebuild -j`) often need the same file or build image:
+/// the second waits for the first and then finds it in the cache instead of making it again.
+/// Writes are atomic either way (temp file, then rename); this only saves the repeated work.
+pub async fn exclusive(key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    type Locks = Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>;
+    static LOCKS: LazyLock<Locks> = LazyLock::new(Locks::default);
+    let lock = {
+        let mut locks = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        // A key nobody holds or waits for is dropped, so the map stays as small as the work.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(key.to_owned()).or_default().clone()
+    };
+    lock.lock_owned().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +196,24 @@ mod tests {
         // No temp files left beside the blob.
         let siblings = fs::read_dir(cache.path_for(&d).parent().unwrap()).unwrap();
         assert_eq!(siblings.count(), 1);
+    }
+
+    #[tokio::test]
+    async fn exclusive_serializes_one_key_only() {
+        let first = exclusive("test-key-a").await;
+        // Another key is free while the first is held.
+        drop(exclusive("test-key-b").await);
+        let waiting = tokio::spawn(async { drop(exclusive("test-key-a").await) });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the second holder got in while the first held it"
+        );
+        drop(first);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the second holder waits only as long as the first holds")
+            .unwrap();
     }
 
     #[test]

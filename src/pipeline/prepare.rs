@@ -190,6 +190,7 @@ async fn build_env(
     }
     let key = key.finish().hex();
     let tag = format!("hermit/build-env:{key}");
+    let _one_build = crate::index::cache::exclusive(&tag).await;
     // A tag is only a name: anyone who can tag on the engine can point it at other bytes. The
     // image ID hermit built for this key is kept in its own store, and only that is used.
     let record = cache.dir().join("build-env").join(&key);

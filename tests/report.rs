@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::util::{files_in, hermit, run_raw};
+use crate::util::{
+    Run, assert_nothing_left, ensure_default_image, files_in, hermit_cmd, new_run_id, run_raw,
+};
 
 /// Released pure-Python wheels whose build images the rebuild tests already make, so this
 /// test adds little more than the rebuilds themselves; and one release that does not exist,
@@ -47,14 +49,25 @@ fn parallel_and_sharded_rebuilds_agree_with_one_at_a_time() {
     let rebuild = |extra: &[&str], out: &str| {
         let mut args = vec!["rebuild", "-r", "list.txt", "--attest", "--out", out];
         args.extend_from_slice(extra);
+        ensure_default_image();
+        let run_id = new_run_id("j");
         let started = std::time::Instant::now();
-        let run = hermit(&args, tmp.path());
+        let output = hermit_cmd(&run_id)
+            .args(&args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
         eprintln!(
             "hermit {} took {:.1}s",
             args.join(" "),
             started.elapsed().as_secs_f64()
         );
-        run
+        // With -j above 1, each release's rebuild is a run of its own, named after its place.
+        assert_nothing_left(&run_id);
+        for i in 1..=RELEASES.len() {
+            assert_nothing_left(&format!("{run_id}-{i}"));
+        }
+        Run { output }
     };
 
     let one = rebuild(&["-j", "1"], "one");
@@ -63,7 +76,12 @@ fn parallel_and_sharded_rebuilds_agree_with_one_at_a_time() {
     assert_eq!(one.code(), 1, "{}", one.stderr());
     assert_eq!(two.code(), one.code(), "{}", two.stderr());
     let table = String::from_utf8_lossy(&one.output.stdout).into_owned();
-    assert_eq!(String::from_utf8_lossy(&two.output.stdout), table);
+    assert_eq!(
+        String::from_utf8_lossy(&two.output.stdout),
+        table,
+        "{}",
+        two.stderr()
+    );
     assert!(
         table.contains("bit-identical") && table.contains("failed"),
         "{table}"

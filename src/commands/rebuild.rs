@@ -48,6 +48,21 @@ async fn one(opts: &RebuildOptions, reporter: &Reporter) -> Result<RebuildResult
     .await
 }
 
+/// One rebuild of a concurrent batch, in the run `janitor` names.
+async fn one_of_many(
+    opts: &RebuildOptions,
+    janitor: crate::engine::janitor::Janitor,
+    reporter: &Reporter,
+) -> Result<RebuildResult, Failure> {
+    let docker = super::connect(reporter).await?;
+    let work = async {
+        rebuild::rebuild(&docker, &janitor, opts, reporter)
+            .await
+            .map_err(failure)
+    };
+    super::with_cleanup(&docker, &janitor, reporter, work).await
+}
+
 async fn single(
     args: &RebuildArgs,
     spec: &ReleaseSpec,
@@ -93,13 +108,26 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
         None => shard::dedup(&listed),
     };
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("rebuild"));
+    // Concurrent rebuilds cannot share a run: a rebuild that retries sweeps its run's
+    // resources, which would take the others' containers too. So each gets a run of its own,
+    // named after the batch's and its place in the list.
+    let batch_run = crate::engine::janitor::Janitor::for_new_run()
+        .run_id()
+        .to_owned();
     // `buffered` keeps the list's order whatever finishes first, so the table, the JSON and
     // the exit code do not depend on -j.
     let outcomes: Vec<_> = futures_util::stream::iter(specs)
-        .map(|spec| {
+        .enumerate()
+        .map(|(i, spec)| {
             let out = base.join(default_dir(&spec));
+            let run = format!("{batch_run}-{}", i + 1);
             async move {
-                let outcome = one(&options(args, spec.clone(), out.clone()), reporter).await;
+                let opts = options(args, spec.clone(), out.clone());
+                let outcome = if args.jobs > 1 {
+                    one_of_many(&opts, crate::engine::janitor::Janitor::new(run), reporter).await
+                } else {
+                    one(&opts, reporter).await
+                };
                 if let Err(f) = &outcome {
                     reporter.info(format!("{}=={}: {}", spec.name, spec.version, f.error));
                 }

@@ -2,7 +2,7 @@
 //! checked against their sha256, the base image, and the build environment image (the base
 //! plus those requirements, byte-compiled).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
@@ -236,9 +236,9 @@ async fn build_env(
     )
     .await
     .map_err(image::ImageError::from)?;
-    crate::record::dist::write_all(
-        record.parent().unwrap_or(cache.dir()),
-        &[(key, format!("{id}\n").into_bytes())],
+    cache.put_note(
+        &Path::new("build-env").join(&key),
+        format!("{id}\n").as_bytes(),
     )?;
     Ok(id)
 }

@@ -272,9 +272,11 @@ pub struct RebuildArgs {
     /// with `hermit report`.
     #[arg(long, value_name = "K/N", requires = "requirement_file")]
     pub shard: Option<crate::check::rebuild::shard::Shard>,
-    /// Also write rebuild.intoto.json: an in-toto Statement whose subject is the index's wheel
-    /// (name and sha256) and whose predicate holds the inputs by digest, what was inferred from
-    /// the released files, and the verdict, for anyone to check without rebuilding
+    /// Also write rebuild.intoto.json, an in-toto Statement of the outcome
+    ///
+    /// Its subject is the index's wheel (name and sha256); its predicate holds the inputs by
+    /// digest, what was inferred from the released files, and the verdict, for anyone to
+    /// check without rebuilding.
     #[arg(long)]
     pub attest: bool,
     #[command(flatten)]

@@ -56,6 +56,17 @@ pub enum Command {
     1 same code, different or a failed rebuild, 2 bad usage."
     )]
     Rebuild(RebuildArgs),
+    /// Merge the rebuild.json records of `hermit rebuild -r` runs (or shards) into one summary
+    #[command(
+        long_about = "Merge the rebuild.json records of `hermit rebuild -r` runs (or shards) into one summary.\n\n\
+    Reads every NAME-VERSION/rebuild.json (and failure.json, a rebuild that stopped with an error) \
+    up to three levels under each DIR, and prints the verdicts by backend and by upload year as \
+    tables on stderr. The same release in two records must have the same result. The summary \
+    depends only on the set of records: the same whatever the order of the DIRs or of the \
+    shards that wrote them.",
+        after_help = "Exit codes: 0 the summary was written, 2 a record is unreadable or two records disagree."
+    )]
+    Report(ReportArgs),
     /// Build, lock or list the built-in build images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -246,8 +257,43 @@ pub struct RebuildArgs {
     /// Print the result (with -r: every result) as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// With -r: rebuild up to N releases at once on the engine
+    ///
+    /// Files and build images two rebuilds share are fetched and made once. The table, the
+    /// JSON and the exit code are the same for any N.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// With -r: rebuild only slice K of N (1-based) of the list's releases
+    ///
+    /// A release's slice depends only on the set of releases in the list (not on the line
+    /// order), so N machines reading the same list share it out, each release exactly once.
+    /// For a Kubernetes Indexed Job: --shard $((JOB_COMPLETION_INDEX+1))/N. Merge the outputs
+    /// with `hermit report`.
+    #[arg(long, value_name = "K/N", requires = "requirement_file")]
+    pub shard: Option<crate::check::rebuild::shard::Shard>,
+    /// Also write rebuild.intoto.json, an in-toto Statement of the outcome
+    ///
+    /// Its subject is the index's wheel (name and sha256); its predicate holds the inputs by
+    /// digest, what was inferred from the released files, and the verdict, for anyone to
+    /// check without rebuilding.
+    #[arg(long)]
+    pub attest: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Directories `hermit rebuild -r --out` wrote (or release directories within them)
+    #[arg(required = true, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub dirs: Vec<PathBuf>,
+    /// Print the summary as canonical JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the summary as one self-contained HTML page
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

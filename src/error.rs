@@ -127,6 +127,7 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
         .or_else(|| try_as::<crate::source::scm::ScmError>(e))
         .or_else(|| try_as::<crate::lock::LockError>(e))
         .or_else(|| try_as::<crate::lock::fetch::FetchError>(e))
+        .or_else(|| try_as::<crate::check::report::ReportError>(e))
 }
 
 #[cfg(test)]

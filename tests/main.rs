@@ -10,6 +10,7 @@ mod image;
 mod inputs;
 mod locks;
 mod rebuild;
+mod report;
 mod variations;
 mod verify;
 mod verify_index;

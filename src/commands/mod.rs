@@ -11,6 +11,7 @@ mod doctor;
 mod image;
 mod lock;
 mod rebuild;
+mod report;
 mod verify;
 
 /// Runs one command; `Ok(code)` lets a command that completed report a non-zero outcome
@@ -22,6 +23,7 @@ pub async fn run(command: Command, reporter: &Reporter) -> Result<u8, Failure> {
         Command::Compare(args) => compare::run(args),
         Command::Lock(args) => lock::run(args, reporter).await,
         Command::Rebuild(args) => rebuild::run(args, reporter).await,
+        Command::Report(args) => report::run(args),
         Command::Image(cmd) => image::run(cmd, reporter).await,
         Command::Doctor(args) => doctor::run(args).await,
     }

@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt;
+
 use crate::check::rebuild::batch::{self, SummaryRow};
+use crate::check::rebuild::shard;
 use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult};
 use crate::check::verdict::Verdict;
 use crate::cli::RebuildArgs;
@@ -31,6 +34,7 @@ fn options(args: &RebuildArgs, spec: ReleaseSpec, out: PathBuf) -> RebuildOption
         index_url: args.endpoints.index_url.clone(),
         debian_mirror: args.endpoints.debian_mirror.clone(),
         cache_dir: args.endpoints.cache_dir.clone(),
+        attest: args.attest,
     }
 }
 
@@ -42,6 +46,21 @@ async fn one(opts: &RebuildOptions, reporter: &Reporter) -> Result<RebuildResult
             .map_err(failure)
     })
     .await
+}
+
+/// One rebuild of a concurrent batch, in the run `janitor` names.
+async fn one_of_many(
+    opts: &RebuildOptions,
+    janitor: crate::engine::janitor::Janitor,
+    reporter: &Reporter,
+) -> Result<RebuildResult, Failure> {
+    let docker = super::connect(reporter).await?;
+    let work = async {
+        rebuild::rebuild(&docker, &janitor, opts, reporter)
+            .await
+            .map_err(failure)
+    };
+    super::with_cleanup(&docker, &janitor, reporter, work).await
 }
 
 async fn single(
@@ -75,14 +94,59 @@ async fn single(
 }
 
 async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u8, Failure> {
-    let specs = batch::read_list(file).map_err(Failure::usage)?;
+    let listed = batch::read_list(file).map_err(Failure::usage)?;
+    let specs = match args.shard {
+        Some(shard) => {
+            let mine = shard::select(&listed, shard);
+            reporter.info(format!(
+                "shard {shard}: {} of the {} releases listed",
+                mine.len(),
+                shard::dedup(&listed).len()
+            ));
+            mine
+        }
+        None => shard::dedup(&listed),
+    };
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("rebuild"));
+    // Concurrent rebuilds cannot share a run: a rebuild that retries sweeps its run's
+    // resources, which would take the others' containers too. So each gets a run of its own,
+    // named after the batch's and its place in the list.
+    let batch_run = crate::engine::janitor::Janitor::for_new_run()
+        .run_id()
+        .to_owned();
+    // `buffered` keeps the list's order whatever finishes first, so the table, the JSON and
+    // the exit code do not depend on -j.
+    let outcomes: Vec<_> = futures_util::stream::iter(specs)
+        .enumerate()
+        .map(|(i, spec)| {
+            let out = base.join(default_dir(&spec));
+            let run = format!("{batch_run}-{}", i + 1);
+            async move {
+                let opts = options(args, spec.clone(), out.clone());
+                let outcome = if args.jobs > 1 {
+                    one_of_many(&opts, crate::engine::janitor::Janitor::new(run), reporter).await
+                } else {
+                    one(&opts, reporter).await
+                };
+                if let Err(f) = &outcome {
+                    reporter.info(format!("{}=={}: {}", spec.name, spec.version, f.error));
+                }
+                if let Err(e) =
+                    batch::note_outcome(&out, &spec, outcome.as_ref().err().map(|f| &f.error))
+                {
+                    reporter.info(format!("warning: {e}"));
+                }
+                (spec, outcome)
+            }
+        })
+        .buffered(usize::from(args.jobs))
+        .collect()
+        .await;
     let mut rows = Vec::new();
     let mut results = Vec::new();
     let mut all_reproduced = true;
-    for spec in specs {
-        let out = base.join(default_dir(&spec));
-        match one(&options(args, spec.clone(), out), reporter).await {
+    for (spec, outcome) in outcomes {
+        match outcome {
             Ok(result) => {
                 all_reproduced &= result.record.verdict.is_reproduced();
                 rows.push(SummaryRow::rebuilt(&spec, &result.record));
@@ -90,13 +154,10 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
             }
             Err(f) => {
                 all_reproduced = false;
-                let message = f.error.to_string();
-                let spec_text = format!("{}=={}", spec.name, spec.version);
-                reporter.info(format!("{spec_text}: {message}"));
                 rows.push(SummaryRow::failed(&spec));
                 results.push(serde_json::json!({
-                    "spec": spec_text,
-                    "error": message,
+                    "spec": format!("{}=={}", spec.name, spec.version),
+                    "error": f.error.to_string(),
                 }));
             }
         }

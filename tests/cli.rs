@@ -47,8 +47,9 @@ fn completions_name_every_command_and_the_bash_script_parses() {
             let name = path.last().unwrap();
             assert!(script.contains(name.as_str()), "{shell}: no `{name}`");
         }
+        // fish names long flags as `-l json`.
         assert!(
-            script.contains("--json"),
+            script.contains("--json") || script.contains("-l json"),
             "{shell}: flags are completed too"
         );
     }

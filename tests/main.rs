@@ -4,11 +4,14 @@
 mod util;
 
 mod build;
+mod cli;
 mod hermetic;
 mod image;
 mod inputs;
 mod locks;
+mod messages;
 mod rebuild;
+mod schema;
 mod variations;
 mod verify;
 mod verify_index;

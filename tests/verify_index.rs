@@ -3,58 +3,11 @@
 //! made with a plain `python -m build` and the locked build requirements; and `hermit build
 //! --provenance`.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use hermit::record::digest::Sha256;
 
 use crate::util::*;
-
-/// A static file server on 127.0.0.1, killed when dropped (also when the test panics).
-struct Served {
-    child: Child,
-    port: u16,
-}
-
-impl Served {
-    fn start(root: &Path) -> Self {
-        // A port that was free a moment ago; the server binds it right after.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1"])
-            .arg(port.to_string())
-            .arg("--directory")
-            .arg(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m http.server");
-        let served = Served { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return served;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("the loopback index did not start on port {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/simple", self.port)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A PEP 503 index directory: `simple/index.html`, `simple/<name>/index.html` linking to
 /// `files/<file>#sha256=<hex>`.
@@ -124,12 +77,6 @@ fn add_default_lock(index: &mut IndexDir) {
             index.add(package.name.as_str(), name, &bytes);
         }
     }
-}
-
-/// The loopback index must not be reached through a proxy the environment may name.
-fn no_proxy(cmd: &mut Command) {
-    cmd.env("NO_PROXY", "127.0.0.1")
-        .env("no_proxy", "127.0.0.1");
 }
 
 fn verify_index(project: &Path, url: &str) -> Run {

@@ -302,6 +302,8 @@ impl crate::error::Hint for VerifyError {
                 "run it in the project's checkout, or name the checkout with `--source DIR`".into(),
             ),
             Self::Build(e) => crate::error::Hint::hint(e),
+            // Transparent: the manifest's error is not on the source chain, so ask it here.
+            Self::Manifest(e) => crate::error::Hint::hint(e),
             _ => None,
         }
     }

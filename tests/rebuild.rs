@@ -18,7 +18,9 @@ fn tuf_6_0_0_is_bit_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let run = hermit(&["rebuild", "tuf==6.0.0", "--json"], tmp.path());
     run.assert_ok();
-    let out: serde_json::Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    let out = crate::schema::assert_json("rebuild", &run.output.stdout);
+    // Said once: the JSON on stdout is the verdict, stderr only tells the progress.
+    assert!(!run.stderr().contains("bit-identical"), "{}", run.stderr());
     assert_eq!(
         out["record"]["verdict"],
         "bit-identical",

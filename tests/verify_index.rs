@@ -152,12 +152,14 @@ fn verify_index_finds_a_plain_release_bit_identical_and_names_a_changed_wheel() 
             constraint.to_str().unwrap(),
             "--out",
             kept.to_str().unwrap(),
+            "--json",
         ],
         project.path(),
         no_proxy,
     );
     let text = stdout(&run);
     assert_eq!(run.code(), 0, "{text}\n{}", run.stderr());
+    crate::schema::assert_json("verify", &run.output.stdout);
     assert!(text.contains("constraint:build.txt"), "{text}");
     let written = std::fs::read_to_string(kept.join("verify-build.lock")).unwrap();
     assert!(
@@ -258,8 +260,19 @@ fn build_with_provenance_writes_a_statement_naming_the_artifacts() {
         "the build environment image is not a dependency: {deps}"
     );
     // A manifest verification ignores it: it is not an artifact.
-    let run = hermit(&["verify", "dist/hermit-manifest.json"], project.path());
+    let run = hermit(
+        &["verify", "dist/hermit-manifest.json", "--json"],
+        project.path(),
+    );
     assert_eq!(run.code(), 0, "{}", run.stderr());
+    let v = crate::schema::assert_json("verify", &run.output.stdout);
+    let statuses: Vec<&serde_json::Value> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, ["identical", "identical"], "{v}");
     // Deterministic like the manifest: a second build writes the same bytes.
     let first = std::fs::read(dist.join("hermit-provenance.intoto.json")).unwrap();
     hermit(&["build", ".", "--provenance"], project.path()).assert_ok();

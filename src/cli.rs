@@ -71,7 +71,40 @@ pub enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Check the container engine, endpoints, cache and default image
-    Doctor(EndpointArgs),
+    Doctor(DoctorArgs),
+    /// Print a shell completion script for hermit (bash, zsh, fish, elvish, powershell)
+    ///
+    /// For example, `hermit completions bash > ~/.local/share/bash-completion/completions/hermit`
+    /// or `hermit completions zsh > "${fpath[1]}/_hermit"`.
+    Completions(CompletionsArgs),
+    /// Print hermit's man page, or write one page per command into a directory
+    ///
+    /// For example, `hermit man --out ~/.local/share/man/man1`, then `man hermit-build`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write hermit.1 and a page per command (hermit-build.1, hermit-image-ls.1, …) here
+    /// instead of printing hermit.1 on stdout
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -231,6 +264,9 @@ pub struct LockArgs {
     /// Python version of the build image the lock is for
     #[arg(long, default_value = "3.13")]
     pub python: crate::lock::target::PythonVersion,
+    /// Print what was locked as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }
@@ -310,7 +346,7 @@ pub enum ImageCommand {
     /// recipe.lock beside recipe.toml.
     Lock(ImageLockArgs),
     /// List the images hermit built on this engine
-    Ls,
+    Ls(ImageLsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -321,6 +357,9 @@ pub struct ImageBuildArgs {
     /// Do nothing when the engine already has the pinned image (built-in recipe only)
     #[arg(long, conflicts_with = "recipe")]
     pub if_missing: bool,
+    /// Print the image built as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }
@@ -334,6 +373,16 @@ pub struct ImageLockArgs {
     /// come from it); for hosts without gpgv or the Debian keyring
     #[arg(long)]
     pub insecure_skip_release_signature: bool,
+    /// Print the lock written as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageLsArgs {
+    /// Print the images as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
 }

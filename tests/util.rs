@@ -257,3 +257,54 @@ pub fn hermit_in_memory(mib: u64, args: &[&str], dir: &Path) -> Run {
     assert_nothing_left(&run_id);
     Run { output }
 }
+
+/// A static file server on 127.0.0.1, killed when dropped (also when the test panics).
+pub struct Served {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Served {
+    pub fn start(root: &Path) -> Self {
+        // A port that was free a moment ago; the server binds it right after.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .arg("--directory")
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let served = Served { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return served;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the loopback index did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/simple", self.port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The loopback index must not be reached through a proxy the environment may name.
+pub fn no_proxy(cmd: &mut Command) {
+    cmd.env("NO_PROXY", "127.0.0.1")
+        .env("no_proxy", "127.0.0.1");
+}

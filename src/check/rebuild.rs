@@ -56,6 +56,18 @@ pub enum RebuildError {
     Dist(#[from] crate::record::dist::DistError),
 }
 
+/// The transparent variants hide their error from the source chain; their fixes are asked
+/// for here.
+impl crate::error::Hint for RebuildError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Release(e) => crate::error::Hint::hint(e),
+            Self::Build(e) => crate::error::Hint::hint(e),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RebuildOptions {
     pub spec: ReleaseSpec,

@@ -75,15 +75,18 @@ async fn single(
         .unwrap_or_else(|| Path::new("rebuild").join(default_dir(&spec)));
     let result = one(&options(args, spec, out.clone()), reporter).await?;
     let record = &result.record;
+    // The verdict is said once: as JSON on stdout with --json, else as text on stdout.
     if args.json {
-        println!("{}", json(&result));
+        super::print_json(&json(&result))?;
     } else {
+        let mut text = String::new();
         if let Some(report) = &result.report
             && record.verdict == Verdict::Different
         {
-            print!("{}", report.render());
+            text.push_str(&report.render());
         }
-        println!("{}: {}", record.spec, record.verdict);
+        text.push_str(&format!("{}: {}\n", record.spec, record.verdict));
+        super::write_stdout(text.as_bytes())?;
     }
     reporter.info(format!(
         "wrote {} files to {}",
@@ -163,9 +166,9 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
         }
     }
     if args.json {
-        println!("{}", serde_json::Value::Array(results));
+        super::print_json(&results)?;
     } else {
-        print!("{}", batch::render_table(&rows));
+        super::write_stdout(batch::render_table(&rows).as_bytes())?;
     }
     Ok(if all_reproduced { 0 } else { 1 })
 }
@@ -181,10 +184,11 @@ fn json(result: &RebuildResult) -> serde_json::Value {
 fn failure(e: RebuildError) -> Failure {
     match e {
         RebuildError::Build(b) => super::build::failure(b),
-        RebuildError::Release(crate::index::release::ReleaseError::BadSpec(_))
-        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. }) => {
-            Failure::usage(e)
-        }
+        RebuildError::Release(
+            crate::index::release::ReleaseError::BadSpec { .. }
+            | crate::index::release::ReleaseError::NoSuchVersion { .. }
+            | crate::index::release::ReleaseError::Missing { .. },
+        ) => Failure::usage(e),
         other => Failure::failed(other),
     }
 }

@@ -24,6 +24,10 @@ pub fn member_reasons(report: &Report) -> BTreeMap<String, String> {
                 (Some(_), _) => "only in the rebuild".to_owned(),
                 (None, Some(c)) => {
                     let mut r = format!("content differs ({} -> {} bytes)", c.size_a, c.size_b);
+                    if let Some(nested) = &c.nested {
+                        r.push_str("; ");
+                        r.push_str(&clip_to(nested, 2 * VALUE_CHARS));
+                    }
                     if !m.metadata.is_empty() {
                         r.push_str("; ");
                         r.push_str(&fields(m));
@@ -55,11 +59,15 @@ fn fields(m: &crate::check::compare::MemberDiff) -> String {
 }
 
 fn clip(value: &str) -> String {
+    clip_to(value, VALUE_CHARS)
+}
+
+fn clip_to(value: &str, chars: usize) -> String {
     let one_line = crate::output::sanitize_line(value);
-    if one_line.chars().count() <= VALUE_CHARS {
+    if one_line.chars().count() <= chars {
         return one_line;
     }
-    let mut cut: String = one_line.chars().take(VALUE_CHARS).collect();
+    let mut cut: String = one_line.chars().take(chars).collect();
     cut.push('…');
     cut
 }
@@ -90,6 +98,7 @@ mod tests {
         times.metadata = vec![field("mtime", "2024-04-11 11:49:06", "2024-04-11 15:49:06")];
         let mut content = member("pkg-1.0.dist-info/WHEEL");
         content.content = Some(ContentDiff {
+            nested: None,
             size_a: 81,
             size_b: 82,
             sha256_a: Sha256::of(b"a"),

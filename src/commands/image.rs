@@ -1,4 +1,4 @@
-//! `hermit image build|lock|ls`.
+//! `hermit image build|lock|ls|prune`.
 
 use crate::cli::ImageCommand;
 use crate::commands::{Failure, with_cleanup};
@@ -81,6 +81,44 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
             })
             .await?;
             Ok(0)
+        }
+        ImageCommand::Prune(args) => {
+            let cache = crate::index::cache::Cache::open(args.cache_dir.as_deref())
+                .map_err(Failure::usage)?;
+            let images = crate::image::list(&docker).await.map_err(Failure::failed)?;
+            let needed = crate::image::prune::needed(cache.dir());
+            let plan = crate::image::prune::plan(&images, &needed, args.all);
+            let human = crate::index::cache_usage::human;
+            for (image, why) in &plan.keep {
+                println!("kept {}  {}  ({why})", image.id, image.tags.join(", "));
+            }
+            let verb = if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            };
+            let mut failed = 0;
+            for image in &plan.remove {
+                if !args.dry_run
+                    && let Err(e) = crate::image::prune::remove(&docker, image).await
+                {
+                    failed += 1;
+                    reporter.info(format!("warning: could not remove {}: {e}", image.id));
+                    continue;
+                }
+                println!(
+                    "{verb} {}  {}  {}",
+                    image.id,
+                    human(image.size.max(0) as u64),
+                    image.tags.join(", ")
+                );
+            }
+            println!(
+                "{verb} {} images, {} (layers shared with kept images stay)",
+                plan.remove.len() - failed,
+                human(plan.bytes())
+            );
+            Ok(if failed > 0 { 1 } else { 0 })
         }
         ImageCommand::Ls => {
             let images = crate::image::list(&docker).await.map_err(Failure::failed)?;

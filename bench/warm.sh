@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 cargo build --locked --release -q
-hermit=$PWD/target/release/hermit
+hermit=${CARGO_TARGET_DIR:-$PWD/target}/release/hermit
 project=$PWD/examples/hello
 runs=${RUNS:-10}
 

@@ -97,28 +97,47 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
             } else {
                 "removed"
             };
-            let mut failed = 0;
-            for image in &plan.remove {
+            // Layers, to count what images share once; an image that vanished meanwhile
+            // shares nothing.
+            let mut layers = std::collections::BTreeMap::new();
+            for image in plan.remove.iter().chain(plan.keep.iter().map(|(i, _)| i)) {
+                let found = docker
+                    .inspect_image(&image.id.to_string())
+                    .await
+                    .ok()
+                    .and_then(|i| i.root_fs?.layers)
+                    .unwrap_or_default();
+                layers.insert(image.id, found);
+            }
+            let stack = |i: &crate::image::ListedImage| (i.size, layers[&i.id].clone());
+            let freed = crate::image::prune::freed(
+                &plan.remove.iter().map(stack).collect::<Vec<_>>(),
+                &plan.keep.iter().map(|(i, _)| stack(i)).collect::<Vec<_>>(),
+            );
+            let (mut count, mut bytes) = (0, 0);
+            let mut failed = false;
+            for (image, size) in plan.remove.iter().zip(freed) {
                 if !args.dry_run
                     && let Err(e) = crate::image::prune::remove(&docker, image).await
                 {
-                    failed += 1;
+                    failed = true;
                     reporter.info(format!("warning: could not remove {}: {e}", image.id));
                     continue;
                 }
                 println!(
                     "{verb} {}  {}  {}",
                     image.id,
-                    human(image.size.max(0) as u64),
+                    human(size),
                     image.tags.join(", ")
                 );
+                count += 1;
+                bytes += size;
             }
             println!(
-                "{verb} {} images, {} (layers shared with kept images stay)",
-                plan.remove.len() - failed,
-                human(plan.bytes())
+                "{verb} {count} images, {} (shared layers counted once)",
+                human(bytes)
             );
-            Ok(if failed > 0 { 1 } else { 0 })
+            Ok(u8::from(failed))
         }
         ImageCommand::Ls => {
             let images = crate::image::list(&docker).await.map_err(Failure::failed)?;

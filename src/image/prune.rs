@@ -29,14 +29,6 @@ pub struct Plan {
     pub keep: Vec<(ListedImage, Reason)>,
 }
 
-impl Plan {
-    /// Sum of the sizes the engine reports for the images to remove. Layers they share with a
-    /// kept image stay, so the disk space freed can be less.
-    pub fn bytes(&self) -> u64 {
-        self.remove.iter().map(|i| i.size.max(0) as u64).sum()
-    }
-}
-
 /// Splits `images` (as listed, sorted) into those `needed` names and the rest; with `all`,
 /// nothing is kept.
 pub fn plan(images: &[ListedImage], needed: &BTreeMap<ImageId, Reason>, all: bool) -> Plan {
@@ -89,6 +81,36 @@ pub fn needed(cache_dir: &Path) -> BTreeMap<ImageId, Reason> {
     out
 }
 
+/// The bytes removing each of `remove` frees, in order, given every image's layers (diff IDs,
+/// bottom first) and size.
+///
+/// The engine reports each image's whole size, shared layers included, so summing those
+/// overstates the gain many times over: every build environment repeats the base image. hermit's
+/// images share layers as prefixes (a derived image is its base plus one layer), so an image
+/// frees its size minus that of the largest image whose layers are a proper prefix of its own
+/// and which stays, or was already counted.
+pub fn freed(remove: &[(i64, Vec<String>)], keep: &[(i64, Vec<String>)]) -> Vec<u64> {
+    let size = |s: i64| s.max(0) as u64;
+    let mut counted: Vec<&(i64, Vec<String>)> = keep.iter().collect();
+    // Shorter stacks first, so a base removed together with its derivatives is counted once,
+    // in full, and each derivative then counts only what it adds.
+    let mut order: Vec<usize> = (0..remove.len()).collect();
+    order.sort_by_key(|&i| remove[i].1.len());
+    let mut out = vec![0; remove.len()];
+    for i in order {
+        let (bytes, layers) = &remove[i];
+        let shared = counted
+            .iter()
+            .filter(|(_, l)| l.len() < layers.len() && layers.starts_with(l))
+            .map(|(b, _)| size(*b))
+            .max()
+            .unwrap_or(0);
+        out[i] = size(*bytes).saturating_sub(shared);
+        counted.push(&remove[i]);
+    }
+    out
+}
+
 /// Removes one image: each tag, then the ID if the engine still has it. Never forced.
 pub async fn remove(docker: &Docker, image: &ListedImage) -> Result<(), bollard::errors::Error> {
     let opts = || RemoveImageOptionsBuilder::default().force(false).build();
@@ -134,9 +156,27 @@ mod tests {
         let p = plan(&images, &needed, false);
         assert_eq!(p.remove, [images[0].clone(), images[2].clone()]);
         assert_eq!(p.keep, [(images[1].clone(), "pinned".to_owned())]);
-        assert_eq!(p.bytes(), 10, "an unknown (negative) size counts as 0");
         let p = plan(&images, &needed, true);
-        assert_eq!((p.remove.len(), p.keep.len(), p.bytes()), (3, 0, 30));
+        assert_eq!((p.remove.len(), p.keep.len()), (3, 0));
+    }
+
+    #[test]
+    fn counts_shared_layers_once() {
+        let l = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = (60, l(&["a", "b"]));
+        let env1 = (75, l(&["a", "b", "c"]));
+        let env2 = (70, l(&["a", "b", "d"]));
+        let other = (30, l(&["x"]));
+        // Base kept: each environment frees only its own layer.
+        assert_eq!(
+            freed(
+                &[env1.clone(), env2.clone(), other.clone()],
+                std::slice::from_ref(&base)
+            ),
+            [15, 10, 30]
+        );
+        // Base removed too, listed after its derivatives: counted once, in full.
+        assert_eq!(freed(&[env1, env2, base], &[]), [15, 10, 60]);
     }
 
     #[test]

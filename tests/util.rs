@@ -260,6 +260,20 @@ pub fn remove_at_exit(image_id: &str) {
         .push(image_id.trim().to_owned());
 }
 
+/// For a test that builds with a cache of its own: the build environments recorded there are
+/// this process's too (the shared cache's records are found at exit without this).
+pub fn remove_at_exit_recorded_in(cache: &Path) {
+    for record in std::fs::read_dir(cache.join("build-env"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(id) = std::fs::read_to_string(record.path()) {
+            remove_at_exit(&id);
+        }
+    }
+}
+
 static BEFORE: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
 
 /// Takes the engine's hermit images once, before this process's first hermit command, and

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
 if [ $# -eq 0 ]; then
-  cargo build --locked --release -q
-  set -- "$PWD/target/release/hermit"
+  cargo build --locked -q
+  set -- "$PWD/target/debug/hermit"
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

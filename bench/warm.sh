@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Warm `hermit build` of the example project against the same build run with a bare
-# `docker run --network none` in the same build environment image (requirements installed and
-# byte-compiled), timed in the same run by hyperfine. Prints the ratio; the target is <= 1.2.
+# `docker run --network none` (on Podman: `podman run`) in the same build environment image
+# (requirements installed and byte-compiled), timed in the same run by hyperfine. Prints the
+# ratio; the target is <= 1.2.
 # Also times one cold build (empty cache, no image) when run with --cold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 cargo build --locked --release -q
-hermit=$PWD/target/release/hermit
+hermit=${CARGO_TARGET_DIR:-$PWD/target}/release/hermit
 project=$PWD/examples/hello
 runs=${RUNS:-10}
 
@@ -26,8 +27,16 @@ out=$(mktemp -d)
 env_image=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['image']['build_env_id'])" "$out/hermit-manifest.json")
 sde=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['source_date_epoch'])" "$out/hermit-manifest.json")
 
-bare="docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges \
-  --user 1000:1000 --tmpfs /tmp:rw,mode=1777 -e HOME=/tmp -e SOURCE_DATE_EPOCH=$sde \
+# The bare run gets the rlimits hermit pins (src/engine/portable.rs): without them Podman's
+# defaults fail where its process cannot raise its hard limits. Podman's service is driven
+# with its own client: the Docker CLI cannot attach to it (HTTP 409 on the upgrade).
+runner="docker run"
+if docker version --format '{{range .Server.Components}}{{.Name}} {{end}}' 2>/dev/null | grep -q Podman; then
+  runner="podman --remote --url ${DOCKER_HOST} run"
+fi
+bare="$runner --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges \
+  --ulimit core=0 --ulimit memlock=65536 --ulimit nofile=4096 --ulimit nproc=4096 \
+  --ulimit stack=8388608 --shm-size 64m --user 1000:1000 --tmpfs /tmp:rw,mode=1777 -e HOME=/tmp -e SOURCE_DATE_EPOCH=$sde \
   -v $project:/project:ro $env_image python3 -c \"import shutil,subprocess,sys; \
 shutil.copytree('/project','/tmp/p',ignore=shutil.ignore_patterns('dist')); \
 subprocess.check_call([sys.executable,'-m','build','--no-isolation','--outdir','/tmp/o','/tmp/p'],stdout=subprocess.DEVNULL)\""

@@ -81,6 +81,9 @@ pub enum Command {
     ///
     /// For example, `hermit man --out ~/.local/share/man/man1`, then `man hermit-build`.
     Man(ManArgs),
+    /// List or prune the download cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +350,13 @@ pub enum ImageCommand {
     Lock(ImageLockArgs),
     /// List the images hermit built on this engine
     Ls(ImageLsArgs),
+    /// Remove hermit's images that the built-in recipe and hermit's store do not need
+    ///
+    /// Keeps the image the built-in recipe's lock pins and the build-environment images whose
+    /// IDs hermit recorded in its cache (later builds of the same inputs reuse them); removes
+    /// every other image labelled as hermit's or tagged `hermit/…`. Never forced: an image a
+    /// container still uses is reported and kept.
+    Prune(ImagePruneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -385,4 +395,64 @@ pub struct ImageLsArgs {
     /// Print the images as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove every hermit image, the built-in one and recorded build environments included
+    #[arg(long)]
+    pub all: bool,
+    /// Only print what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The cache whose build-environment records say what to keep
+    ///
+    /// Default: HERMIT_CACHE_DIR, then $XDG_CACHE_HOME/hermit, then ~/.cache/hermit.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Show what the cache holds, per kind of file, with sizes
+    Ls(CacheLsArgs),
+    /// Remove cached files no build has used for a while (or everything with --all)
+    ///
+    /// Pruning is by age of last use, because hermit cannot see every project's lock: a file
+    /// counts as used when a build reads it. Files the built-in lock and the built-in image
+    /// recipe name are kept, so the example and unpinned projects still build offline.
+    /// Anything removed is downloaded again, checked against its sha256, when next needed.
+    Prune(CachePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheLsArgs {
+    /// Cache directory
+    ///
+    /// Default: HERMIT_CACHE_DIR, then $XDG_CACHE_HOME/hermit, then ~/.cache/hermit.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    /// Remove files not used for this many days
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 30,
+        conflicts_with = "all"
+    )]
+    pub older_than: u32,
+    /// Remove everything in the cache
+    #[arg(long)]
+    pub all: bool,
+    /// Only print what would be removed
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Cache directory
+    ///
+    /// Default: HERMIT_CACHE_DIR, then $XDG_CACHE_HOME/hermit, then ~/.cache/hermit.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub cache_dir: Option<PathBuf>,
 }

@@ -66,8 +66,160 @@ fn image_lock_refreshes_a_recipe_lock_that_then_builds_its_pinned_digest() {
         .and_then(|l| l.strip_suffix('"'))
         .expect("image_id in the lock")
         .to_owned();
+    // When the mirror has moved on since the built-in lock, this is a new image of its own.
+    remove_at_exit(&pinned);
     let build = run_raw(&["image", "build", &dir], &repo_root(), |_| {});
     build.assert_ok();
     assert!(build.stderr().contains(&pinned), "{}", build.stderr());
     assert_eq!(v["image_id"], pinned.as_str());
+}
+
+/// A tiny image of hermit's that nothing needs (one file, labelled, tagged
+/// `hermit/prune-test:RUN`), loaded on the engine; removed again when dropped.
+struct FakeImage {
+    id: String,
+    tag: String,
+}
+
+impl FakeImage {
+    fn load(run_id: &str) -> Self {
+        use hermit::image::archive;
+        let tag = format!("hermit/prune-test:{run_id}");
+        let config = archive::recipe_config(
+            "amd64",
+            (1000, 1000),
+            "/home/hermit",
+            &[("org.hermit.managed", "true"), ("org.hermit.run", run_id)],
+        )
+        .unwrap();
+        let mut tree = hermit::archive::tree::Tree::new();
+        tree.insert_file("marker", 0o644, run_id.as_bytes().to_vec())
+            .unwrap();
+        let layer = tree.to_tar(0);
+        let built = archive::build(config, &[&layer], &tag).unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &built.bytes).unwrap();
+        docker(&["load", "-q", "-i", file.path().to_str().unwrap()]);
+        let fake = Self {
+            id: built.id.to_string(),
+            tag,
+        };
+        let found = docker(&["image", "inspect", "--format", "{{.Id}}", &fake.tag]);
+        assert_eq!(found.trim(), fake.id, "the engine kept hermit's image ID");
+        fake
+    }
+
+    fn exists(&self) -> bool {
+        std::process::Command::new("docker")
+            .args(["image", "inspect", &self.id])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+}
+
+impl Drop for FakeImage {
+    fn drop(&mut self) {
+        for name in [&self.tag, &self.id] {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", name])
+                .output();
+        }
+    }
+}
+
+#[test]
+fn image_prune_dry_run_names_an_unneeded_image_and_keeps_the_pinned_one() {
+    ensure_default_image();
+    let fake = FakeImage::load(&new_run_id("prune"));
+    // Only a dry run against the real engine: other test runs share it, and a real prune
+    // would remove their images too.
+    let run = run_raw(&["image", "prune", "--dry-run"], &repo_root(), |_| {});
+    run.assert_ok();
+    let stdout = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    let pinned = hermit::image::default_recipe_pinned_id().to_string();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("would remove {}", fake.id)) && l.contains(&fake.tag)),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("kept {pinned}"))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().last().unwrap().starts_with("would remove "),
+        "{stdout}"
+    );
+    assert!(fake.exists(), "a dry run removed an image");
+
+    // The removal itself, on this image only.
+    let listed = hermit::image::ListedImage {
+        id: fake.id.parse().unwrap(),
+        tags: vec![fake.tag.clone()],
+        size: 0,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = hermit::engine::docker::connect().await.unwrap();
+        hermit::image::prune::remove(&engine, &listed)
+            .await
+            .unwrap();
+        // Already gone: still fine (another prune got there first).
+        hermit::image::prune::remove(&engine, &listed)
+            .await
+            .unwrap();
+    });
+    assert!(!fake.exists(), "prune::remove left the image");
+}
+
+#[test]
+fn cache_ls_and_prune_report_sizes_per_kind() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().to_str().unwrap().to_owned();
+    let blob = hermit::record::digest::Sha256::of(b"wheel").hex();
+    let path = cache
+        .path()
+        .join("blobs/sha256")
+        .join(&blob[..2])
+        .join(&blob);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"wheel").unwrap();
+    let ls = run_raw(&["cache", "ls", "--cache-dir", &dir], &repo_root(), |_| {});
+    ls.assert_ok();
+    let stdout = String::from_utf8_lossy(&ls.output.stdout).into_owned();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("1 files") && l.contains("5 B") && l.contains("blobs/sha256")),
+        "{stdout}"
+    );
+    // Fresh files stay under an age prune; --all takes them.
+    let kept = run_raw(
+        &["cache", "prune", "--cache-dir", &dir],
+        &repo_root(),
+        |_| {},
+    );
+    kept.assert_ok();
+    assert!(path.exists());
+    let all = run_raw(
+        &["cache", "prune", "--all", "--cache-dir", &dir],
+        &repo_root(),
+        |_| {},
+    );
+    all.assert_ok();
+    assert!(!path.exists());
+    let stdout = String::from_utf8_lossy(&all.output.stdout).into_owned();
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("removed 1 files, 5 B"),
+        "{stdout}"
+    );
 }

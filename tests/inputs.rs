@@ -42,6 +42,7 @@ fn a_tampered_cached_file_is_refused_before_anything_runs() {
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap().to_owned();
     hermit(&["build", ".", "--cache-dir", &cache_arg], project.path()).assert_ok();
+    remove_at_exit_recorded_in(cache.path());
     std::fs::remove_dir_all(project.path().join("dist")).unwrap();
     let blob = walkdir::WalkDir::new(cache.path().join("blobs"))
         .sort_by_file_name()

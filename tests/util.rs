@@ -51,6 +51,7 @@ impl Run {
 
 /// The `hermit` command with a clean, test-controlled environment.
 pub fn hermit_cmd(run_id: &str) -> Command {
+    images_before();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermit"));
     cmd.env("HERMIT_RUN_ID", run_id)
         .env("HERMIT_CACHE_DIR", shared_cache())
@@ -307,4 +308,112 @@ impl Drop for Served {
 pub fn no_proxy(cmd: &mut Command) {
     cmd.env("NO_PROXY", "127.0.0.1")
         .env("no_proxy", "127.0.0.1");
+}
+
+/// The IDs of hermit's images on the engine (labelled as hermit's or tagged `hermit/…`).
+pub fn hermit_images() -> std::collections::BTreeSet<String> {
+    let labelled = docker(&[
+        "images",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "label=org.hermit.managed",
+    ]);
+    let tagged = docker(&["images", "-q", "--no-trunc", "hermit/*"]);
+    labelled
+        .lines()
+        .chain(tagged.lines())
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Images a test made some other way than a build (e.g. by re-locking a recipe), to be
+/// removed when the test process ends if they were not on the engine before it.
+static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub fn remove_at_exit(image_id: &str) {
+    images_before();
+    MADE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(image_id.trim().to_owned());
+}
+
+/// For a test that builds with a cache of its own: the build environments recorded there are
+/// this process's too (the shared cache's records are found at exit without this).
+pub fn remove_at_exit_recorded_in(cache: &Path) {
+    for record in std::fs::read_dir(cache.join("build-env"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(id) = std::fs::read_to_string(record.path()) {
+            remove_at_exit(&id);
+        }
+    }
+}
+
+static BEFORE: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
+
+/// Takes the engine's hermit images once, before this process's first hermit command, and
+/// arranges for the images this process made to be removed when it exits.
+///
+/// Tests share build environments (one per lock, reused across tests), so no single test
+/// can remove them when it ends; the process can, once every test is done. "Made by this
+/// process" is narrow on purpose, because other test runs share the engine: the default image,
+/// the build environments this checkout's test cache recorded, and what tests registered with
+/// [`remove_at_exit`], and of those only the ones absent before the first hermit command.
+fn images_before() {
+    BEFORE.get_or_init(|| {
+        unsafe extern "C" {
+            fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+        }
+        // SAFETY: registers a plain function with the C runtime; it runs once at exit.
+        let registered = unsafe { atexit(remove_made_images) };
+        assert_eq!(registered, 0, "atexit");
+        hermit_images()
+    });
+}
+
+extern "C" fn remove_made_images() {
+    let Some(before) = BEFORE.get() else { return };
+    let mut ours: std::collections::BTreeSet<String> = MADE
+        .lock()
+        .map(|m| m.iter().cloned().collect())
+        .unwrap_or_default();
+    ours.insert(hermit::image::default_recipe_pinned_id().to_string());
+    if let Ok(records) = std::fs::read_dir(shared_cache().join("build-env")) {
+        for r in records.flatten() {
+            if let Ok(text) = std::fs::read_to_string(r.path()) {
+                ours.insert(text.trim().to_owned());
+            }
+        }
+    }
+    let Ok(now) = std::panic::catch_unwind(hermit_images) else {
+        return;
+    };
+    let mut removed = 0;
+    for id in now.difference(before).filter(|id| ours.contains(*id)) {
+        // Tags first, then the ID, never forced: an image a running build (of another test
+        // run) still uses is refused by the engine and stays.
+        let tags = Command::new("docker")
+            .args([
+                "image",
+                "inspect",
+                "--format",
+                "{{join .RepoTags \"\\n\"}}",
+                id,
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for tag in tags.lines().filter(|t| !t.trim().is_empty()) {
+            let _ = Command::new("docker").args(["rmi", tag.trim()]).output();
+        }
+        let _ = Command::new("docker").args(["rmi", id]).output();
+        removed += 1;
+    }
+    if removed > 0 {
+        eprintln!("removed {removed} hermit images this test run made");
+    }
 }

@@ -25,9 +25,23 @@ pub async fn run(args: DoctorArgs) -> Result<u8, Failure> {
             detail,
         });
     };
-    match crate::engine::docker::connect().await {
-        Ok(docker) => {
+    let endpoint = crate::engine::docker::endpoint();
+    match &endpoint {
+        Ok(e) => line(true, "engine endpoint", format!("{e} ({})", e.origin())),
+        Err(e) => line(false, "engine endpoint", e.to_string()),
+    }
+    // A bad endpoint was said above; there is nothing to connect to.
+    let connected = match endpoint {
+        Ok(e) => Some(crate::engine::docker::connect_to(&e).await),
+        Err(_) => None,
+    };
+    match connected {
+        None => {}
+        Some(Ok(docker)) => {
             let version = docker.version().await.ok();
+            let name = version
+                .as_ref()
+                .map_or("an unknown engine", crate::engine::docker::engine_name);
             let engine = version
                 .as_ref()
                 .and_then(|v| v.version.clone())
@@ -39,10 +53,10 @@ pub async fn run(args: DoctorArgs) -> Result<u8, Failure> {
             line(
                 true,
                 "engine",
-                format!(
-                    "version {engine}, API {api} (hermit speaks {})",
+                crate::output::sanitize_line(&format!(
+                    "{name} {engine}, API {api} (hermit speaks {})",
                     docker.client_version()
-                ),
+                )),
             );
             let stale =
                 crate::engine::janitor::stale(&docker, crate::engine::docker::is_local()).await;
@@ -78,7 +92,7 @@ pub async fn run(args: DoctorArgs) -> Result<u8, Failure> {
                 ),
             );
         }
-        Err(e) => line(false, "engine", e.to_string()),
+        Some(Err(e)) => line(false, "engine", e.to_string()),
     }
     match crate::index::endpoints::index_url(args.index_url.as_deref()) {
         Ok(e) => line(

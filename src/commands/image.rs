@@ -1,4 +1,4 @@
-//! `hermit image build|lock|ls`.
+//! `hermit image build|lock|ls|prune`.
 
 use crate::cli::ImageCommand;
 use crate::commands::{Failure, with_cleanup};
@@ -108,6 +108,63 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                 }))?;
             }
             Ok(0)
+        }
+        ImageCommand::Prune(args) => {
+            let cache = crate::index::cache::Cache::open(args.cache_dir.as_deref())
+                .map_err(Failure::usage)?;
+            let images = crate::image::list(&docker).await.map_err(Failure::failed)?;
+            let needed = crate::image::prune::needed(cache.dir());
+            let plan = crate::image::prune::plan(&images, &needed, args.all);
+            let human = crate::index::cache_usage::human;
+            for (image, why) in &plan.keep {
+                println!("kept {}  {}  ({why})", image.id, image.tags.join(", "));
+            }
+            let verb = if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            };
+            // Layers, to count what images share once; an image that vanished meanwhile
+            // shares nothing.
+            let mut layers = std::collections::BTreeMap::new();
+            for image in plan.remove.iter().chain(plan.keep.iter().map(|(i, _)| i)) {
+                let found = docker
+                    .inspect_image(&image.id.to_string())
+                    .await
+                    .ok()
+                    .and_then(|i| i.root_fs?.layers)
+                    .unwrap_or_default();
+                layers.insert(image.id, found);
+            }
+            let stack = |i: &crate::image::ListedImage| (i.size, layers[&i.id].clone());
+            let freed = crate::image::prune::freed(
+                &plan.remove.iter().map(stack).collect::<Vec<_>>(),
+                &plan.keep.iter().map(|(i, _)| stack(i)).collect::<Vec<_>>(),
+            );
+            let (mut count, mut bytes) = (0, 0);
+            let mut failed = false;
+            for (image, size) in plan.remove.iter().zip(freed) {
+                if !args.dry_run
+                    && let Err(e) = crate::image::prune::remove(&docker, image).await
+                {
+                    failed = true;
+                    reporter.info(format!("warning: could not remove {}: {e}", image.id));
+                    continue;
+                }
+                println!(
+                    "{verb} {}  {}  {}",
+                    image.id,
+                    human(size),
+                    image.tags.join(", ")
+                );
+                count += 1;
+                bytes += size;
+            }
+            println!(
+                "{verb} {count} images, {} (shared layers counted once)",
+                human(bytes)
+            );
+            Ok(u8::from(failed))
         }
         ImageCommand::Ls(args) => {
             let images = crate::image::list(&docker).await.map_err(Failure::failed)?;

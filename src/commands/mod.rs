@@ -6,6 +6,7 @@ pub use crate::error::Failure;
 use crate::output::Reporter;
 
 mod build;
+mod cache;
 mod compare;
 mod completions;
 mod doctor;
@@ -28,6 +29,7 @@ pub async fn run(command: Command, reporter: &Reporter) -> Result<u8, Failure> {
         Command::Report(args) => report::run(args),
         Command::Image(cmd) => image::run(cmd, reporter).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Cache(cmd) => cache::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     }
@@ -71,7 +73,11 @@ pub async fn on_engine<T>(
 pub async fn connect(reporter: &Reporter) -> Result<bollard::Docker, Failure> {
     let docker = crate::engine::docker::connect()
         .await
-        .map_err(Failure::failed)?;
+        .map_err(|e| match e {
+            // A malformed DOCKER_HOST is bad input, not a failed engine.
+            crate::engine::docker::DockerError::BadHost(_) => Failure::usage(e),
+            _ => Failure::failed(e),
+        })?;
     let local = crate::engine::docker::is_local();
     let (removed, problems) = crate::engine::janitor::sweep_stale(&docker, local).await;
     if removed > 0 {

@@ -3,4 +3,5 @@
 
 pub mod docker;
 pub mod janitor;
+pub mod portable;
 pub mod sandbox;

@@ -6,6 +6,9 @@
 //! goes in, `/out` what comes back, and `/tmp` is a tmpfs where the build itself works (the
 //! engine cannot read tmpfs contents, so results are written to `/out`).
 //!
+//! Settings an engine would otherwise choose (rlimits, `/dev/shm`, init, log driver) are
+//! pinned in [`crate::engine::portable`], the same for every engine.
+//!
 //! Every container and volume is registered with the run's [`Janitor`] before it exists on the
 //! engine, so the caller can remove all of them on any path out, Ctrl-C included.
 
@@ -101,6 +104,12 @@ pub enum SandboxError {
     },
 }
 
+/// The refusal of an engine whose local volume driver cannot size a tmpfs volume.
+fn is_unsized_engine(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { message, .. }
+        if message.contains("size and inodes not supported"))
+}
+
 fn engine(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> SandboxError {
     let context = context.into();
     move |source| SandboxError::Engine { context, source }
@@ -162,32 +171,48 @@ impl<'a> Sandbox<'a> {
             .unwrap_or((&spec.user, &spec.user));
         // tmpfs volumes: bounded, owned by the build user, gone with the container. Their
         // contents exist only while it runs, so files go in after start.
-        let driver_opts = |size: &str| -> std::collections::HashMap<String, String> {
+        // `size` is None on an engine that cannot size tmpfs volumes (see below).
+        let driver_opts = |size: Option<&str>| -> std::collections::HashMap<String, String> {
+            let size = size.map_or(String::new(), |s| format!("size={s},"));
             [
                 ("type", "tmpfs".to_owned()),
                 ("device", "tmpfs".to_owned()),
                 (
                     "o",
-                    format!("size={size},uid={uid},gid={gid},mode=0755,nosuid,nodev"),
+                    format!("{size}uid={uid},gid={gid},mode=0755,nosuid,nodev"),
                 ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect()
         };
+        let mut sized = true;
         for (role, target, size) in [("src", "/src", DISK_LIMIT), ("out", "/out", OUT_LIMIT)] {
             let volume = format!("{name}-{role}");
             janitor.add_volume(&volume);
-            docker
-                .create_volume(VolumeCreateRequest {
+            let create = |sized: bool| {
+                docker.create_volume(VolumeCreateRequest {
                     name: Some(volume.clone()),
                     driver: Some("local".into()),
-                    driver_opts: Some(driver_opts(size)),
+                    driver_opts: Some(driver_opts(sized.then_some(size))),
                     labels: Some(labels.clone()),
                     ..Default::default()
                 })
-                .await
-                .map_err(engine(format!("creating volume {volume}")))?;
+            };
+            match create(sized).await {
+                Ok(_) => {}
+                // Podman before 4.8 reads `size` as an XFS quota, even on tmpfs, and refuses
+                // it. Unsized, the volume is still bounded: tmpfs pages count against the
+                // container's memory limit.
+                Err(e) if sized && is_unsized_engine(&e) => {
+                    sized = false;
+                    tracing::debug!(%e, "the engine cannot size tmpfs volumes");
+                    create(false)
+                        .await
+                        .map_err(engine(format!("creating volume {volume}")))?;
+                }
+                Err(e) => return Err(engine(format!("creating volume {volume}"))(e)),
+            }
             mounts.push(Mount {
                 target: Some(target.into()),
                 source: Some(volume),
@@ -213,7 +238,7 @@ impl<'a> Sandbox<'a> {
                 .into(),
             ),
             mounts: Some(mounts),
-            ..Default::default()
+            ..crate::engine::portable::host_config()
         };
         janitor.add_container(&name);
         let body = ContainerCreateBody {

@@ -11,6 +11,7 @@ pub mod debian;
 pub mod derive;
 pub mod layer;
 mod oneshot;
+pub mod prune;
 pub mod recipe;
 pub mod reference;
 pub mod site;

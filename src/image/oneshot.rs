@@ -1,6 +1,7 @@
 //! One short container run on an image, for image work only (byte-compiling, probing the
 //! interpreter): no network, optional upload before start, downloads after exit, and the
-//! container removed on every path out, errors included.
+//! container removed on every path out, errors included. Its rlimits and the other settings
+//! engines default differently are the sandbox's (`crate::engine::portable`).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,9 @@ use futures_util::StreamExt;
 
 use crate::engine::janitor::Janitor;
 use crate::image::reference::ImageId;
+
+/// Process limit of an image-build container: compileall `-j0` starts one worker per CPU.
+const PIDS: i64 = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OneshotError {
@@ -65,11 +69,14 @@ pub async fn run(
         working_dir: Some("/".to_owned()),
         network_disabled: Some(true),
         labels: Some(janitor.labels()),
+        hostname: Some("hermit".to_owned()),
         host_config: Some(HostConfig {
             network_mode: Some("none".to_owned()),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges".to_owned()]),
-            ..Default::default()
+            // Engines differ here too: Podman caps pids at 2048 by default, Docker not at all.
+            pids_limit: Some(PIDS),
+            ..crate::engine::portable::host_config()
         }),
         ..Default::default()
     };

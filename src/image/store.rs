@@ -78,6 +78,8 @@ impl DebStore {
                 actual: actual.hex(),
             });
         }
+        // Marks it used, for `hermit cache prune`.
+        crate::index::cache_usage::touch(&path);
         Ok(Some(bytes))
     }
 

@@ -3,7 +3,8 @@
 //! A blob lives at `blobs/sha256/<first 2 hex>/<hex>`. It is written only after its bytes were
 //! hashed and matched the name (temp file in the same directory, fsync, rename), and every read
 //! hashes the bytes again: a cache on a shared disk can be altered between runs, and a tampered
-//! file must stop the build before anything runs, never be used.
+//! file must stop the build before anything runs, never be used. A read also marks the blob
+//! used (`cache_usage::touch`), so `hermit cache prune` removes only what no build reads.
 
 use std::fs;
 use std::io::{self, Write};
@@ -158,6 +159,7 @@ impl Cache {
                 actual,
             });
         }
+        crate::index::cache_usage::touch(&path);
         Ok(Some(bytes))
     }
 
@@ -177,6 +179,7 @@ impl Cache {
                 actual,
             });
         }
+        crate::index::cache_usage::touch(&path);
         Ok(Some(path))
     }
 }

@@ -201,6 +201,8 @@ async fn build_env(
         && let Some(id) = found.id.as_deref().and_then(|i| i.parse::<ImageId>().ok())
     {
         if Some(id) == built_before {
+            // Marks the record used: `hermit cache prune` keeps what builds still read.
+            crate::index::cache_usage::touch(&record);
             return Ok(id);
         }
         if built_before.is_some() {

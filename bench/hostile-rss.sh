@@ -38,9 +38,8 @@ bomb=$(project bomb)
 largest=$(project bigwheel)
 measure() {
   local label=$1 bin=$2; shift 2
-  local out
-  out=$( { /usr/bin/time -f "%x %M" "$bin" -q "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1) || true
-  read -r code kib <<<"$out"
+  /usr/bin/time -o "$work/time" -f "%x %M" "$bin" -q "$@" >/dev/null 2>&1 || true
+  read -r code kib < <(tail -1 "$work/time")
   printf '%-16s %-40s exit %3s  peak RSS %6d MiB\n' "$label" "$bin" "$code" $((kib / 1024))
 }
 for bin in "$@"; do

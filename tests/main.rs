@@ -12,6 +12,7 @@ mod inputs;
 mod locks;
 mod messages;
 mod rebuild;
+mod release;
 mod report;
 mod schema;
 mod variations;

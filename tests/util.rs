@@ -417,3 +417,74 @@ extern "C" fn remove_made_images() {
         eprintln!("removed {removed} hermit images this test run made");
     }
 }
+
+/// A PEP 503 index directory: `simple/index.html`, `simple/<name>/index.html` linking to
+/// `files/<file>#sha256=<hex>`.
+pub struct IndexDir {
+    pub root: tempfile::TempDir,
+    projects: std::collections::BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl IndexDir {
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("files")).unwrap();
+        Self {
+            root,
+            projects: Default::default(),
+        }
+    }
+
+    /// Adds a file listed with its own sha256.
+    pub fn add(&mut self, project: &str, file: &str, bytes: &[u8]) {
+        self.add_listed(project, file, bytes, &hermit::record::digest::Sha256::of(bytes).hex());
+    }
+
+    /// Adds a file listed with the given sha256 (to serve a stale one).
+    pub fn add_listed(&mut self, project: &str, file: &str, bytes: &[u8], sha256: &str) {
+        std::fs::write(self.root.path().join("files").join(file), bytes).unwrap();
+        let files = self.projects.entry(project.to_owned()).or_default();
+        files.retain(|(f, _)| f != file);
+        files.push((file.to_owned(), sha256.to_owned()));
+        self.write_pages();
+    }
+
+    fn write_pages(&self) {
+        let simple = self.root.path().join("simple");
+        let mut top = String::from("<!DOCTYPE html>\n<html><body>\n");
+        for (project, files) in &self.projects {
+            top.push_str(&format!("<a href=\"{project}/\">{project}</a>\n"));
+            let mut page = String::from("<!DOCTYPE html>\n<html><body>\n");
+            for (file, sha) in files {
+                page.push_str(&format!(
+                    "<a href=\"../../files/{file}#sha256={sha}\">{file}</a>\n"
+                ));
+            }
+            page.push_str("</body></html>\n");
+            std::fs::create_dir_all(simple.join(project)).unwrap();
+            std::fs::write(simple.join(project).join("index.html"), page).unwrap();
+        }
+        top.push_str("</body></html>\n");
+        std::fs::write(simple.join("index.html"), top).unwrap();
+    }
+}
+
+/// Every file of the built-in lock, from the shared test cache (filled by the build before).
+pub fn add_default_lock(index: &mut IndexDir) {
+    let (origin, text) = hermit::lock::default_lock();
+    let lock = hermit::lock::Lock::parse(text, origin).unwrap();
+    let cache = shared_cache();
+    for package in &lock.packages {
+        for file in &package.files {
+            let Some(name) = &file.filename else { continue };
+            let hex = file.sha256.hex();
+            let blob = cache.join("blobs/sha256").join(&hex[..2]).join(&hex);
+            let Ok(bytes) = std::fs::read(&blob) else {
+                // Files for other platforms or Pythons are never fetched.
+                continue;
+            };
+            index.add(package.name.as_str(), name, &bytes);
+        }
+    }
+}
+

@@ -193,8 +193,13 @@ impl Manifest {
             path: path.to_owned(),
             source,
         })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a manifest's bytes; `path` names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ManifestError> {
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ManifestError::Parse {
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;

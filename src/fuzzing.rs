@@ -116,6 +116,9 @@ fn lock(format: LockFormat, origin: &str, data: &[u8]) {
     let _ = lock.to_pip_requirements();
     let target = Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
     for p in &lock.packages {
+        if let Some(m) = &p.marker {
+            let _ = crate::lock::pep508::marker(m);
+        }
         for f in &p.files {
             if let Some(name) = &f.filename {
                 let _ = target.wheel_rank(name);

@@ -8,6 +8,7 @@
 pub mod fetch;
 mod hermit_format;
 pub mod metadata;
+pub mod pep508;
 mod pip_format;
 pub mod project;
 mod pylock;

@@ -336,4 +336,22 @@ pub(crate) mod tests {
         let err = Manifest::load(&path).unwrap_err().to_string();
         assert!(err.contains("m.json"), "{err}");
     }
+
+    /// The fuzz seeds are manifests hermit reads, so the fuzzer starts past the schema check.
+    #[test]
+    fn fuzz_seeds_are_valid_manifests() {
+        for (name, bytes) in [
+            (
+                "git.json",
+                &include_bytes!("../../fuzz/seeds/manifest/git.json")[..],
+            ),
+            (
+                "sdist.json",
+                &include_bytes!("../../fuzz/seeds/manifest/sdist.json")[..],
+            ),
+        ] {
+            let m = Manifest::from_bytes(bytes, Path::new(name)).unwrap();
+            assert_eq!(m.artifacts[0].name, "pkg-1.0-py3-none-any.whl", "{name}");
+        }
+    }
 }

@@ -1,10 +1,10 @@
 //! The one way into `pep508_rs` for text from outside (lockfiles, `METADATA`, markers).
 //!
 //! Its 0.9 parser panics on some malformed input instead of returning an error (found by
-//! fuzzing, `fuzz/run.sh`): a byte offset inside a multi-byte character, and a package name
-//! whose last character is `.`, `-` or `_` followed by anything but the end of the text. Both
-//! are refused here first, with a message; nothing valid is lost, as a PEP 508 name is ASCII
-//! and every marker value hermit compares against is too.
+//! fuzzing, `fuzz/run.sh`): a byte offset inside a multi-byte character, and a package or extra
+//! name whose last character is `.`, `-` or `_`. Both are refused here first, with a message;
+//! nothing valid is lost, as PEP 508 names are ASCII and end with a letter or digit, and every
+//! marker value hermit compares against is ASCII too.
 
 use std::str::FromStr;
 
@@ -26,17 +26,33 @@ pub fn requirement<T: Pep508Url>(text: &str) -> Result<Requirement<T>, String> {
     if let Some(reason) = refuse(text) {
         return Err(reason);
     }
-    let name: String = text
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        .collect();
-    if let Some(last) = name.chars().last().filter(|c| !c.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "package name `{name}` must end with a letter or digit, not `{last}`"
-        ));
+    let (name, rest) = name_run(text.trim_start());
+    check_end("package", name)?;
+    // Extras follow the name: `name [a, b]`, the list possibly cut short.
+    if let Some(extras) = rest.trim_start().strip_prefix('[') {
+        let extras = extras.split(']').next().unwrap_or_default();
+        for extra in extras.split(',') {
+            check_end("extra", name_run(extra.trim_start()).0)?;
+        }
     }
     Requirement::from_str(text).map_err(|e| e.message.to_string())
+}
+
+/// The leading run of name characters, as `pep508_rs` reads a name, and what follows it.
+fn name_run(text: &str) -> (&str, &str) {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .unwrap_or(text.len());
+    text.split_at(end)
+}
+
+fn check_end(what: &str, name: &str) -> Result<(), String> {
+    match name.chars().last() {
+        Some(last) if !last.is_ascii_alphanumeric() => Err(format!(
+            "{what} name `{name}` must end with a letter or digit, not `{last}`"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A PEP 508 environment marker; the error is one line.
@@ -67,12 +83,17 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("not ASCII"), "{err}");
         assert!(marker("python_version < '3.11' an\u{e9}").is_err());
+        let err = requirement::<pep508_rs::VerbatimUrl>("Fli[tN_").unwrap_err();
+        assert!(err.contains("extra name `tN_`"), "{err}");
+        let err = requirement::<pep508_rs::VerbatimUrl>("a [b, c- ] ==1").unwrap_err();
+        assert!(err.contains("extra name `c-`"), "{err}");
     }
 
     #[test]
     fn valid_requirements_and_markers_still_parse() {
-        let r: Req = requirement("a_b.c-d[x]>=1 ; python_version >= '3.8'").unwrap();
+        let r: Req = requirement("a_b.c-d[x_1, y.z]==1.* ; python_version >= '3.8'").unwrap();
         assert_eq!(r.name.to_string(), "a-b-c-d");
+        assert_eq!(r.extras.len(), 2);
         assert!(requirement::<pep508_rs::VerbatimUrl>("a-").is_err());
         assert!(marker("sys_platform == 'linux'").is_ok());
     }

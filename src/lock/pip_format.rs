@@ -268,6 +268,17 @@ packaging==24.2 ; python_version >= \"3.8\" \\\n    --hash sha256:{A}  # inline 
         );
     }
 
+    /// Found by `fuzz/run.sh` (lock_pip): an extra ending in `_` panicked inside `pep508_rs`.
+    #[test]
+    fn fuzz_extra_ending_in_underscore_is_a_syntax_error() {
+        let bytes =
+            include_bytes!("../../tests/fixtures/fuzz/lock_pip/extra-ends-in-underscore.txt");
+        let text = std::str::from_utf8(bytes).unwrap();
+        let err = Lock::parse(text, "req.txt").unwrap_err();
+        assert!(matches!(err, LockError::Syntax { line: 5, .. }), "{err}");
+        assert!(err.to_string().contains("extra name `tN_`"), "{err}");
+    }
+
     #[test]
     fn nested_files_are_refused() {
         let err = Lock::parse("-r other.txt\n", "req.txt").unwrap_err();

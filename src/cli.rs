@@ -56,11 +56,55 @@ pub enum Command {
     1 same code, different or a failed rebuild, 2 bad usage."
     )]
     Rebuild(RebuildArgs),
+    /// Merge the rebuild.json records of `hermit rebuild -r` runs (or shards) into one summary
+    #[command(
+        long_about = "Merge the rebuild.json records of `hermit rebuild -r` runs (or shards) into one summary.\n\n\
+    Reads every NAME-VERSION/rebuild.json (and failure.json, a rebuild that stopped with an error) \
+    up to three levels under each DIR, and prints the verdicts by backend and by upload year as \
+    tables on stderr. The same release in two records must have the same result. The summary \
+    depends only on the set of records: the same whatever the order of the DIRs or of the \
+    shards that wrote them.",
+        after_help = "Exit codes: 0 the summary was written, 2 a record is unreadable or two records disagree."
+    )]
+    Report(ReportArgs),
     /// Build, lock or list the built-in build images
     #[command(subcommand)]
     Image(ImageCommand),
     /// Check the container engine, endpoints, cache and default image
-    Doctor(EndpointArgs),
+    Doctor(DoctorArgs),
+    /// Print a shell completion script for hermit (bash, zsh, fish, elvish, powershell)
+    ///
+    /// For example, `hermit completions bash > ~/.local/share/bash-completion/completions/hermit`
+    /// or `hermit completions zsh > "${fpath[1]}/_hermit"`.
+    Completions(CompletionsArgs),
+    /// Print hermit's man page, or write one page per command into a directory
+    ///
+    /// For example, `hermit man --out ~/.local/share/man/man1`, then `man hermit-build`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write hermit.1 and a page per command (hermit-build.1, hermit-image-ls.1, …) here
+    /// instead of printing hermit.1 on stdout
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -220,6 +264,9 @@ pub struct LockArgs {
     /// Python version of the build image the lock is for
     #[arg(long, default_value = "3.13")]
     pub python: crate::lock::target::PythonVersion,
+    /// Print what was locked as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }
@@ -246,8 +293,43 @@ pub struct RebuildArgs {
     /// Print the result (with -r: every result) as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// With -r: rebuild up to N releases at once on the engine
+    ///
+    /// Files and build images two rebuilds share are fetched and made once. The table, the
+    /// JSON and the exit code are the same for any N.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// With -r: rebuild only slice K of N (1-based) of the list's releases
+    ///
+    /// A release's slice depends only on the set of releases in the list (not on the line
+    /// order), so N machines reading the same list share it out, each release exactly once.
+    /// For a Kubernetes Indexed Job: --shard $((JOB_COMPLETION_INDEX+1))/N. Merge the outputs
+    /// with `hermit report`.
+    #[arg(long, value_name = "K/N", requires = "requirement_file")]
+    pub shard: Option<crate::check::rebuild::shard::Shard>,
+    /// Also write rebuild.intoto.json, an in-toto Statement of the outcome
+    ///
+    /// Its subject is the index's wheel (name and sha256); its predicate holds the inputs by
+    /// digest, what was inferred from the released files, and the verdict, for anyone to
+    /// check without rebuilding.
+    #[arg(long)]
+    pub attest: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Directories `hermit rebuild -r --out` wrote (or release directories within them)
+    #[arg(required = true, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub dirs: Vec<PathBuf>,
+    /// Print the summary as canonical JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the summary as one self-contained HTML page
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,7 +346,7 @@ pub enum ImageCommand {
     /// recipe.lock beside recipe.toml.
     Lock(ImageLockArgs),
     /// List the images hermit built on this engine
-    Ls,
+    Ls(ImageLsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +357,9 @@ pub struct ImageBuildArgs {
     /// Do nothing when the engine already has the pinned image (built-in recipe only)
     #[arg(long, conflicts_with = "recipe")]
     pub if_missing: bool,
+    /// Print the image built as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }
@@ -288,6 +373,16 @@ pub struct ImageLockArgs {
     /// come from it); for hosts without gpgv or the Debian keyring
     #[arg(long)]
     pub insecure_skip_release_signature: bool,
+    /// Print the lock written as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageLsArgs {
+    /// Print the images as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
 }

@@ -14,6 +14,31 @@ pub trait Hint {
     fn hint(&self) -> Option<String>;
 }
 
+/// Where a TOML parser stopped, as `(line, column)`, both 1-based, the column counted in
+/// characters as editors count them; `None` when the error points nowhere (a missing key).
+pub fn toml_position(text: &str, error: &toml::de::Error) -> Option<(usize, usize)> {
+    let offset = error.span()?.start.min(text.len());
+    // A span from the parser is on a character boundary; a hostile one must not panic.
+    let before = text.get(..offset)?;
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some((line, before[line_start..].chars().count() + 1))
+}
+
+/// `path:line:column` for a TOML error, or `path` alone when it points nowhere, so every
+/// TOML error names the place an editor jumps to.
+pub fn toml_location(path: &str, text: &str, error: &toml::de::Error) -> String {
+    match toml_position(text, error) {
+        Some((line, column)) => format!("{path}:{line}:{column}"),
+        None => path.to_owned(),
+    }
+}
+
+/// A TOML error's own words on one line (the parser's message can span several).
+pub fn toml_message(error: &toml::de::Error) -> String {
+    error.message().trim().replace('\n', " ")
+}
+
 /// How a command ended, as the process's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -124,9 +149,14 @@ fn hint_of(e: &(dyn StdError + 'static)) -> Option<String> {
     }
     try_as::<crate::pipeline::BuildError>(e)
         .or_else(|| try_as::<crate::check::verify::VerifyError>(e))
+        .or_else(|| try_as::<crate::check::rebuild::RebuildError>(e))
+        .or_else(|| try_as::<crate::check::verify_index::IndexVerifyError>(e))
         .or_else(|| try_as::<crate::source::scm::ScmError>(e))
         .or_else(|| try_as::<crate::lock::LockError>(e))
         .or_else(|| try_as::<crate::lock::fetch::FetchError>(e))
+        .or_else(|| try_as::<crate::check::report::ReportError>(e))
+        .or_else(|| try_as::<crate::index::release::ReleaseError>(e))
+        .or_else(|| try_as::<crate::record::manifest::ManifestError>(e))
 }
 
 #[cfg(test)]
@@ -136,6 +166,19 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] crate::lock::LockError);
+
+    #[test]
+    fn toml_errors_point_at_line_and_column() {
+        let text = "[project]\nname = \"ü\"\nversion = = 1\n";
+        let err = toml::from_str::<toml::Table>(text).unwrap_err();
+        assert_eq!(toml_position(text, &err), Some((3, 11)));
+        assert_eq!(toml_location("p.toml", text, &err), "p.toml:3:11");
+        assert!(!toml_message(&err).contains('\n'));
+        // Columns count characters, not bytes.
+        let text = "a = \"ü\" x\n";
+        let err = toml::from_str::<toml::Table>(text).unwrap_err();
+        assert_eq!(toml_position(text, &err), Some((1, 9)));
+    }
 
     #[test]
     fn hints_are_found_under_wrapping_and_said_once() {

@@ -43,7 +43,17 @@ fn image_lock_refreshes_a_recipe_lock_that_then_builds_its_pinned_digest() {
     }
     std::fs::remove_file(recipe.path().join("recipe.lock")).unwrap();
     let dir = recipe.path().to_str().unwrap().to_owned();
-    run_raw(&["image", "lock", &dir], &repo_root(), |_| {}).assert_ok();
+    let run = run_raw(&["image", "lock", &dir, "--json"], &repo_root(), |_| {});
+    run.assert_ok();
+    let v = crate::schema::assert_json("image-lock", &run.output.stdout);
+    assert!(
+        v["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "python3"),
+        "{v}"
+    );
     let lock = std::fs::read_to_string(recipe.path().join("recipe.lock")).unwrap();
     assert!(lock.contains("name = \"python3\""), "{lock}");
     assert!(
@@ -59,4 +69,5 @@ fn image_lock_refreshes_a_recipe_lock_that_then_builds_its_pinned_digest() {
     let build = run_raw(&["image", "build", &dir], &repo_root(), |_| {});
     build.assert_ok();
     assert!(build.stderr().contains(&pinned), "{}", build.stderr());
+    assert_eq!(v["image_id"], pinned.as_str());
 }

@@ -144,11 +144,22 @@ fn a_project_lock_made_by_hermit_lock_builds() {
     // `hermit lock` resolves the project's build-system.requires (and `build` itself) on the
     // package index, and the build then uses exactly that lock.
     let project = git_project("flit-app");
-    hermit(
-        &["lock", "--project", ".", "-o", "build.lock"],
+    let run = hermit(
+        &["lock", "--project", ".", "-o", "build.lock", "--json"],
         project.path(),
-    )
-    .assert_ok();
+    );
+    run.assert_ok();
+    let v = crate::schema::assert_json("lock", &run.output.stdout);
+    assert_eq!(v["status"], "created", "{v}");
+    assert_eq!(v["lockfile"], "build.lock", "{v}");
+    assert!(
+        v["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "flit-core"),
+        "{v}"
+    );
     let text = std::fs::read_to_string(project.path().join("build.lock")).unwrap();
     assert!(text.contains("name = \"flit-core\""), "{text}");
     assert!(text.contains("name = \"build\""), "{text}");

@@ -4,11 +4,16 @@
 mod util;
 
 mod build;
+mod cli;
 mod hermetic;
+mod hostile;
 mod image;
 mod inputs;
 mod locks;
+mod messages;
 mod rebuild;
+mod report;
+mod schema;
 mod variations;
 mod verify;
 mod verify_index;

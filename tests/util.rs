@@ -229,3 +229,82 @@ pub fn plain_build(env_image: &str, project: &Path, sde: Option<u64>) -> Vec<(St
     );
     files_in(out.path())
 }
+
+/// Runs hermit with its address space capped at `mib` MiB (`ulimit -v`), so a test can show
+/// that an attack on memory is refused in bounded memory instead of aborting hermit.
+pub fn hermit_in_memory(mib: u64, args: &[&str], dir: &Path) -> Run {
+    ensure_default_image();
+    let run_id = new_run_id("m");
+    let cmd = hermit_cmd(&run_id);
+    let program = cmd.get_program().to_owned();
+    let mut limited = Command::new("sh");
+    limited
+        .arg("-c")
+        .arg(format!("ulimit -v {} && exec \"$@\"", mib << 10))
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .current_dir(dir);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => limited.env(key, v),
+            None => limited.env_remove(key),
+        };
+    }
+    // glibc reserves 64 MiB of address space per malloc arena; a few are plenty.
+    limited.env("MALLOC_ARENA_MAX", "2");
+    let output = limited.output().expect("run hermit under ulimit");
+    assert_nothing_left(&run_id);
+    Run { output }
+}
+
+/// A static file server on 127.0.0.1, killed when dropped (also when the test panics).
+pub struct Served {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Served {
+    pub fn start(root: &Path) -> Self {
+        // A port that was free a moment ago; the server binds it right after.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .arg("--directory")
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let served = Served { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return served;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the loopback index did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/simple", self.port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The loopback index must not be reached through a proxy the environment may name.
+pub fn no_proxy(cmd: &mut Command) {
+    cmd.env("NO_PROXY", "127.0.0.1")
+        .env("no_proxy", "127.0.0.1");
+}

@@ -8,9 +8,13 @@ fn stdout(run: &Run) -> String {
     String::from_utf8_lossy(&run.output.stdout).into_owned()
 }
 
+/// A fixture built with `--json`, whose output each caller thereby checks against the schema.
 fn built(fixture: &str) -> tempfile::TempDir {
     let project = git_project(fixture);
-    hermit(&["build", "."], project.path()).assert_ok();
+    let run = hermit(&["build", ".", "--json"], project.path());
+    run.assert_ok();
+    let v = crate::schema::assert_json("build", &run.output.stdout);
+    assert_eq!(v["manifest"], manifest(&project.path().join("dist")));
     project
 }
 
@@ -131,8 +135,8 @@ fn compare_says_same_content_when_only_order_and_times_differ() {
         project.path(),
         |_| {},
     );
-    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert!(v.is_object(), "{v}");
+    let v = crate::schema::assert_json("compare", &json.output.stdout);
+    assert_eq!(v["artifacts"][0]["normalized"]["identical"], true, "{v}");
 }
 
 #[test]

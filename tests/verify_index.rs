@@ -3,58 +3,11 @@
 //! made with a plain `python -m build` and the locked build requirements; and `hermit build
 //! --provenance`.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use hermit::record::digest::Sha256;
 
 use crate::util::*;
-
-/// A static file server on 127.0.0.1, killed when dropped (also when the test panics).
-struct Served {
-    child: Child,
-    port: u16,
-}
-
-impl Served {
-    fn start(root: &Path) -> Self {
-        // A port that was free a moment ago; the server binds it right after.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1"])
-            .arg(port.to_string())
-            .arg("--directory")
-            .arg(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m http.server");
-        let served = Served { child, port };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return served;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("the loopback index did not start on port {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/simple", self.port)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A PEP 503 index directory: `simple/index.html`, `simple/<name>/index.html` linking to
 /// `files/<file>#sha256=<hex>`.
@@ -124,12 +77,6 @@ fn add_default_lock(index: &mut IndexDir) {
             index.add(package.name.as_str(), name, &bytes);
         }
     }
-}
-
-/// The loopback index must not be reached through a proxy the environment may name.
-fn no_proxy(cmd: &mut Command) {
-    cmd.env("NO_PROXY", "127.0.0.1")
-        .env("no_proxy", "127.0.0.1");
 }
 
 fn verify_index(project: &Path, url: &str) -> Run {
@@ -205,12 +152,14 @@ fn verify_index_finds_a_plain_release_bit_identical_and_names_a_changed_wheel() 
             constraint.to_str().unwrap(),
             "--out",
             kept.to_str().unwrap(),
+            "--json",
         ],
         project.path(),
         no_proxy,
     );
     let text = stdout(&run);
     assert_eq!(run.code(), 0, "{text}\n{}", run.stderr());
+    crate::schema::assert_json("verify", &run.output.stdout);
     assert!(text.contains("constraint:build.txt"), "{text}");
     let written = std::fs::read_to_string(kept.join("verify-build.lock")).unwrap();
     assert!(
@@ -311,8 +260,19 @@ fn build_with_provenance_writes_a_statement_naming_the_artifacts() {
         "the build environment image is not a dependency: {deps}"
     );
     // A manifest verification ignores it: it is not an artifact.
-    let run = hermit(&["verify", "dist/hermit-manifest.json"], project.path());
+    let run = hermit(
+        &["verify", "dist/hermit-manifest.json", "--json"],
+        project.path(),
+    );
     assert_eq!(run.code(), 0, "{}", run.stderr());
+    let v = crate::schema::assert_json("verify", &run.output.stdout);
+    let statuses: Vec<&serde_json::Value> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, ["identical", "identical"], "{v}");
     // Deterministic like the manifest: a second build writes the same bytes.
     let first = std::fs::read(dist.join("hermit-provenance.intoto.json")).unwrap();
     hermit(&["build", ".", "--provenance"], project.path()).assert_ok();

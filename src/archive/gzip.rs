@@ -25,8 +25,9 @@ pub enum GzipError {
 pub const GZIP_LEVEL: u32 = 9;
 /// "Unknown" OS, what Python's gzip writes on every platform.
 const OS_UNKNOWN: u8 = 255;
-/// Refuse to inflate an sdist past this (a stray file or a bomb, not a source release).
-const MAX_TAR: u64 = 1 << 30;
+/// Refuse to inflate an sdist past this (a stray file or a bomb, not a source release): what
+/// the tar reader holds, plus room for its headers.
+const MAX_TAR: u64 = super::INFLATE_LIMIT + (64 << 20);
 const FHCRC: u8 = 0x02;
 
 /// The gzip header and what followed the first member.
@@ -43,41 +44,111 @@ pub(crate) struct GzInfo {
     pub members: usize,
     /// Zero bytes after the last member.
     pub zero_padding: usize,
+    /// Bytes the stream inflates to.
+    pub inflated: u64,
 }
 
-/// Inflates a `.tar.gz`, returning the tar bytes and the header facts.
-pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), GzipError> {
+/// Why a bounded read stopped: carried inside an `io::Error` so the tar reader's error says it.
+#[derive(Debug, thiserror::Error)]
+#[error("inflates past the {0}-byte limit")]
+struct PastLimit(u64);
+
+/// A reader that fails, rather than ending quietly, once more than `left` bytes come out:
+/// a silent end would let a truncated tar look whole.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Bounded<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            left: limit,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let cap = usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX);
+        let take = buf.len().min(cap);
+        let n = self.inner.read(&mut buf[..take])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(PastLimit(self.limit)));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn inflate_error(e: std::io::Error) -> GzipError {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<PastLimit>())
+    {
+        Some(PastLimit(limit)) => GzipError::TooLarge(*limit),
+        None => GzipError::Inflate(e),
+    }
+}
+
+/// The inflated stream of a `.tar.gz`, read as it is consumed: never more than `MAX_TAR` bytes.
+pub(crate) struct GzReader<'a>(Bounded<Inner<'a>>);
+
+enum Inner<'a> {
+    Single(GzDecoder<&'a [u8]>),
+    Multi(MultiGzDecoder<&'a [u8]>),
+}
+
+impl Read for GzReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Read for Inner<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Single(d) => d.read(buf),
+            Self::Multi(d) => d.read(buf),
+        }
+    }
+}
+
+/// Checks a `.tar.gz` all the way through (inflating into nothing, so memory stays flat) and
+/// returns its header facts with a reader of the tar stream. The check comes first so that a
+/// corrupt or oversized file is refused before any caller holds a byte of it.
+pub(crate) fn open(raw: &[u8]) -> Result<(GzReader<'_>, GzInfo), GzipError> {
+    open_within(raw, MAX_TAR)
+}
+
+/// [`open`], inflating no more than `limit` bytes.
+pub(crate) fn open_within(raw: &[u8], limit: u64) -> Result<(GzReader<'_>, GzInfo), GzipError> {
     if raw.len() < 18 || raw[0..3] != [0x1f, 0x8b, 8] {
         return Err(GzipError::NoHeader);
     }
     let mut first = GzDecoder::new(raw);
-    let mut tar = Vec::new();
-    (&mut first)
-        .take(MAX_TAR + 1)
-        .read_to_end(&mut tar)
-        .map_err(GzipError::Inflate)?;
+    let mut inflated = std::io::copy(&mut Bounded::new(&mut first, limit), &mut std::io::sink())
+        .map_err(inflate_error)?;
     let header = first.header().ok_or(GzipError::Header)?.clone();
     let rest = first.into_inner();
     let mut members = 1;
     let mut zero_padding = 0;
+    let mut multi = false;
     if !rest.is_empty() {
         let consumed = raw.len() - rest.len();
         if rest.iter().all(|&b| b == 0) {
             zero_padding = rest.len();
         } else if rest.starts_with(&[0x1f, 0x8b]) {
-            // Read the whole file again as a multi-member stream; count members by header.
-            tar.clear();
-            MultiGzDecoder::new(raw)
-                .take(MAX_TAR + 1)
-                .read_to_end(&mut tar)
-                .map_err(GzipError::Inflate)?;
-            members = 1 + count_members(&raw[consumed..])?;
+            let (more, rest_inflated) = count_members(&raw[consumed..], limit - inflated, limit)?;
+            members = 1 + more;
+            inflated += rest_inflated;
+            multi = true;
         } else {
             return Err(GzipError::TrailingData(rest.len()));
         }
-    }
-    if tar.len() as u64 > MAX_TAR {
-        return Err(GzipError::TooLarge(MAX_TAR));
     }
     let info = GzInfo {
         mtime: header.mtime(),
@@ -89,20 +160,42 @@ pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), GzipError> {
         extra: header.extra().map(<[u8]>::to_vec),
         members,
         zero_padding,
+        inflated,
     };
+    let inner = if multi {
+        Inner::Multi(MultiGzDecoder::new(raw))
+    } else {
+        Inner::Single(GzDecoder::new(raw))
+    };
+    Ok((GzReader(Bounded::new(inner, limit)), info))
+}
+
+/// Inflates a whole `.tar.gz` into memory (tests; readers of sdists stream).
+#[cfg(test)]
+pub(crate) fn decode(raw: &[u8]) -> Result<(Vec<u8>, GzInfo), GzipError> {
+    let (mut reader, info) = open(raw)?;
+    let mut tar = Vec::new();
+    reader.read_to_end(&mut tar).map_err(inflate_error)?;
     Ok((tar, info))
 }
 
-fn count_members(mut rest: &[u8]) -> Result<usize, GzipError> {
+/// Counts the gzip members in `rest` and what they inflate to, inflating no more than `budget`
+/// bytes in all (`limit` is the figure an error names).
+fn count_members(mut rest: &[u8], budget: u64, limit: u64) -> Result<(usize, u64), GzipError> {
     let mut n = 0;
+    let mut left = budget;
     while !rest.is_empty() && !rest.iter().all(|&b| b == 0) {
         let mut d = GzDecoder::new(rest);
-        std::io::copy(&mut (&mut d).take(MAX_TAR + 1), &mut std::io::sink())
-            .map_err(GzipError::Inflate)?;
+        let inflated = std::io::copy(&mut Bounded::new(&mut d, left), &mut std::io::sink())
+            .map_err(|e| match inflate_error(e) {
+                GzipError::TooLarge(_) => GzipError::TooLarge(limit),
+                other => other,
+            })?;
+        left -= inflated;
         rest = d.into_inner();
         n += 1;
     }
-    Ok(n)
+    Ok((n, budget - left))
 }
 
 /// Compresses `tar` with a fixed header: mtime 0, no file name, OS 255, level `GZIP_LEVEL`.
@@ -151,5 +244,37 @@ mod tests {
         assert_eq!((info.os, info.members), (3, 2));
         raw.extend(b"junk");
         assert!(decode(&raw).is_err());
+    }
+
+    #[test]
+    fn a_bomb_is_refused_without_holding_it() {
+        // 1 GiB of zeros compresses to about 1 MiB: past the limit, refused while counting.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..(MAX_TAR >> 20) + 1 {
+            gz.write_all(&block).unwrap();
+        }
+        let raw = gz.finish().unwrap();
+        assert!(matches!(open(&raw), Err(GzipError::TooLarge(MAX_TAR))));
+        // Two members, each under the limit, together over it.
+        let half = {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+            for _ in 0..(MAX_TAR >> 21) + 1 {
+                gz.write_all(&block).unwrap();
+            }
+            gz.finish().unwrap()
+        };
+        let two = [half.clone(), half].concat();
+        assert!(matches!(open(&two), Err(GzipError::TooLarge(MAX_TAR))));
+    }
+
+    #[test]
+    fn the_reader_fails_rather_than_ends_past_its_limit() {
+        let mut r = Bounded::new(&[1u8; 10][..], 4);
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).unwrap_err();
+        assert!(err.to_string().contains("past the 4-byte limit"), "{err}");
+        let mut r = Bounded::new(&[1u8; 4][..], 4);
+        assert_eq!(r.read_to_end(&mut Vec::new()).unwrap(), 4);
     }
 }

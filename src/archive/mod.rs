@@ -11,3 +11,11 @@ pub mod tar;
 pub mod time;
 pub mod tree;
 pub mod zip;
+
+/// The most hermit inflates from one untrusted archive, all members together. Every reader
+/// holds at most this much of one archive at a time, so the peak memory of a build or a
+/// comparison is a small multiple of it whatever the archive claims (SECURITY.md). Far above
+/// any pure-Python release (the index's own default upload limit is a fifth of it).
+pub const INFLATE_LIMIT: u64 = 512 << 20;
+/// The most one member may inflate to.
+pub const MEMBER_LIMIT: u64 = 256 << 20;

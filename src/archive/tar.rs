@@ -149,7 +149,7 @@ impl Limits {
     /// A source release, a container directory or a package: far above any real one.
     pub const DEFAULT: Limits = Limits {
         members: 1 << 20,
-        bytes: 1 << 30,
+        bytes: super::INFLATE_LIMIT,
     };
 }
 

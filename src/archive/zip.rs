@@ -198,9 +198,9 @@ fn decode_name(raw: &[u8], flags: u16) -> Result<String, ZipError> {
 
 /// Parses the end record, the central directory and every local header.
 /// Most one member may inflate to.
-pub const MEMBER_LIMIT: u64 = 1 << 30;
+pub const MEMBER_LIMIT: u64 = super::MEMBER_LIMIT;
 /// Most all members together may inflate to.
-pub const TOTAL_LIMIT: u64 = 2 << 30;
+pub const TOTAL_LIMIT: u64 = super::INFLATE_LIMIT;
 /// Most members one archive may hold.
 pub const COUNT_LIMIT: usize = 1 << 20;
 /// Past 1 MiB, a member may inflate at most this many times its compressed size (deflate's

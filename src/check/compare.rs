@@ -34,6 +34,8 @@ pub enum CompareError {
     },
     #[error("`{a}` and `{b}` are not both files or both directories")]
     Mixed { a: PathBuf, b: PathBuf },
+    #[error("`{path}` is larger than the {limit}-byte limit for an artifact")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("`{0}` is neither a wheel (`.whl`) nor an sdist (`.tar.gz`)")]
     UnknownKind(String),
     #[error("cannot compare a wheel with an sdist (`{a}`, `{b}`)")]
@@ -66,8 +68,11 @@ fn as_text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok().filter(|s| !s.contains('\0'))
 }
 
-fn content_diff(name: &str, a: &[u8], b: &[u8]) -> ContentDiff {
-    let unified = as_text(a).zip(as_text(b)).and_then(|(ta, tb)| {
+fn content_diff(name: &str, a: &parse::Member, b: &parse::Member) -> ContentDiff {
+    fn text(m: &parse::Member) -> Option<&str> {
+        m.data.as_deref().and_then(as_text)
+    }
+    let unified = text(a).zip(text(b)).and_then(|(ta, tb)| {
         let diff = linediff::unified(&format!("a/{name}"), ta, &format!("b/{name}"), tb)?;
         let total = diff.lines().count();
         if total <= MAX_DIFF_LINES {
@@ -82,11 +87,43 @@ fn content_diff(name: &str, a: &[u8], b: &[u8]) -> ContentDiff {
         Some(cut)
     });
     ContentDiff {
-        size_a: a.len() as u64,
-        size_b: b.len() as u64,
-        sha256_a: Sha256::of(a),
-        sha256_b: Sha256::of(b),
+        size_a: a.size,
+        size_b: b.size,
+        sha256_a: a.sha256,
+        sha256_b: b.sha256,
         unified,
+        nested: a
+            .nested
+            .as_ref()
+            .zip(b.nested.as_ref())
+            .map(|(na, nb)| nested_diff(na, nb)),
+    }
+}
+
+/// What differs inside two members that are archives of the same kind.
+fn nested_diff(a: &parse::Nested, b: &parse::Nested) -> String {
+    if a.kind != b.kind {
+        return format!("a {} archive against a {} archive", a.kind, b.kind);
+    }
+    let fields: Vec<String> = a
+        .fields
+        .iter()
+        .zip(&b.fields)
+        .filter(|(fa, fb)| fa.1 != fb.1)
+        .map(|(fa, fb)| format!("{} {} -> {}", fa.0, fa.1, fb.1))
+        .collect();
+    let wrapper = if fields.is_empty() {
+        "no field of the wrapper differs".to_owned()
+    } else {
+        fields.join(", ")
+    };
+    if a.content == b.content {
+        format!(
+            "{}: same content inside; only the wrapper differs: {wrapper}",
+            a.kind
+        )
+    } else {
+        format!("{}: the content inside differs too ({wrapper})", a.kind)
     }
 }
 
@@ -154,13 +191,16 @@ pub fn compare_bytes(
             ArtifactKind::Wheel => parse_wheel,
             ArtifactKind::Sdist => parse_sdist,
         };
-        let (pa, pb) = (parse(name_a, a)?, parse(name_b, b)?);
+        // One after the other: each is reduced to digests and small members before the next
+        // is inflated.
+        let pa = parse(name_a, a)?;
+        let pb = parse(name_b, b)?;
         diff.archive = field_diffs(&pa.archive, &pb.archive, &[]);
         let names: BTreeSet<&String> = pa.members.keys().chain(pb.members.keys()).collect();
         for name in names {
             let member = match (pa.members.get(name), pb.members.get(name)) {
                 (Some(ma), Some(mb)) => {
-                    let same = ma.data == mb.data;
+                    let same = ma.sha256 == mb.sha256;
                     // Sizes and positions follow from content and from other members.
                     let skip: &[&str] = if same { &[] } else { &["compressed size"] };
                     let metadata = field_diffs(&ma.meta, &mb.meta, skip);
@@ -170,7 +210,7 @@ pub fn compare_bytes(
                     MemberDiff {
                         name: name.clone(),
                         only_in: None,
-                        content: (!same).then(|| content_diff(name, &ma.data, &mb.data)),
+                        content: (!same).then(|| content_diff(name, ma, mb)),
                         metadata,
                     }
                 }
@@ -198,11 +238,24 @@ pub fn compare_bytes(
     })
 }
 
+/// Reads an artifact no larger than hermit would inflate from one archive.
 fn read(path: &Path) -> Result<Vec<u8>, CompareError> {
-    std::fs::read(path).map_err(|source| CompareError::Read {
+    let read_err = |source| CompareError::Read {
         path: path.to_owned(),
         source,
-    })
+    };
+    let limit = crate::archive::INFLATE_LIMIT;
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(CompareError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Artifacts (`.whl`, `.tar.gz`) directly inside `dir`, by file name.
@@ -318,7 +371,10 @@ mod tests {
         assert!(n.identical && n.still_differ.is_empty());
         let text = r.render();
         assert!(
-            text.contains("  pkg/a.py: same content, metadata differs\n    position: 0 -> 1\n"),
+            text.contains(
+                "  2 members: same content, differ in position: pkg/a.py, pkg/b.py\n    \
+                 position: e.g. pkg/a.py: 0 -> 1\n"
+            ),
             "{text}"
         );
         assert!(
@@ -348,7 +404,7 @@ mod tests {
         let text = r.render();
         assert!(text.contains("    -A = 1\n    +A = 2\n"), "{text}");
         assert!(text.contains(
-            "differences remain after normalizing both in: pkg-1.0.dist-info/RECORD, pkg/a.py"
+            "differences remain after normalizing both in 2 members: pkg-1.0.dist-info/RECORD, pkg/a.py"
         ));
     }
 
@@ -367,8 +423,94 @@ mod tests {
         );
         let text = r.render();
         assert!(
-            text.contains("  pkg/new.py: only in B\n")
-                && text.contains("  pkg/old.py: only in A\n")
+            text.contains("  only in B: 1 member: pkg/new.py\n")
+                && text.contains("  only in A: 1 member: pkg/old.py\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_lists_are_summed_up_in_text_and_whole_in_json() {
+        // 30 modules, all with another time on side B: one group, not 30 entries.
+        let names: Vec<String> = (0..30).map(|i| format!("pkg/m{i:02}.py")).collect();
+        let specs = |time: u64| -> Vec<Spec<'_>> {
+            names
+                .iter()
+                .map(|n| Spec {
+                    time,
+                    ..spec(n, b"X = 1\n")
+                })
+                .collect()
+        };
+        let a = wheel_of(&specs(1_704_067_200));
+        let b = wheel_of(&specs(1_704_153_600));
+        let r = compare_bytes("x.whl", &a, "x.whl", &b).unwrap();
+        let text = r.render();
+        assert!(
+            text.contains(
+                "  30 members: same content, differ in mtime: pkg/m00.py, pkg/m01.py, pkg/m02.py, \
+                 pkg/m03.py, pkg/m04.py, pkg/m05.py, pkg/m06.py, pkg/m07.py, pkg/m08.py, \
+                 pkg/m09.py and 20 more (all in --json)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("    mtime: 2024-01-01 00:00:00 -> 2024-01-02 00:00:00 in all\n"),
+            "{text}"
+        );
+        assert!(text.lines().count() < 12, "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["artifacts"][0]["members"].as_array().unwrap().len(),
+            30
+        );
+    }
+
+    #[test]
+    fn a_nested_gzip_that_differs_only_in_its_header_time_is_said_so() {
+        let gz = |mtime: u32| {
+            let mut e = flate2::GzBuilder::new()
+                .mtime(mtime)
+                .write(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut e, b"{\"a\": 1}").unwrap();
+            e.finish().unwrap()
+        };
+        let (ga, gb) = (gz(1_600_000_000), gz(1_700_000_000));
+        let a = wheel_of(&[spec("pkg/data.json.gz", &ga)]);
+        let b = wheel_of(&[spec("pkg/data.json.gz", &gb)]);
+        let r = compare_bytes("x.whl", &a, "x.whl", &b).unwrap();
+        let m = r.artifacts[0]
+            .members
+            .iter()
+            .find(|m| m.name == "pkg/data.json.gz")
+            .unwrap();
+        assert_eq!(
+            m.content.as_ref().unwrap().nested.as_deref(),
+            Some(
+                "gzip: same content inside; only the wrapper differs: mtime 1600000000 -> 1700000000"
+            )
+        );
+        let mut e = flate2::GzBuilder::new()
+            .mtime(1_600_000_000)
+            .write(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut e, b"{\"a\": 2}").unwrap();
+        let other = e.finish().unwrap();
+        let c = wheel_of(&[spec("pkg/data.json.gz", &other)]);
+        let r = compare_bytes("x.whl", &a, "x.whl", &c).unwrap();
+        let nested = r.artifacts[0]
+            .members
+            .iter()
+            .find(|m| m.name == "pkg/data.json.gz")
+            .unwrap();
+        assert!(
+            nested
+                .content
+                .as_ref()
+                .unwrap()
+                .nested
+                .as_deref()
+                .unwrap()
+                .starts_with("gzip: the content inside differs too"),
         );
     }
 

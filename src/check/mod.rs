@@ -10,6 +10,7 @@ pub mod artifact;
 pub mod compare;
 pub mod rebuild;
 pub mod release_build;
+pub mod report;
 pub mod verdict;
 pub mod verify;
 pub mod verify_index;

@@ -8,7 +8,10 @@
 //! the index's wheel, strictest first: bit-identical, identical after normalizing both, the same
 //! code (everything outside `.dist-info` plus the entry points), or different.
 
+pub mod attest;
 pub mod batch;
+pub mod reasons;
+pub mod shard;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,6 +56,18 @@ pub enum RebuildError {
     Dist(#[from] crate::record::dist::DistError),
 }
 
+/// The transparent variants hide their error from the source chain; their fixes are asked
+/// for here.
+impl crate::error::Hint for RebuildError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Release(e) => crate::error::Hint::hint(e),
+            Self::Build(e) => crate::error::Hint::hint(e),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RebuildOptions {
     pub spec: ReleaseSpec,
@@ -60,6 +75,8 @@ pub struct RebuildOptions {
     pub index_url: Option<String>,
     pub debian_mirror: Option<String>,
     pub cache_dir: Option<PathBuf>,
+    /// Also write an in-toto statement of the outcome ([`attest::FILE`]).
+    pub attest: bool,
 }
 
 /// One index file as the record names it: no URL, the index's hash.
@@ -97,6 +114,9 @@ pub struct Record {
     pub differing_after_normalizing: Vec<String>,
     /// Code members (outside `.dist-info`, plus the entry points) whose content differs.
     pub differing_code: Vec<String>,
+    /// Why each member of `differing` differs, one line each (for `hermit report`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_reasons: BTreeMap<String, String>,
 }
 
 pub struct RebuildResult {
@@ -267,17 +287,23 @@ pub async fn rebuild(
         differing: judged.differing,
         differing_after_normalizing: judged.differing_after_normalizing,
         differing_code: judged.differing_code,
+        member_reasons: judged
+            .report
+            .as_ref()
+            .map(reasons::member_reasons)
+            .unwrap_or_default(),
     };
     let record_bytes =
         crate::record::canonical::to_file_bytes(&record).expect("record has no floats");
-    let written = crate::record::dist::write_all(
-        &opts.out,
-        &[
-            (rebuilt_name, rebuilt),
-            (LOCK_FILE.to_owned(), lock_text.into_bytes()),
-            (RECORD_FILE.to_owned(), record_bytes),
-        ],
-    )?;
+    let mut files = vec![
+        (rebuilt_name, rebuilt),
+        (LOCK_FILE.to_owned(), lock_text.into_bytes()),
+        (RECORD_FILE.to_owned(), record_bytes),
+    ];
+    if opts.attest {
+        files.push((attest::FILE.to_owned(), attest::to_bytes(&record)));
+    }
+    let written = crate::record::dist::write_all(&opts.out, &files)?;
     Ok(RebuildResult {
         record,
         report: judged.report,

@@ -332,8 +332,8 @@ fn sdist_members(
     bytes: &[u8],
     keep: impl Fn(&str) -> bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
-    let (tar_bytes, _) = gzip::decode(bytes)?;
-    let members = tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT)?;
+    let (tar_stream, _) = gzip::open(bytes)?;
+    let members = tar::read(tar_stream, tar::Limits::DEFAULT)?;
     let mut out = BTreeMap::new();
     for m in members.into_iter().filter(|m| m.kind == tar::Kind::File) {
         let Some((_, rel)) = m.path.trim_start_matches("./").split_once('/') else {

@@ -18,6 +18,9 @@ use crate::record::manifest::{Manifest, SourceKind};
 pub struct ManifestVerdict {
     /// Inputs that do not match what the manifest records; the rebuild is not attempted.
     pub input_differences: Vec<String>,
+    /// How to make the inputs match, one command each (e.g. the `git checkout` of the
+    /// recorded commit).
+    pub hints: Vec<String>,
     pub artifacts: Vec<ArtifactVerdict>,
 }
 
@@ -96,6 +99,7 @@ pub async fn verify(
     };
 
     let mut differences = Vec::new();
+    let mut hints = Vec::new();
     let (project, config) = if manifest.source.kind == SourceKind::Sdist {
         // A wheel built from a released sdist: the sdist is the source.
         let sdist = match &opts.source {
@@ -129,6 +133,7 @@ pub async fn verify(
             differences.push(format!(
                 "source commit is {commit}, the manifest records {recorded}"
             ));
+            hints.push(checkout_hint(recorded));
         }
         if source.tree_sha256 != manifest.source.tree_sha256 {
             differences.push(format!(
@@ -181,6 +186,7 @@ pub async fn verify(
     if !differences.is_empty() {
         return Ok(ManifestVerdict {
             input_differences: differences,
+            hints,
             artifacts: Vec::new(),
         });
     }
@@ -245,8 +251,23 @@ pub async fn verify(
     }
     Ok(ManifestVerdict {
         input_differences: Vec::new(),
+        hints: Vec::new(),
         artifacts,
     })
+}
+
+/// How to stand at the commit the manifest records. The commit comes from a file anyone may
+/// have written, so only a plain hex object name is put into a command line.
+fn checkout_hint(recorded: &str) -> String {
+    let hex = matches!(recorded.len(), 40 | 64) && recorded.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return "check out the commit the manifest records, then verify again".into();
+    }
+    format!(
+        "check out the recorded commit with `git checkout {recorded}` (or keep this checkout and \
+         use `git worktree add ../verify-{short} {recorded}`), then verify again from there",
+        short = &recorded[..12]
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -281,6 +302,8 @@ impl crate::error::Hint for VerifyError {
                 "run it in the project's checkout, or name the checkout with `--source DIR`".into(),
             ),
             Self::Build(e) => crate::error::Hint::hint(e),
+            // Transparent: the manifest's error is not on the source chain, so ask it here.
+            Self::Manifest(e) => crate::error::Hint::hint(e),
             _ => None,
         }
     }
@@ -302,6 +325,7 @@ mod tests {
         };
         let mut v = ManifestVerdict {
             input_differences: Vec::new(),
+            hints: Vec::new(),
             artifacts: vec![artifact(Status::Identical)],
         };
         assert!(v.ok());
@@ -315,5 +339,20 @@ mod tests {
         assert!(!v.ok());
         v.artifacts.clear();
         assert!(!v.ok(), "nothing rebuilt verifies nothing");
+    }
+
+    #[test]
+    fn a_moved_head_is_told_which_commit_to_check_out() {
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let hint = checkout_hint(commit);
+        assert!(hint.contains(&format!("`git checkout {commit}`")), "{hint}");
+        assert!(
+            hint.contains(&format!("git worktree add ../verify-0123456789ab {commit}")),
+            "{hint}"
+        );
+        // A hostile manifest cannot put its text into a suggested command.
+        let hostile = checkout_hint("main; rm -rf ~");
+        assert!(!hostile.contains("rm -rf"), "{hostile}");
+        assert!(!hostile.contains("git checkout"), "{hostile}");
     }
 }

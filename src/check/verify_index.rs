@@ -169,6 +169,18 @@ pub enum IndexVerifyError {
     Lock(#[from] AsOfLockError),
 }
 
+/// The transparent variants hide their error from the source chain; their fixes are asked
+/// for here.
+impl crate::error::Hint for IndexVerifyError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Release(e) => crate::error::Hint::hint(e),
+            Self::Build(e) => crate::error::Hint::hint(e),
+            _ => None,
+        }
+    }
+}
+
 pub async fn verify_index(
     docker: &Docker,
     janitor: &Janitor,

@@ -14,11 +14,10 @@ pub async fn run(args: BuildArgs, reporter: &Reporter) -> Result<u8, Failure> {
     })
     .await?;
     if args.json {
-        let json = serde_json::json!({
+        super::print_json(&serde_json::json!({
             "manifest": result.manifest,
             "written": result.written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        println!("{json}");
+        }))?;
     }
     if !args.json || reporter.verbosity() != crate::output::Verbosity::Quiet {
         for a in &result.manifest.artifacts {
@@ -73,6 +72,7 @@ pub fn failure(e: BuildError) -> Failure {
         | BuildError::ReadSdist { .. }
         | BuildError::Lock(_)
         | BuildError::NoProjectLock { .. }
+        | BuildError::NoFrontend { .. }
         | BuildError::StaleProjectLock { .. }
         | BuildError::BadRequirement(_)
         | BuildError::ReadConstraint { .. }

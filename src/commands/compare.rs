@@ -6,12 +6,9 @@ use crate::commands::Failure;
 pub fn run(args: CompareArgs) -> Result<u8, Failure> {
     let report = crate::check::compare::compare_paths(&args.a, &args.b).map_err(Failure::usage)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&report).expect("report serializes")
-        );
+        super::print_json(&report)?;
     } else {
-        print!("{}", report.render());
+        super::write_stdout(report.render().as_bytes())?;
     }
     Ok(if report.identical() { 0 } else { 1 })
 }

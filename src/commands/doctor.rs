@@ -1,14 +1,29 @@
 //! `hermit doctor`: what hermit would use, and where each setting came from. Exit 1 when
 //! something a build needs is missing.
 
-use crate::cli::EndpointArgs;
+use serde::Serialize;
+
+use crate::cli::DoctorArgs;
 use crate::commands::Failure;
 
-pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
-    let mut ok = true;
+/// One line of the report: what was checked, whether it is usable, and what was found.
+#[derive(Debug, Serialize)]
+struct Check {
+    check: String,
+    ok: bool,
+    detail: String,
+}
+
+pub async fn run(args: DoctorArgs) -> Result<u8, Failure> {
+    let json = args.json;
+    let args = args.endpoints;
+    let mut checks: Vec<Check> = Vec::new();
     let mut line = |good: bool, what: &str, detail: String| {
-        println!("{} {what:<16} {detail}", if good { "ok  " } else { "FAIL" });
-        ok &= good;
+        checks.push(Check {
+            check: what.to_owned(),
+            ok: good,
+            detail,
+        });
     };
     match crate::engine::docker::connect().await {
         Ok(docker) => {
@@ -87,5 +102,22 @@ pub async fn run(args: EndpointArgs) -> Result<u8, Failure> {
     }
     let (lock_path, _) = crate::lock::default_lock();
     line(true, "default lock", format!("builtin:{lock_path}"));
+    let ok = checks.iter().all(|c| c.ok);
+    if json {
+        super::print_json(&serde_json::json!({ "ok": ok, "checks": checks }))?;
+    } else {
+        let text: String = checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {:<16} {}\n",
+                    if c.ok { "ok  " } else { "FAIL" },
+                    c.check,
+                    crate::output::sanitize_line(&c.detail)
+                )
+            })
+            .collect();
+        super::write_stdout(text.as_bytes())?;
+    }
     Ok(if ok { 0 } else { 1 })
 }

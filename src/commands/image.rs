@@ -58,6 +58,12 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
             })
             .await?;
             reporter.info(format!("image {id} has the pinned digest"));
+            if args.json {
+                super::print_json(&serde_json::json!({
+                    "id": id,
+                    "recipe": args.recipe.as_ref().map(|d| d.display().to_string()),
+                }))?;
+            }
             Ok(0)
         }
         ImageCommand::Lock(args) => {
@@ -67,7 +73,7 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                 mirror: args.endpoints.debian_mirror.clone(),
                 skip_signature: args.insecure_skip_release_signature,
             };
-            with_cleanup(&docker, &janitor, reporter, async {
+            let lock = with_cleanup(&docker, &janitor, reporter, async {
                 crate::image::lock_recipe(
                     &docker,
                     &janitor,
@@ -80,18 +86,57 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                 .map_err(Failure::failed)
             })
             .await?;
+            if args.json {
+                let packages: Vec<_> = lock
+                    .packages
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "name": p.name,
+                            "version": p.version,
+                            "path": p.path,
+                            "size": p.size,
+                            "sha256": p.sha256,
+                        })
+                    })
+                    .collect();
+                super::print_json(&serde_json::json!({
+                    "recipe": args.recipe.display().to_string(),
+                    "image_id": lock.image_id,
+                    "recipe_sha256": lock.recipe_sha256,
+                    "packages": packages,
+                }))?;
+            }
             Ok(0)
         }
-        ImageCommand::Ls => {
+        ImageCommand::Ls(args) => {
             let images = crate::image::list(&docker).await.map_err(Failure::failed)?;
-            for image in images {
-                println!(
-                    "{}  {:>6} MB  {}",
-                    image.id,
-                    image.size / 1_000_000,
-                    image.tags.join(", ")
-                );
+            if args.json {
+                let images: Vec<_> = images
+                    .iter()
+                    .map(|i| {
+                        serde_json::json!({
+                            "id": i.id,
+                            "size": i.size,
+                            "tags": i.tags,
+                        })
+                    })
+                    .collect();
+                super::print_json(&serde_json::json!({ "images": images }))?;
+                return Ok(0);
             }
+            let text: String = images
+                .iter()
+                .map(|image| {
+                    format!(
+                        "{}  {:>6} MB  {}\n",
+                        image.id,
+                        image.size / 1_000_000,
+                        crate::output::sanitize_line(&image.tags.join(", "))
+                    )
+                })
+                .collect();
+            super::write_stdout(text.as_bytes())?;
             Ok(0)
         }
     }

@@ -7,6 +7,7 @@ use crate::cli::LockArgs;
 use crate::commands::{Failure, on_engine};
 use crate::lock::project::{self, Upgrade};
 use crate::output::Reporter;
+use crate::pipeline::locking::LockOutcome;
 
 pub async fn run(args: LockArgs, reporter: &Reporter) -> Result<u8, Failure> {
     let upgrade = if args.upgrade {
@@ -48,12 +49,41 @@ async fn project_lock(
         ..Default::default()
     };
     let output = args.output.clone();
-    on_engine(reporter, async |docker, janitor| {
+    let outcome = on_engine(reporter, async |docker, janitor| {
         crate::pipeline::locking::lock_project(docker, janitor, &opts, upgrade, output, reporter)
             .await
             .map_err(super::build::failure)
     })
     .await?;
+    finish(args, &outcome)
+}
+
+/// `--json`: the lockfile, what was done to it, and what it locks.
+fn finish(args: &LockArgs, outcome: &LockOutcome) -> Result<u8, Failure> {
+    if args.json {
+        let packages: Vec<_> = outcome
+            .lock
+            .packages
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name.as_str(),
+                    "version": p.version,
+                    "files": p.files.iter().map(|f| serde_json::json!({
+                        "name": f.filename,
+                        "sha256": f.sha256,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        super::print_json(&serde_json::json!({
+            "lockfile": outcome.path.display().to_string(),
+            "status": outcome.write,
+            "changes": outcome.changes,
+            "requirements": outcome.lock.requirements,
+            "packages": packages,
+        }))?;
+    }
     Ok(0)
 }
 
@@ -119,9 +149,10 @@ async fn requirements_lock(
             .map_err(super::build::failure)?;
     lock.origin = output.display().to_string();
     let text = lock.to_toml(&regenerate_command(args));
-    crate::pipeline::locking::write_project_lock(output, &text, old.as_ref(), &lock, reporter)
-        .map_err(Failure::failed)?;
-    Ok(0)
+    let outcome =
+        crate::pipeline::locking::write_project_lock(output, &text, old.as_ref(), &lock, reporter)
+            .map_err(Failure::failed)?;
+    finish(args, &outcome)
 }
 
 /// hermit writes its own format only: a `pylock*.toml` name means PEP 751, which it reads but

@@ -7,10 +7,13 @@ use crate::output::Reporter;
 
 mod build;
 mod compare;
+mod completions;
 mod doctor;
 mod image;
 mod lock;
+mod man;
 mod rebuild;
+mod report;
 mod verify;
 
 /// Runs one command; `Ok(code)` lets a command that completed report a non-zero outcome
@@ -22,8 +25,33 @@ pub async fn run(command: Command, reporter: &Reporter) -> Result<u8, Failure> {
         Command::Compare(args) => compare::run(args),
         Command::Lock(args) => lock::run(args, reporter).await,
         Command::Rebuild(args) => rebuild::run(args, reporter).await,
+        Command::Report(args) => report::run(args),
         Command::Image(cmd) => image::run(cmd, reporter).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+    }
+}
+
+/// Prints a command's `--json` result: one line of canonical JSON (sorted keys) on stdout,
+/// the only thing a `--json` run writes there.
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let mut bytes = crate::record::canonical::to_vec(value).map_err(Failure::failed)?;
+    bytes.push(b'\n');
+    write_stdout(&bytes)
+}
+
+/// Writes to stdout; a reader that went away (`hermit man | head`) ends the output quietly
+/// instead of panicking as `println!` would.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::failed(anyhow::anyhow!(
+            "could not write to stdout: {e}"
+        ))),
     }
 }
 

@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt;
+
 use crate::check::rebuild::batch::{self, SummaryRow};
+use crate::check::rebuild::shard;
 use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult};
 use crate::check::verdict::Verdict;
 use crate::cli::RebuildArgs;
@@ -31,6 +34,7 @@ fn options(args: &RebuildArgs, spec: ReleaseSpec, out: PathBuf) -> RebuildOption
         index_url: args.endpoints.index_url.clone(),
         debian_mirror: args.endpoints.debian_mirror.clone(),
         cache_dir: args.endpoints.cache_dir.clone(),
+        attest: args.attest,
     }
 }
 
@@ -42,6 +46,21 @@ async fn one(opts: &RebuildOptions, reporter: &Reporter) -> Result<RebuildResult
             .map_err(failure)
     })
     .await
+}
+
+/// One rebuild of a concurrent batch, in the run `janitor` names.
+async fn one_of_many(
+    opts: &RebuildOptions,
+    janitor: crate::engine::janitor::Janitor,
+    reporter: &Reporter,
+) -> Result<RebuildResult, Failure> {
+    let docker = super::connect(reporter).await?;
+    let work = async {
+        rebuild::rebuild(&docker, &janitor, opts, reporter)
+            .await
+            .map_err(failure)
+    };
+    super::with_cleanup(&docker, &janitor, reporter, work).await
 }
 
 async fn single(
@@ -56,15 +75,18 @@ async fn single(
         .unwrap_or_else(|| Path::new("rebuild").join(default_dir(&spec)));
     let result = one(&options(args, spec, out.clone()), reporter).await?;
     let record = &result.record;
+    // The verdict is said once: as JSON on stdout with --json, else as text on stdout.
     if args.json {
-        println!("{}", json(&result));
+        super::print_json(&json(&result))?;
     } else {
+        let mut text = String::new();
         if let Some(report) = &result.report
             && record.verdict == Verdict::Different
         {
-            print!("{}", report.render());
+            text.push_str(&report.render());
         }
-        println!("{}: {}", record.spec, record.verdict);
+        text.push_str(&format!("{}: {}\n", record.spec, record.verdict));
+        super::write_stdout(text.as_bytes())?;
     }
     reporter.info(format!(
         "wrote {} files to {}",
@@ -75,14 +97,59 @@ async fn single(
 }
 
 async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u8, Failure> {
-    let specs = batch::read_list(file).map_err(Failure::usage)?;
+    let listed = batch::read_list(file).map_err(Failure::usage)?;
+    let specs = match args.shard {
+        Some(shard) => {
+            let mine = shard::select(&listed, shard);
+            reporter.info(format!(
+                "shard {shard}: {} of the {} releases listed",
+                mine.len(),
+                shard::dedup(&listed).len()
+            ));
+            mine
+        }
+        None => shard::dedup(&listed),
+    };
     let base = args.out.clone().unwrap_or_else(|| PathBuf::from("rebuild"));
+    // Concurrent rebuilds cannot share a run: a rebuild that retries sweeps its run's
+    // resources, which would take the others' containers too. So each gets a run of its own,
+    // named after the batch's and its place in the list.
+    let batch_run = crate::engine::janitor::Janitor::for_new_run()
+        .run_id()
+        .to_owned();
+    // `buffered` keeps the list's order whatever finishes first, so the table, the JSON and
+    // the exit code do not depend on -j.
+    let outcomes: Vec<_> = futures_util::stream::iter(specs)
+        .enumerate()
+        .map(|(i, spec)| {
+            let out = base.join(default_dir(&spec));
+            let run = format!("{batch_run}-{}", i + 1);
+            async move {
+                let opts = options(args, spec.clone(), out.clone());
+                let outcome = if args.jobs > 1 {
+                    one_of_many(&opts, crate::engine::janitor::Janitor::new(run), reporter).await
+                } else {
+                    one(&opts, reporter).await
+                };
+                if let Err(f) = &outcome {
+                    reporter.info(format!("{}=={}: {}", spec.name, spec.version, f.error));
+                }
+                if let Err(e) =
+                    batch::note_outcome(&out, &spec, outcome.as_ref().err().map(|f| &f.error))
+                {
+                    reporter.info(format!("warning: {e}"));
+                }
+                (spec, outcome)
+            }
+        })
+        .buffered(usize::from(args.jobs))
+        .collect()
+        .await;
     let mut rows = Vec::new();
     let mut results = Vec::new();
     let mut all_reproduced = true;
-    for spec in specs {
-        let out = base.join(default_dir(&spec));
-        match one(&options(args, spec.clone(), out), reporter).await {
+    for (spec, outcome) in outcomes {
+        match outcome {
             Ok(result) => {
                 all_reproduced &= result.record.verdict.is_reproduced();
                 rows.push(SummaryRow::rebuilt(&spec, &result.record));
@@ -90,21 +157,18 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
             }
             Err(f) => {
                 all_reproduced = false;
-                let message = f.error.to_string();
-                let spec_text = format!("{}=={}", spec.name, spec.version);
-                reporter.info(format!("{spec_text}: {message}"));
                 rows.push(SummaryRow::failed(&spec));
                 results.push(serde_json::json!({
-                    "spec": spec_text,
-                    "error": message,
+                    "spec": format!("{}=={}", spec.name, spec.version),
+                    "error": f.error.to_string(),
                 }));
             }
         }
     }
     if args.json {
-        println!("{}", serde_json::Value::Array(results));
+        super::print_json(&results)?;
     } else {
-        print!("{}", batch::render_table(&rows));
+        super::write_stdout(batch::render_table(&rows).as_bytes())?;
     }
     Ok(if all_reproduced { 0 } else { 1 })
 }
@@ -120,10 +184,11 @@ fn json(result: &RebuildResult) -> serde_json::Value {
 fn failure(e: RebuildError) -> Failure {
     match e {
         RebuildError::Build(b) => super::build::failure(b),
-        RebuildError::Release(crate::index::release::ReleaseError::BadSpec(_))
-        | RebuildError::Release(crate::index::release::ReleaseError::Missing { .. }) => {
-            Failure::usage(e)
-        }
+        RebuildError::Release(
+            crate::index::release::ReleaseError::BadSpec { .. }
+            | crate::index::release::ReleaseError::NoSuchVersion { .. }
+            | crate::index::release::ReleaseError::Missing { .. },
+        ) => Failure::usage(e),
         other => Failure::failed(other),
     }
 }

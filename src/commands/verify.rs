@@ -40,20 +40,28 @@ pub async fn run(args: VerifyArgs, reporter: &Reporter) -> Result<u8, Failure> {
             })
     })
     .await?;
-    Ok(show(args.json, &verdict, verdict.ok(), || {
+    show(args.json, &verdict, verdict.ok(), || {
+        let mut out = String::new();
         for d in &verdict.input_differences {
-            println!("inputs differ: {d}");
+            line(&mut out, format!("inputs differ: {d}"));
+        }
+        for h in &verdict.hints {
+            line(&mut out, format!("hint: {h}"));
         }
         for a in &verdict.artifacts {
-            println!("{}: {}", a.name, a.status);
-            print_report(a.report.as_deref());
+            line(&mut out, format!("{}: {}", a.name, a.status));
+            report(&mut out, a.report.as_deref());
         }
-        if verdict.ok() {
-            "verified: every artifact is identical".to_owned()
-        } else {
-            "NOT verified".to_owned()
-        }
-    }))
+        line(
+            &mut out,
+            if verdict.ok() {
+                "verified: every artifact is identical".to_owned()
+            } else {
+                "NOT verified".to_owned()
+            },
+        );
+        out
+    })
 }
 
 /// `hermit verify --index NAME==VERSION`.
@@ -81,7 +89,10 @@ async fn run_index(
                 IndexVerifyError::Release(crate::index::release::ReleaseError::Index(
                     crate::index::simple::IndexError::NotFound { .. },
                 ))
-                | IndexVerifyError::Release(crate::index::release::ReleaseError::BadSpec(_))
+                | IndexVerifyError::Release(
+                    crate::index::release::ReleaseError::BadSpec { .. }
+                    | crate::index::release::ReleaseError::NoSuchVersion { .. },
+                )
                 | IndexVerifyError::Endpoint(_)
                 | IndexVerifyError::NoRelease { .. }
                 | IndexVerifyError::Source(_)
@@ -93,9 +104,10 @@ async fn run_index(
             })
     })
     .await?;
-    Ok(show(args.json, &verdict, verdict.ok(), || {
+    show(args.json, &verdict, verdict.ok(), || {
+        let mut out = String::new();
         for note in &verdict.notes {
-            println!("note: {note}");
+            line(&mut out, format!("note: {note}"));
         }
         for f in &verdict.files {
             let name = f
@@ -103,37 +115,50 @@ async fn run_index(
                 .as_deref()
                 .or(f.rebuilt.as_deref())
                 .unwrap_or(f.kind.as_str());
-            println!("{name}: {}", f.closeness.describe());
-            print_report(f.report.as_deref());
+            line(&mut out, format!("{name}: {}", f.closeness.describe()));
+            report(&mut out, f.report.as_deref());
         }
-        if verdict.ok() {
-            format!(
-                "verified: {} {} on the index is what this checkout builds",
-                verdict.name, verdict.version
-            )
-        } else {
-            format!("NOT verified: {} {}", verdict.name, verdict.version)
-        }
-    }))
+        line(
+            &mut out,
+            if verdict.ok() {
+                format!(
+                    "verified: {} {} on the index is what this checkout builds",
+                    verdict.name, verdict.version
+                )
+            } else {
+                format!("NOT verified: {} {}", verdict.name, verdict.version)
+            },
+        );
+        out
+    })
 }
 
-/// Prints a verdict as one JSON line, or as `text` prints it followed by the conclusion it
-/// returns; the exit code says whether it verified.
-fn show(json: bool, verdict: &impl Serialize, ok: bool, text: impl FnOnce() -> String) -> u8 {
+/// Prints a verdict as one JSON line, or as the text `text` makes; the exit code says whether
+/// it verified.
+fn show(
+    json: bool,
+    verdict: &impl Serialize,
+    ok: bool,
+    text: impl FnOnce() -> String,
+) -> Result<u8, Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(verdict).expect("verdict serializes")
-        );
+        super::print_json(verdict)?;
     } else {
-        println!("{}", text());
+        super::write_stdout(text().as_bytes())?;
     }
-    if ok { 0 } else { 1 }
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// One line of the verdict; names and reports come from files and the index, so they are
+/// shown, never obeyed by the terminal.
+fn line(out: &mut String, text: String) {
+    out.push_str(&crate::output::sanitize_line(&text));
+    out.push('\n');
 }
 
 /// A member-by-member report, indented under the file it explains.
-fn print_report(report: Option<&str>) {
-    for line in report.into_iter().flat_map(str::lines) {
-        println!("  {line}");
+fn report(out: &mut String, report: Option<&str>) {
+    for l in report.into_iter().flat_map(str::lines) {
+        line(out, format!("  {l}"));
     }
 }

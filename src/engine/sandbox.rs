@@ -26,11 +26,29 @@ use crate::engine::janitor::Janitor;
 
 /// Keep at most this much of a step's output (the tail matters on failure).
 const LOG_LIMIT: usize = 1 << 20;
-/// Upper bound on what a build may hand back.
-const OUTPUT_LIMIT: u64 = 2 << 30;
-/// Size of each of `/src`, `/out` and `/tmp`: memory-backed, so a build cannot fill the host's
-/// disk, and the limit is the same on every engine.
+/// Upper bound on what a build may hand back: no more than hermit reads from one archive,
+/// so the host holds at most this much of a build's output.
+const OUTPUT_LIMIT: u64 = crate::archive::INFLATE_LIMIT;
+/// Size of each of `/src` and `/tmp`: memory-backed, so a build cannot fill the host's disk,
+/// and the limit is the same on every engine.
 pub const DISK_LIMIT: &str = "2g";
+/// Size of `/out`: what a build hands back, so a backend that writes more meets a full disk
+/// inside the sandbox (a clear error) before the host downloads anything.
+pub const OUT_LIMIT: &str = "512m";
+
+/// Prints the sandbox cgroup's OOM-kill count (0 when the kernel does not say).
+const OOM_PROBE: &str = r#"
+n = 0
+for p in ('/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control'):
+    try:
+        for line in open(p):
+            k, _, v = line.partition(' ')
+            if k == 'oom_kill':
+                n = max(n, int(v))
+    except (OSError, ValueError):
+        pass
+print(n)
+"#;
 
 /// The first process: waits for a signal so steps can run one after another with `exec`
 /// (one container start per build). The image has no shell, only Python.
@@ -76,6 +94,11 @@ pub enum SandboxError {
     Timeout { step: String, seconds: u64 },
     #[error("output of the build is unsafe or unreadable: {0}")]
     Output(#[from] TreeError),
+    #[error("could not spool the build's output to a temporary file: {source}")]
+    Spool {
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn engine(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> SandboxError {
@@ -107,7 +130,7 @@ impl StepOutput {
         }
         if self.log.contains("No space left on device") {
             return Some(format!(
-                "the build ran out of disk space (/src, /out and /tmp hold {DISK_LIMIT} each)"
+                "the build ran out of disk space (/src and /tmp hold {DISK_LIMIT} each, /out {OUT_LIMIT})"
             ));
         }
         None
@@ -139,25 +162,27 @@ impl<'a> Sandbox<'a> {
             .unwrap_or((&spec.user, &spec.user));
         // tmpfs volumes: bounded, owned by the build user, gone with the container. Their
         // contents exist only while it runs, so files go in after start.
-        let driver_opts: std::collections::HashMap<String, String> = [
-            ("type", "tmpfs".to_owned()),
-            ("device", "tmpfs".to_owned()),
-            (
-                "o",
-                format!("size={DISK_LIMIT},uid={uid},gid={gid},mode=0755,nosuid,nodev"),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        for (role, target) in [("src", "/src"), ("out", "/out")] {
+        let driver_opts = |size: &str| -> std::collections::HashMap<String, String> {
+            [
+                ("type", "tmpfs".to_owned()),
+                ("device", "tmpfs".to_owned()),
+                (
+                    "o",
+                    format!("size={size},uid={uid},gid={gid},mode=0755,nosuid,nodev"),
+                ),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+        };
+        for (role, target, size) in [("src", "/src", DISK_LIMIT), ("out", "/out", OUT_LIMIT)] {
             let volume = format!("{name}-{role}");
             janitor.add_volume(&volume);
             docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(volume.clone()),
                     driver: Some("local".into()),
-                    driver_opts: Some(driver_opts.clone()),
+                    driver_opts: Some(driver_opts(size)),
                     labels: Some(labels.clone()),
                     ..Default::default()
                 })
@@ -292,14 +317,7 @@ impl<'a> Sandbox<'a> {
             "step ran"
         );
         let exit_code = inspect.exit_code.unwrap_or(-1);
-        let oom_killed = exit_code == 137
-            && self
-                .docker
-                .inspect_container(&self.name, None)
-                .await
-                .ok()
-                .and_then(|c| c.state?.oom_killed)
-                .unwrap_or(false);
+        let oom_killed = exit_code != 0 && self.killed_for_memory(exit_code).await;
         Ok(StepOutput {
             exit_code,
             log: String::from_utf8_lossy(&log).into_owned(),
@@ -308,26 +326,82 @@ impl<'a> Sandbox<'a> {
         })
     }
 
+    /// Whether the kernel killed a process of the sandbox for memory. The step's own process
+    /// may survive that (a build frontend whose backend subprocess was killed exits 1), so
+    /// the container's cgroup is asked too, not only the engine's word on the step.
+    async fn killed_for_memory(&self, exit_code: i64) -> bool {
+        if exit_code == 137
+            && self
+                .docker
+                .inspect_container(&self.name, None)
+                .await
+                .ok()
+                .and_then(|c| c.state?.oom_killed)
+                .unwrap_or(false)
+        {
+            return true;
+        }
+        self.oom_kills().await.unwrap_or(0) > 0
+    }
+
+    /// The cgroup's count of OOM kills (cgroup v2 `memory.events`, v1 `memory.oom_control`).
+    async fn oom_kills(&self) -> Option<u64> {
+        let exec = self
+            .docker
+            .create_exec(
+                &self.name,
+                CreateExecOptions::<String> {
+                    cmd: Some(vec!["python3".into(), "-c".into(), OOM_PROBE.into()]),
+                    attach_stdout: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok()?;
+        let mut out = Vec::new();
+        if let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec.id, None).await.ok()?
+        {
+            while let Some(Ok(chunk)) = output.next().await {
+                out.extend_from_slice(&chunk.into_bytes());
+                if out.len() > 64 {
+                    return None;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).trim().parse().ok()
+    }
+
     /// Fetches directory `dir` (in a volume) as a checked tree: regular files only, no links,
     /// no path that escapes, bounded size.
+    ///
+    /// The archive is spooled to an unnamed temporary file as it arrives, the limit checked on
+    /// every chunk, and read from there: the host holds the tree once, never the tar too.
     pub async fn download(&self, dir: &str) -> Result<Tree, SandboxError> {
+        use std::io::{Seek, Write};
         let opts = DownloadFromContainerOptionsBuilder::default()
             .path(dir)
             .build();
         let mut stream = self.docker.download_from_container(&self.name, Some(opts));
-        let mut bytes = Vec::new();
+        let spool_err = |source| SandboxError::Spool { source };
+        let mut spool = tempfile::tempfile().map_err(spool_err)?;
+        let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.map_err(engine(format!("copying {dir} out")))?);
-            if bytes.len() as u64 > OUTPUT_LIMIT + (64 << 20) {
+            let chunk = chunk.map_err(engine(format!("copying {dir} out")))?;
+            written += chunk.len() as u64;
+            // Tar headers and padding ride on top of the files.
+            if written > OUTPUT_LIMIT + (64 << 20) {
                 return Err(TreeError::TooLarge {
                     limit: OUTPUT_LIMIT,
                 }
                 .into());
             }
+            spool.write_all(&chunk).map_err(spool_err)?;
         }
+        spool.rewind().map_err(spool_err)?;
         let base = dir.trim_end_matches('/').rsplit('/').next().unwrap_or(dir);
         Ok(Tree::from_untrusted_tar(
-            bytes.as_slice(),
+            std::io::BufReader::new(spool),
             Some(base),
             OUTPUT_LIMIT,
         )?)

@@ -84,11 +84,11 @@ pub fn data_tar<'a>(deb: &'a [u8], name: &str) -> Result<Box<dyn Read + 'a>, Deb
     match member.name {
         "data.tar.xz" => Ok(Box::new(liblzma::read::XzDecoder::new(member.data))),
         "data.tar.gz" => {
-            let (tar, _) = gzip::decode(member.data).map_err(|source| DebError::Gzip {
+            let (tar, _) = gzip::open(member.data).map_err(|source| DebError::Gzip {
                 name: name.to_owned(),
                 source,
             })?;
-            Ok(Box::new(std::io::Cursor::new(tar)))
+            Ok(Box::new(tar))
         }
         "data.tar" => Ok(Box::new(member.data)),
         other => Err(DebError::Compression {

@@ -141,6 +141,7 @@ pub async fn ensure_default(
     let recipe = Recipe::parse(embedded.recipe, embedded.path)?;
     let lock = RecipeLock::parse(embedded.lock, &lock_path)?;
     lock.check_recipe(embedded.recipe, &lock_path)?;
+    let _one_build = crate::index::cache::exclusive(&lock.image_id.to_string()).await;
     let image = DefaultImage {
         id: lock.image_id,
         recipe_path: embedded.path,

@@ -121,6 +121,27 @@ impl Cache {
         Ok(path)
     }
 
+    /// Writes a small file under the cache that is not named by its hash (what hermit made
+    /// for a key, such as a build image's ID), atomically: temp file, then rename. Processes
+    /// sharing the cache (shards on one machine) may write the same note at once; the rename
+    /// replaces whole files only, so a reader sees one writer's bytes, never a mix.
+    pub fn put_note(&self, relative: &Path, bytes: &[u8]) -> Result<PathBuf, CacheError> {
+        let path = self.dir.join(relative);
+        let parent = path.parent().unwrap_or(&self.dir);
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(parent)
+            .map_err(io_err(parent))?;
+        tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+        tmp.as_file().sync_all().map_err(io_err(&path))?;
+        tmp.persist(&path).map_err(|e| CacheError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(path)
+    }
+
     /// Reads a blob, hashing it again; `None` if absent, `Corrupt` if its bytes changed.
     pub fn get(&self, digest: &Sha256) -> Result<Option<Vec<u8>>, CacheError> {
         let path = self.path_for(digest);
@@ -160,6 +181,24 @@ impl Cache {
     }
 }
 
+/// Holds off every other task of this process that asks for the same `key` until the guard
+/// drops. Concurrent rebuilds (`hermit rebuild -j`) often need the same file or build image:
+/// the second waits for the first and then finds it in the cache instead of making it again.
+/// Writes are atomic either way (temp file, then rename); this only saves the repeated work.
+pub async fn exclusive(key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    type Locks = Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>;
+    static LOCKS: LazyLock<Locks> = LazyLock::new(Locks::default);
+    let lock = {
+        let mut locks = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        // A key nobody holds or waits for is dropped, so the map stays as small as the work.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(key.to_owned()).or_default().clone()
+    };
+    lock.lock_owned().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +217,48 @@ mod tests {
         // No temp files left beside the blob.
         let siblings = fs::read_dir(cache.path_for(&d).parent().unwrap()).unwrap();
         assert_eq!(siblings.count(), 1);
+    }
+
+    #[test]
+    fn notes_written_at_once_leave_one_whole_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(tmp.path())).unwrap();
+        let rel = Path::new("build-env/abc");
+        std::thread::scope(|s| {
+            for i in 0..8u8 {
+                let cache = &cache;
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        cache.put_note(rel, &[b'a' + i; 4096]).unwrap();
+                    }
+                });
+            }
+        });
+        let bytes = fs::read(tmp.path().join(rel)).unwrap();
+        assert_eq!(bytes.len(), 4096);
+        assert!(bytes.iter().all(|b| *b == bytes[0]), "a mix of writers");
+        let names: Vec<_> = fs::read_dir(tmp.path().join("build-env"))
+            .unwrap()
+            .collect();
+        assert_eq!(names.len(), 1, "temp files left behind");
+    }
+
+    #[tokio::test]
+    async fn exclusive_serializes_one_key_only() {
+        let first = exclusive("test-key-a").await;
+        // Another key is free while the first is held.
+        drop(exclusive("test-key-b").await);
+        let waiting = tokio::spawn(async { drop(exclusive("test-key-a").await) });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "the second holder got in while the first held it"
+        );
+        drop(first);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the second holder waits only as long as the first holds")
+            .unwrap();
     }
 
     #[test]

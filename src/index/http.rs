@@ -29,7 +29,7 @@ pub enum Limit {
     Index,
     /// PEP 658 core metadata.
     Metadata,
-    /// A wheel, an sdist or a `.deb`.
+    /// A wheel, an sdist or a `.deb`: no more than hermit would inflate from one archive.
     File,
 }
 
@@ -38,7 +38,7 @@ impl Limit {
         match self {
             Self::Index => 256 << 20,
             Self::Metadata => 16 << 20,
-            Self::File => 2 << 30,
+            Self::File => crate::archive::INFLATE_LIMIT,
         }
     }
 }

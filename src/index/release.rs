@@ -2,6 +2,8 @@
 //! the index's hashes checked, and reading from the released wheel how it was most likely
 //! built (the SOURCE_DATE_EPOCH its maintainer used, or none).
 
+use std::str::FromStr;
+
 use crate::archive::time;
 use crate::archive::zip as zipfmt;
 use crate::index::simple::{IndexClient, IndexFile, PackageName};
@@ -10,10 +12,17 @@ use crate::record::digest::Sha256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
-    #[error("`{0}` is not NAME==VERSION")]
-    BadSpec(String),
+    #[error("`{spec}` is not NAME==VERSION: {why}")]
+    BadSpec { spec: String, why: String },
     #[error(transparent)]
     Index(#[from] crate::index::simple::IndexError),
+    #[error("{name} has no version {version} on the package index")]
+    NoSuchVersion {
+        name: String,
+        version: String,
+        /// The newest versions the index does list, newest first.
+        newest: Vec<String>,
+    },
     #[error("{name} {version} has no {what} on the package index")]
     Missing {
         name: String,
@@ -45,23 +54,69 @@ pub struct ReleaseSpec {
 
 impl std::str::FromStr for ReleaseSpec {
     type Err = ReleaseError;
+    /// Refuses anything but one `==` between a valid name and a PEP 440 version, so a typo
+    /// such as `tuf==5.1.0==` stops here and not at the index.
     fn from_str(s: &str) -> Result<Self, ReleaseError> {
+        let bad = |why: String| ReleaseError::BadSpec {
+            spec: s.to_owned(),
+            why,
+        };
         let (name, version) = s
             .split_once("==")
-            .ok_or_else(|| ReleaseError::BadSpec(s.to_owned()))?;
-        let name: PackageName = name
-            .trim()
-            .parse()
-            .map_err(|_| ReleaseError::BadSpec(s.to_owned()))?;
+            .ok_or_else(|| bad("give one `==` between the name and the version".into()))?;
+        let name: PackageName = name.trim().parse().map_err(|e| bad(format!("{e}")))?;
         let version = version.trim();
         if version.is_empty() {
-            return Err(ReleaseError::BadSpec(s.to_owned()));
+            return Err(bad("the version is missing".into()));
         }
+        if version.contains(['=', '<', '>', '!', '~', '*', ',', ';', ' ']) {
+            return Err(bad(format!(
+                "`{version}` is not a version; give one exact version, e.g. `{name}==1.0.0`"
+            )));
+        }
+        pep440_rs::Version::from_str(version).map_err(|e| {
+            bad(format!(
+                "`{version}` is not a version (PEP 440): {}",
+                e.to_string().lines().next().unwrap_or_default()
+            ))
+        })?;
         Ok(Self {
             name,
             version: version.to_owned(),
         })
     }
+}
+
+impl crate::error::Hint for ReleaseError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoSuchVersion { name, newest, .. } if !newest.is_empty() => Some(format!(
+                "the newest versions of {name} on the index: {} (e.g. `{name}=={}`)",
+                newest.join(", "),
+                newest[0]
+            )),
+            Self::NoSuchVersion { name, .. } => Some(format!(
+                "the package index lists no files for {name} at all"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// How many of the index's versions a "no such version" hint names.
+const NEWEST_SHOWN: usize = 5;
+
+/// The versions the index's files name, newest first (PEP 440 order), at most `n`; file
+/// names whose version is not PEP 440 are left out.
+fn newest_versions(files: &[IndexFile], name: &PackageName, n: usize) -> Vec<String> {
+    let mut versions: Vec<(pep440_rs::Version, String)> = files
+        .iter()
+        .filter_map(|f| file_version(&f.filename, name))
+        .filter_map(|v| Some((pep440_rs::Version::from_str(&v).ok()?, v)))
+        .collect();
+    versions.sort();
+    versions.dedup_by(|a, b| a.0 == b.0);
+    versions.into_iter().rev().take(n).map(|(_, v)| v).collect()
 }
 
 /// A release's files as listed by the index.
@@ -103,8 +158,20 @@ pub async fn find(index: &IndexClient, spec: &ReleaseSpec) -> Result<ReleaseFile
         sdist: None,
         wheel: None,
     };
+    let of_version = |f: &IndexFile| {
+        file_version(&f.filename, &spec.name).as_deref() == Some(spec.version.as_str())
+    };
+    // Said apart from "has no sdist": a version that does not exist is a typo to fix, not a
+    // release that cannot be rebuilt.
+    if !project.files.iter().any(of_version) {
+        return Err(ReleaseError::NoSuchVersion {
+            name: spec.name.to_string(),
+            version: spec.version.clone(),
+            newest: newest_versions(&project.files, &spec.name, NEWEST_SHOWN),
+        });
+    }
     for file in project.files {
-        if file_version(&file.filename, &spec.name).as_deref() != Some(spec.version.as_str()) {
+        if !of_version(&file) {
             continue;
         }
         if file.filename.ends_with(".tar.gz") {
@@ -233,6 +300,79 @@ mod tests {
         assert_eq!(s.version, "6.0.0");
         assert!("tuf".parse::<ReleaseSpec>().is_err());
         assert!("tuf==".parse::<ReleaseSpec>().is_err());
+    }
+
+    #[test]
+    fn malformed_release_specs_are_refused_at_parse_time() {
+        for bad in [
+            "tuf==5.1.0==",
+            "tuf===5.1.0",
+            "tuf==5.1.0,<6",
+            "tuf==>=5",
+            "tuf==5.*",
+            "tuf==five",
+            "==5.1.0",
+            "tuf 5.1.0",
+        ] {
+            let err = bad.parse::<ReleaseSpec>().expect_err(bad);
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("`{bad}` is not NAME==VERSION: ")),
+                "{text}"
+            );
+        }
+        let e = "tuf==5.1.0==".parse::<ReleaseSpec>().unwrap_err();
+        assert!(e.to_string().contains("`5.1.0==` is not a version"), "{e}");
+        assert_eq!(
+            "tuf==5.1.0rc1".parse::<ReleaseSpec>().unwrap().version,
+            "5.1.0rc1"
+        );
+    }
+
+    fn listed(names: &[&str]) -> Vec<IndexFile> {
+        names
+            .iter()
+            .map(|n| IndexFile {
+                filename: (*n).to_owned(),
+                url: format!("http://127.0.0.1/{n}"),
+                sha256: None,
+                requires_python: None,
+                yanked: false,
+                core_metadata: false,
+                upload_time: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn newest_versions_are_in_pep_440_order_once_each() {
+        let files = listed(&[
+            "tuf-5.1.0.tar.gz",
+            "tuf-5.1.0-py3-none-any.whl",
+            "tuf-10.0.0.tar.gz",
+            "tuf-6.0.0rc1.tar.gz",
+            "tuf-6.0.0.tar.gz",
+            "tuf-4.0.0.tar.gz",
+            "other-99.0.tar.gz",
+        ]);
+        let name: PackageName = "tuf".parse().unwrap();
+        assert_eq!(
+            newest_versions(&files, &name, 3),
+            ["10.0.0", "6.0.0", "6.0.0rc1"]
+        );
+        let err = ReleaseError::NoSuchVersion {
+            name: "tuf".into(),
+            version: "99.0.0".into(),
+            newest: newest_versions(&files, &name, 2),
+        };
+        assert_eq!(
+            err.to_string(),
+            "tuf has no version 99.0.0 on the package index"
+        );
+        assert_eq!(
+            crate::error::Hint::hint(&err).unwrap(),
+            "the newest versions of tuf on the index: 10.0.0, 6.0.0 (e.g. `tuf==10.0.0`)"
+        );
     }
 
     #[test]

@@ -260,6 +260,7 @@ async fn fetch_one(
             return Ok(done(&remote.filename, actual, path));
         }
     };
+    let _one_download = crate::index::cache::exclusive(&expected.hex()).await;
     if let Some(path) = cache.verify(&expected)? {
         return Ok(done(&remote.filename, expected, path));
     }

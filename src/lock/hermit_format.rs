@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Lock, LockError, LockedFile, LockedPackage, line_at, line_of};
+use super::{Lock, LockError, LockedFile, LockedPackage, line_of, toml_error};
 use crate::record::digest::Sha256;
 
 #[derive(Deserialize)]
@@ -42,10 +42,8 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
         line,
         reason,
     };
-    let doc: Doc = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| line_at(text, s.start));
-        syntax(line, e.message().trim().replace('\n', " "))
-    })?;
+    toml::from_str::<toml::Table>(text).map_err(|e| toml_error(text, origin, &e, true))?;
+    let doc: Doc = toml::from_str(text).map_err(|e| toml_error(text, origin, &e, false))?;
     if doc.version != 1 {
         return Err(LockError::Version {
             path: origin.to_owned(),
@@ -264,8 +262,14 @@ sha256 = "{}"
     fn bad_digest_names_the_line() {
         let text = "version = 1\n\n[[package]]\nname = \"x\"\nversion = \"1\"\n\n[[package.file]]\nname = \"x-1-py3-none-any.whl\"\nsha256 = \"abc\"\n";
         let err = Lock::parse(text, "x.lock").unwrap_err();
-        assert!(matches!(&err, LockError::Syntax { line: 9, .. }), "{err}");
-        assert!(err.to_string().starts_with("`x.lock` line 9:"), "{err}");
+        assert!(matches!(&err, LockError::Toml { .. }), "{err}");
+        assert!(err.to_string().starts_with("`x.lock:9:10`: "), "{err}");
+        let err = Lock::parse("version = 1\n[[package]\n", "x.lock").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`x.lock:2:11`: not valid TOML: "),
+            "{err}"
+        );
     }
 
     #[test]

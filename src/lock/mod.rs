@@ -93,6 +93,13 @@ pub enum LockError {
         line: usize,
         reason: String,
     },
+    /// From the TOML parser: `at` is `path:line:column`.
+    #[error("`{at}`: {reason}")]
+    Toml {
+        path: String,
+        at: String,
+        reason: String,
+    },
     #[error(
         "`{path}` line {line}: `{name}` is not pinned with `==`; pin every entry (`pip-compile --generate-hashes` or `hermit lock` does)"
     )]
@@ -157,6 +164,7 @@ impl crate::error::Hint for LockError {
         match self {
             Self::Read { .. } => None,
             Self::Syntax { path, .. }
+            | Self::Toml { path, .. }
             | Self::Unpinned { path, .. }
             | Self::Unhashed { path, .. }
             | Self::Unsupported { path, .. }
@@ -277,9 +285,19 @@ fn line_of(text: &str, needle: &str) -> usize {
         .map_or(1, |i| i + 1)
 }
 
-/// The 1-based line of a byte offset.
-fn line_at(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+/// A TOML lock's error at the parser's place: `invalid` says whether the text is not TOML
+/// at all (else it is TOML of the wrong shape).
+fn toml_error(text: &str, origin: &str, e: &toml::de::Error, invalid: bool) -> LockError {
+    let message = crate::error::toml_message(e);
+    LockError::Toml {
+        path: origin.to_owned(),
+        at: crate::error::toml_location(origin, text, e),
+        reason: if invalid {
+            format!("not valid TOML: {message}")
+        } else {
+            message
+        },
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use super::{Lock, LockError, LockedFile, LockedPackage, line_at, line_of};
+use super::{Lock, LockError, LockedFile, LockedPackage, line_of, toml_error};
 use crate::record::digest::Sha256;
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
@@ -12,10 +12,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
         line,
         reason,
     };
-    let doc: toml::Table = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| line_at(text, s.start));
-        syntax(line, e.message().trim().replace('\n', " "))
-    })?;
+    let doc: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, origin, &e, true))?;
     // A specifier (`>=3.9`), not a version: kept as such and checked against the image's
     // Python when the lock is used.
     let requires_python = match doc.get("requires-python") {
@@ -161,5 +158,11 @@ sdist = {{ name = "build-1.2.2.tar.gz", url = "https://files.invalid/x", hashes 
         );
         let err = Lock::parse(&text("three"), "pylock.toml").unwrap_err();
         assert!(matches!(err, LockError::Syntax { line: 2, .. }), "{err}");
+        let err = Lock::parse("lock-version = '1.0'\n[[packages]\n", "pylock.toml").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`pylock.toml:2:12`: not valid TOML: "),
+            "{err}"
+        );
     }
 }

@@ -65,11 +65,11 @@ fn text(b: &[u8]) -> String {
 
 /// Parses a `.tar.gz`: gzip facts, members with content, PAX globals, top-level directory.
 pub(crate) fn read_sdist(raw: &[u8]) -> Result<Sdist, NormalizeError> {
-    let (tar_bytes, gzip) = gzip::decode(raw)?;
+    let (tar_stream, gzip) = gzip::open(raw)?;
     let bad = |why: String| NormalizeError::Sdist(why);
     let mut members = Vec::new();
     let mut globals = Vec::new();
-    for m in tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT)? {
+    for m in tar::read(tar_stream, tar::Limits::DEFAULT)? {
         let raw_path = m.path.clone();
         if !m.path_is_utf8 {
             return Err(bad("a member path is not UTF-8".into()));

@@ -2,6 +2,7 @@
 //! last and `RECORD` last of all, one DOS time, modes 0644/0755 with `S_IFREG`, no directory
 //! entries, no extra fields, RECORD recomputed after checking every old hash).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::{Backend, Findings, NormalizeError, Outcome, Policy};
@@ -35,10 +36,11 @@ pub(crate) fn read_wheel(raw: &[u8]) -> Result<(Archive, Vec<WheelMember>), Norm
 
 /// A member of the canonical wheel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CanonMember {
+pub(crate) struct CanonMember<'a> {
     pub name: String,
     pub mode: u32,
-    pub data: Vec<u8>,
+    /// Borrowed from the parsed wheel: a second copy would double what a large wheel costs.
+    pub data: Cow<'a, [u8]>,
 }
 
 /// Sort key of the canonical order: other members by name, then `.dist-info/` members by
@@ -83,7 +85,7 @@ fn dist_info_dir(members: &[WheelMember]) -> Result<String, NormalizeError> {
 }
 
 /// The canonical members of a wheel (RECORD recomputed), after checking the old RECORD.
-pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember>, NormalizeError> {
+pub(crate) fn canonical(members: &[WheelMember]) -> Result<Vec<CanonMember<'_>>, NormalizeError> {
     let dist_info = check(members)?;
     Ok(rewrite(members, &dist_info))
 }
@@ -117,9 +119,9 @@ fn check(members: &[WheelMember]) -> Result<String, NormalizeError> {
 }
 
 /// The canonical members of a wheel that passed `check`.
-fn rewrite(members: &[WheelMember], dist_info: &str) -> Vec<CanonMember> {
+fn rewrite<'a>(members: &'a [WheelMember], dist_info: &str) -> Vec<CanonMember<'a>> {
     let record_name = format!("{dist_info}/RECORD");
-    let mut out: Vec<CanonMember> = members
+    let mut out: Vec<CanonMember<'a>> = members
         .iter()
         .filter(|m| !m.entry.is_dir() && m.entry.name != record_name)
         .map(|m| CanonMember {
@@ -130,7 +132,7 @@ fn rewrite(members: &[WheelMember], dist_info: &str) -> Vec<CanonMember> {
                 } else {
                     0o644
                 },
-            data: m.data.clone(),
+            data: Cow::Borrowed(m.data.as_slice()),
         })
         .collect();
     out.sort_by(|a, b| order_key(&a.name, dist_info).cmp(&order_key(&b.name, dist_info)));
@@ -139,13 +141,13 @@ fn rewrite(members: &[WheelMember], dist_info: &str) -> Vec<CanonMember> {
     out.push(CanonMember {
         name: record_name,
         mode: S_IFREG | 0o644,
-        data: record::write(&rows).into_bytes(),
+        data: Cow::Owned(record::write(&rows).into_bytes()),
     });
     out
 }
 
 /// Serializes canonical members with every time set to SOURCE_DATE_EPOCH.
-pub(crate) fn write(members: &[CanonMember], sde: u64) -> Result<Vec<u8>, NormalizeError> {
+pub(crate) fn write(members: &[CanonMember<'_>], sde: u64) -> Result<Vec<u8>, NormalizeError> {
     let (date, time) = dos(sde);
     let entries: Vec<NewEntry<'_>> = members
         .iter()
@@ -530,7 +532,7 @@ pub(crate) mod tests {
     fn record_is_recomputed_in_member_order() {
         let out = normalize(&dirty(), SDE, Backend::Other, Policy::Always).unwrap();
         let (_, members) = read_wheel(&out.bytes).unwrap();
-        let record = String::from_utf8(members.last().unwrap().data.clone()).unwrap();
+        let record = String::from_utf8(members.last().unwrap().data.to_vec()).unwrap();
         let want = format!(
             "pkg/__init__.py,{},0\npkg/a.py,{},6\npkg/sub/tool.py,{},23\npkg/zed.py,{},13\n\
              pkg-1.0.dist-info/METADATA,{},45\npkg-1.0.dist-info/WHEEL,{},19\npkg-1.0.dist-info/RECORD,,\n",

@@ -80,10 +80,21 @@ pub fn wants(request: &Request<'_>) -> Result<Wants, BuildError> {
 
 /// Decides which lock the build uses, or that one must be made. Reads only local files.
 pub fn plan(request: Request<'_>) -> Result<Plan, BuildError> {
+    let target = Target::linux_x86_64(request.python);
     if let Some(given) = request.given {
+        // The frontend drives every build: a lock without it is refused here, not by a
+        // traceback from inside the sandbox.
+        let origin = given.path_for_errors.display().to_string();
+        let lock = Lock::parse(&String::from_utf8_lossy(&given.bytes), &origin)?;
+        let frontend = Wants::new(&[], "hermit")?;
+        if project::unmet(&lock, &frontend, &target)
+            .iter()
+            .any(|u| matches!(u, project::Unmet::Missing { .. }))
+        {
+            return Err(BuildError::NoFrontend { path: origin });
+        }
         return Ok(Plan::Use(given));
     }
-    let target = Target::linux_x86_64(request.python);
     let mut wants = wants(&request)?;
     let Some(dir) = request.project else {
         // A given sdist: its lock is made each time and travels with its artifacts.
@@ -279,6 +290,26 @@ pub async fn resolve(
     Ok(lock)
 }
 
+/// What writing a lock did to the file (`hermit lock --json` says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockWrite {
+    Created,
+    Updated,
+    /// The file already held these bytes, or still satisfies the project: not rewritten.
+    Unchanged,
+}
+
+/// A lock as `hermit lock` left it: the file, what happened to it, the version moves.
+#[derive(Debug, Clone)]
+pub struct LockOutcome {
+    pub path: PathBuf,
+    pub write: LockWrite,
+    /// `name old → new` for every version that moved (empty when created or unchanged).
+    pub changes: Vec<String>,
+    pub lock: Lock,
+}
+
 /// Writes a project lock (only when its bytes change) and tells the user what happened.
 pub fn write_project_lock(
     path: &Path,
@@ -286,22 +317,31 @@ pub fn write_project_lock(
     old: Option<&Lock>,
     new: &Lock,
     reporter: &Reporter,
-) -> Result<(), BuildError> {
+) -> Result<LockOutcome, BuildError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| project::FILE_NAME.to_owned());
+    let outcome = |write, changes| LockOutcome {
+        path: path.to_owned(),
+        write,
+        changes,
+        lock: new.clone(),
+    };
     if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
         reporter.info(format!("{name} is up to date"));
-        return Ok(());
+        return Ok(outcome(LockWrite::Unchanged, Vec::new()));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::record::dist::write_all(dir, &[(name.clone(), text.as_bytes().to_vec())])?;
     match old {
-        None => reporter.info(format!(
-            "created {name} ({} packages): commit it",
-            new.packages.len()
-        )),
+        None => {
+            reporter.info(format!(
+                "created {name} ({} packages): commit it",
+                new.packages.len()
+            ));
+            Ok(outcome(LockWrite::Created, Vec::new()))
+        }
         Some(old) => {
             let changes = project::changes(old, new);
             reporter.info(format!(
@@ -312,9 +352,9 @@ pub fn write_project_lock(
                     changes.join(", ")
                 }
             ));
+            Ok(outcome(LockWrite::Updated, changes))
         }
     }
-    Ok(())
 }
 
 /// `hermit lock` for a project: the lock `hermit build` would make, made without building.
@@ -326,7 +366,7 @@ pub async fn lock_project(
     upgrade: Upgrade,
     output: Option<PathBuf>,
     reporter: &Reporter,
-) -> Result<(), BuildError> {
+) -> Result<LockOutcome, BuildError> {
     let input = super::BuildInput::read(opts)?;
     let settings = super::Settings::resolve(opts, &input)?;
     let python = crate::lock::DEFAULT_PYTHON;
@@ -354,7 +394,12 @@ pub async fn lock_project(
         wants.add_dynamic(&dynamic);
         if upgrade == Upgrade::Nothing && project::unmet(old, &wants, &target).is_empty() {
             reporter.info(format!("{} is up to date", path.display()));
-            return Ok(());
+            return Ok(LockOutcome {
+                path,
+                write: LockWrite::Unchanged,
+                changes: Vec::new(),
+                lock: old.clone(),
+            });
         }
     }
     let placeholder = LockChoice {

@@ -131,6 +131,11 @@ pub enum BuildError {
     },
     #[error("`{}` is missing, and --locked does not make one", path.display())]
     NoProjectLock { path: PathBuf },
+    #[error(
+        "`{path}` lacks `{}`, the build frontend hermit runs every backend with",
+        crate::lock::project::FRONTEND
+    )]
+    NoFrontend { path: String },
     #[error("`{}` does not satisfy the project, and --locked does not change it: {unmet}", path.display())]
     StaleProjectLock { path: PathBuf, unmet: String },
     #[error("the build backend kept asking for more requirements after {rounds} rounds of locking")]
@@ -151,8 +156,13 @@ pub enum BuildError {
     LimitHit { step: &'static str, why: String },
     #[error("the {step} step ended without the driver's report of what it did")]
     NoDriverRecord { step: &'static str },
-    #[error(transparent)]
-    Normalize(#[from] crate::normalize::NormalizeError),
+    #[error("the backend's {name}: {source}")]
+    Normalize {
+        /// The artifact's file name, shown escaped (it comes from the backend).
+        name: String,
+        #[source]
+        source: crate::normalize::NormalizeError,
+    },
     #[error(transparent)]
     Dist(#[from] crate::record::dist::DistError),
 }
@@ -172,7 +182,7 @@ impl BuildError {
             Self::Install(e) => e,
             Self::Image(e) => e,
             Self::Sandbox(e) => e,
-            Self::Normalize(e) => e,
+            Self::Normalize { source, .. } => source,
             Self::Dist(e) => e,
             Self::Resolve(e) => e,
             Self::Scm(e) => e,
@@ -193,6 +203,10 @@ impl crate::error::Hint for BuildError {
             Self::MissingRequirement { .. } => Some(
                 "run `hermit lock` to bring the project's lock up to date, and commit it".into(),
             ),
+            Self::NoFrontend { .. } => Some(format!(
+                "add `{}` and its dependencies to the lock (`hermit lock` writes a lock that has them)",
+                crate::lock::project::FRONTEND
+            )),
             Self::NoProjectLock { .. } | Self::StaleProjectLock { .. } => Some(
                 "run `hermit lock` (or `hermit build` without `--locked`) in the project and commit hermit.lock".into(),
             ),
@@ -252,6 +266,13 @@ pub async fn build(
     crate::record::dist::check_writable(&opts.out, &[record::MANIFEST])?;
     let input = BuildInput::read(opts)?;
     let mut settings = Settings::resolve(opts, &input)?;
+    if !settings.ignored.is_empty() {
+        reporter.info(format!(
+            "note: ignoring the sdist's own [tool.hermit] {}: settings from a given sdist may \
+             only tighten the sandbox (choose files and images with flags)",
+            settings.ignored.join(", ")
+        ));
+    }
     let plan = locking::plan(locking::Request {
         project: input.project_dir(opts),
         given: settings.given_lock.clone(),
@@ -381,7 +402,12 @@ fn normalized(
         ArtifactKind::Wheel => normalize::wheel,
     };
     let backend = Some(input.config.backend.as_str());
-    let outcome = normalize(&raw, settings.sde, backend, settings.policy)?;
+    let outcome = normalize(&raw, settings.sde, backend, settings.policy).map_err(|source| {
+        BuildError::Normalize {
+            name: crate::output::sanitize_line(&name),
+            source,
+        }
+    })?;
     for detail in &outcome.details {
         reporter.detail(format!("{name}: {detail}"));
     }

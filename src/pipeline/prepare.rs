@@ -2,7 +2,7 @@
 //! checked against their sha256, the base image, and the build environment image (the base
 //! plus those requirements, byte-compiled).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
@@ -190,6 +190,7 @@ async fn build_env(
     }
     let key = key.finish().hex();
     let tag = format!("hermit/build-env:{key}");
+    let _one_build = crate::index::cache::exclusive(&tag).await;
     // A tag is only a name: anyone who can tag on the engine can point it at other bytes. The
     // image ID hermit built for this key is kept in its own store, and only that is used.
     let record = cache.dir().join("build-env").join(&key);
@@ -224,20 +225,18 @@ async fn build_env(
     }
     let tree = image::site::site_tree(&wheels, &python.purelib, "/usr/local/bin")?;
     step.finish(format!("laid out {} build requirements", fetched.len()));
-    let id = image::derive(
-        docker,
-        janitor,
-        base,
-        &tree,
-        &[python.purelib.as_str()],
-        &tag,
-        reporter,
-    )
-    .await
-    .map_err(image::ImageError::from)?;
-    crate::record::dist::write_all(
-        record.parent().unwrap_or(cache.dir()),
-        &[(key, format!("{id}\n").into_bytes())],
+    // A lock whose every package is for another platform lays out nothing to compile.
+    let compile: &[&str] = if tree.is_empty() {
+        &[]
+    } else {
+        &[python.purelib.as_str()]
+    };
+    let id = image::derive(docker, janitor, base, &tree, compile, &tag, reporter)
+        .await
+        .map_err(image::ImageError::from)?;
+    cache.put_note(
+        &Path::new("build-env").join(&key),
+        format!("{id}\n").as_bytes(),
     )?;
     Ok(id)
 }

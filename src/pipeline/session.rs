@@ -304,9 +304,10 @@ fn single_output(
             what: suffix,
             found: format!(
                 "[{}]",
+                // One line whatever the names hold: a newline in a name could fake a line.
                 files
                     .iter()
-                    .map(|(n, _)| n.as_str())
+                    .map(|(n, _)| crate::output::sanitize_line(n))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

@@ -30,6 +30,8 @@ pub struct Settings {
     pub constraints: Option<(PathBuf, String)>,
     /// `--image`, else `[tool.hermit] image`; the built-in image when neither.
     pub image: Option<ImageRef>,
+    /// The `[tool.hermit]` keys of a given sdist that were not applied, for a note.
+    pub ignored: Vec<&'static str>,
 }
 
 impl Settings {
@@ -45,6 +47,11 @@ impl Settings {
         // A given sdist is someone else's: its `[tool.hermit]` may tighten the sandbox but not
         // loosen it, set variables, or name files.
         let trusted_config = matches!(input.input, super::input::Input::Project(_));
+        let ignored = if trusted_config {
+            Vec::new()
+        } else {
+            ignored_keys(config)
+        };
         let extra_env = if trusted_config {
             config.hermit.env.clone()
         } else {
@@ -88,14 +95,15 @@ impl Settings {
             constraints,
             image: match (&opts.image, &config.hermit.image) {
                 (Some(flag), _) => Some(flag.clone()),
-                (None, Some(text)) => {
+                (None, Some(text)) if trusted_config => {
                     Some(text.parse().map_err(|e: RefError| BuildError::Setting {
                         path: input.settings_path.clone(),
                         message: format!("[tool.hermit] image: {e}"),
                     })?)
                 }
-                (None, None) => None,
+                (None, _) => None,
             },
+            ignored,
         })
     }
 }
@@ -187,6 +195,26 @@ pub fn environment(
 /// The limits a downloaded or given sdist's `[tool.hermit]` may set: tighter ones only.
 pub fn untrusted_limits(config: &ProjectConfig) -> Limits {
     tightened(limits(config))
+}
+
+/// The keys of an untrusted `[tool.hermit]` that `Settings::resolve` does not apply: those
+/// that would name files or images, set variables, or loosen a limit.
+fn ignored_keys(config: &ProjectConfig) -> Vec<&'static str> {
+    let h = &config.hermit;
+    let asked = limits(config);
+    let applied = tightened(asked.clone());
+    [
+        ("env", !h.env.is_empty()),
+        ("lockfile", h.lockfile.is_some()),
+        ("constraint", h.constraint.is_some()),
+        ("image", h.image.is_some()),
+        ("timeout-seconds", asked.timeout != applied.timeout),
+        ("memory-mb", asked.memory_bytes != applied.memory_bytes),
+        ("pids", asked.pids != applied.pids),
+    ]
+    .into_iter()
+    .filter_map(|(key, hit)| hit.then_some(key))
+    .collect()
 }
 
 /// `limits`, with nothing looser than hermit's defaults (a non-positive value is no limit to
@@ -307,6 +335,23 @@ mod tests {
             timeout: std::time::Duration::from_secs(5),
         };
         assert_eq!(tightened(tight.clone()), tight);
+    }
+
+    #[test]
+    fn an_untrusted_config_names_every_key_it_does_not_apply() {
+        let text = "[build-system]\nrequires = []\nbuild-backend = \"b\"\n\
+            [tool.hermit]\nenv = { X = \"1\" }\nlockfile = \"/etc/passwd\"\n\
+            image = \"sha256:00\"\npids = -1\nmemory-mb = 1\ntimeout-seconds = 999999\n\
+            normalize = \"always\"\n";
+        let config = crate::source::config::parse(text, Path::new("pyproject.toml")).unwrap();
+        assert_eq!(
+            ignored_keys(&config),
+            ["env", "lockfile", "image", "timeout-seconds", "pids"]
+        );
+        let tight = "[build-system]\nrequires = []\nbuild-backend = \"b\"\n\
+            [tool.hermit]\npids = 10\nnormalize = \"always\"\n";
+        let config = crate::source::config::parse(tight, Path::new("pyproject.toml")).unwrap();
+        assert!(ignored_keys(&config).is_empty());
     }
 
     #[test]

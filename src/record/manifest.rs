@@ -175,11 +175,71 @@ pub enum ManifestError {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("`{path}` has schema `{found}`; this hermit reads `{SCHEMA}` (upgrade hermit)")]
-    Schema {
+    #[error(
+        "`{path}` is a hermit manifest of a newer format (`{found}`); this hermit reads `{SCHEMA}`"
+    )]
+    Newer {
         path: std::path::PathBuf,
         found: String,
     },
+    #[error(
+        "`{path}` is not a hermit manifest ({what}); a manifest has `\"schema\": \"{SCHEMA}\"`"
+    )]
+    NotAManifest {
+        path: std::path::PathBuf,
+        what: String,
+    },
+}
+
+impl crate::error::Hint for ManifestError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Newer { found, .. } => Some(format!(
+                "upgrade hermit to a release that reads `{found}` (`cargo install --locked --path .` in its checkout)"
+            )),
+            Self::NotAManifest { .. } | Self::Parse { .. } => Some(
+                "give the `hermit-manifest.json` that `hermit build` wrote beside the artifacts (in `dist/`)"
+                    .into(),
+            ),
+            Self::Read { .. } => None,
+        }
+    }
+}
+
+/// Tells "not a manifest at all" from "a manifest this hermit is too old for": only the
+/// second is fixed by upgrading, so only the second says so.
+fn check_schema(value: &serde_json::Value, path: &Path) -> Result<(), ManifestError> {
+    let not = |what: String| ManifestError::NotAManifest {
+        path: path.to_owned(),
+        what,
+    };
+    let Some(object) = value.as_object() else {
+        return Err(not("it is JSON, but not an object".into()));
+    };
+    let schema = match object.get("schema") {
+        None => return Err(not("it has no `schema`".into())),
+        Some(serde_json::Value::String(s)) => s.as_str(),
+        Some(_) => return Err(not("its `schema` is not a string".into())),
+    };
+    if schema == SCHEMA {
+        return Ok(());
+    }
+    let (family, version) = SCHEMA.split_once('/').expect("SCHEMA is FAMILY/VERSION");
+    let ours: u64 = version.parse().expect("SCHEMA's version is a number");
+    match schema
+        .strip_prefix(family)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(str::parse::<u64>)
+    {
+        Some(Ok(theirs)) if theirs > ours => Err(ManifestError::Newer {
+            path: path.to_owned(),
+            found: schema.to_owned(),
+        }),
+        _ => Err(not(format!(
+            "its `schema` is `{}`",
+            crate::output::sanitize_line(&schema.chars().take(80).collect::<String>())
+        ))),
+    }
 }
 
 impl Manifest {
@@ -203,13 +263,7 @@ impl Manifest {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-        let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-        if schema != SCHEMA {
-            return Err(ManifestError::Schema {
-                path: path.to_owned(),
-                found: schema.to_owned(),
-            });
-        }
+        check_schema(&value, path)?;
         serde_json::from_value(value).map_err(|e| ManifestError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
@@ -330,7 +384,7 @@ pub(crate) mod tests {
         std::fs::write(&path, br#"{"schema":"other/9"}"#).unwrap();
         assert!(matches!(
             Manifest::load(&path),
-            Err(ManifestError::Schema { .. })
+            Err(ManifestError::NotAManifest { .. })
         ));
         std::fs::write(&path, b"not json").unwrap();
         let err = Manifest::load(&path).unwrap_err().to_string();
@@ -353,5 +407,46 @@ pub(crate) mod tests {
             let m = Manifest::from_bytes(bytes, Path::new(name)).unwrap();
             assert_eq!(m.artifacts[0].name, "pkg-1.0-py3-none-any.whl", "{name}");
         }
+    }
+
+    /// Only a manifest of a newer format is fixed by another hermit; anything else is the
+    /// wrong file, and saying "upgrade" would send the user the wrong way.
+    #[test]
+    fn says_upgrade_only_for_a_newer_manifest() {
+        use crate::error::Hint;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("m.json");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Manifest::load(&path).unwrap_err()
+        };
+        for (text, what) in [
+            (r#"{"name":"x"}"#, "it has no `schema`"),
+            (
+                r#"{"schema":"hermit-rebuild/1"}"#,
+                "its `schema` is `hermit-rebuild/1`",
+            ),
+            (
+                r#"{"schema":"hermit-manifest/0"}"#,
+                "its `schema` is `hermit-manifest/0`",
+            ),
+            (r#"{"schema":7}"#, "its `schema` is not a string"),
+            ("[1, 2]", "it is JSON, but not an object"),
+        ] {
+            let err = load(text);
+            let shown = err.to_string();
+            assert!(
+                matches!(err, ManifestError::NotAManifest { .. }),
+                "{text}: {shown}"
+            );
+            assert!(shown.contains("is not a hermit manifest"), "{shown}");
+            assert!(shown.contains(what), "{shown}");
+            assert!(!shown.contains("upgrade"), "{shown}");
+            assert!(!err.hint().unwrap().contains("upgrade"));
+        }
+        let err = load(r#"{"schema":"hermit-manifest/2"}"#);
+        assert!(matches!(err, ManifestError::Newer { .. }), "{err}");
+        assert!(err.to_string().contains("newer format"), "{err}");
+        assert!(err.hint().unwrap().starts_with("upgrade hermit"), "{err}");
     }
 }

@@ -45,17 +45,21 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{path}` is not valid TOML: {message}")]
-    Toml { path: PathBuf, message: String },
-    #[error("`{path}` [tool.hermit]: {message}")]
-    Hermit { path: PathBuf, message: String },
+    /// `at` is `path:line:column`.
+    #[error("`{at}` is not valid TOML: {message}")]
+    Toml { at: String, message: String },
+    #[error("`{at}` [build-system]: {message}")]
+    BuildSystem { at: String, message: String },
+    #[error("`{at}` [tool.hermit]: {message}")]
+    Hermit { at: String, message: String },
 }
 
+/// The document read once per concern, so each error names its table and keeps the parser's
+/// span (a table converted from `toml::Value` would lose it).
 #[derive(Deserialize)]
-struct Pyproject {
+struct BuildSystemPart {
     #[serde(rename = "build-system")]
     build_system: Option<BuildSystem>,
-    tool: Option<Tool>,
 }
 
 #[derive(Deserialize)]
@@ -67,8 +71,13 @@ struct BuildSystem {
 }
 
 #[derive(Deserialize)]
+struct ToolPart {
+    tool: Option<Tool>,
+}
+
+#[derive(Deserialize)]
 struct Tool {
-    hermit: Option<toml::Value>,
+    hermit: Option<HermitTable>,
 }
 
 pub fn load(project: &Path) -> Result<ProjectConfig, ConfigError> {
@@ -81,19 +90,22 @@ pub fn load(project: &Path) -> Result<ProjectConfig, ConfigError> {
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<ProjectConfig, ConfigError> {
-    let doc: Pyproject = toml::from_str(text).map_err(|e| ConfigError::Toml {
-        path: path.to_owned(),
-        message: e.message().to_owned(),
+    let shown = path.display().to_string();
+    let at = |e: &toml::de::Error| crate::error::toml_location(&shown, text, e);
+    let message = crate::error::toml_message;
+    toml::from_str::<toml::Table>(text).map_err(|e| ConfigError::Toml {
+        at: at(&e),
+        message: message(&e),
     })?;
-    let hermit = match doc.tool.and_then(|t| t.hermit) {
-        Some(value) => value
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Hermit {
-                path: path.to_owned(),
-                message: e.message().to_owned(),
-            })?,
-        None => HermitTable::default(),
-    };
+    let doc: BuildSystemPart = toml::from_str(text).map_err(|e| ConfigError::BuildSystem {
+        at: at(&e),
+        message: message(&e),
+    })?;
+    let tool: ToolPart = toml::from_str(text).map_err(|e| ConfigError::Hermit {
+        at: at(&e),
+        message: message(&e),
+    })?;
+    let hermit = tool.tool.and_then(|t| t.hermit).unwrap_or_default();
     let (backend, requires) = match doc.build_system {
         Some(bs) => (
             bs.build_backend
@@ -142,21 +154,44 @@ env = { FOO = "1" }
     }
 
     #[test]
-    fn typo_in_hermit_table_names_the_file() {
-        let err = parse("[tool.hermit]\nimgae = 'x'\n", Path::new("pyproject.toml")).unwrap_err();
+    fn typo_in_hermit_table_names_the_file_line_and_column() {
+        let err = parse(
+            "[project]\nname = 'x'\n\n[tool.hermit]\nimgae = 'x'\n",
+            Path::new("pyproject.toml"),
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("pyproject.toml") && msg.contains("imgae"),
+            msg.starts_with("`pyproject.toml:5:1` [tool.hermit]: ") && msg.contains("imgae"),
             "{msg}"
         );
     }
 
     #[test]
-    fn broken_toml_names_the_file() {
-        let err = parse("[build-system\n", Path::new("x/pyproject.toml")).unwrap_err();
+    fn broken_toml_names_the_file_line_and_column() {
+        let err = parse(
+            "[project]\nname = 'x'\n[build-system\n",
+            Path::new("x/pyproject.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
         assert!(
-            err.to_string()
-                .starts_with("`x/pyproject.toml` is not valid TOML")
+            msg.starts_with("`x/pyproject.toml:3:14` is not valid TOML: "),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_build_system_of_the_wrong_shape_names_its_place() {
+        let err = parse(
+            "[build-system]\nrequires = \"hatchling\"\n",
+            Path::new("pyproject.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("`pyproject.toml:2:12` [build-system]: "),
+            "{msg}"
         );
     }
 }

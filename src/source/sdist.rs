@@ -33,11 +33,11 @@ pub enum SdistError {
 
 /// Reads the sdist without unpacking it anywhere.
 pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
-    let (tar_bytes, _) = gzip::decode(bytes)?;
+    let (tar_stream, _) = gzip::open(bytes)?;
     let mut top: Option<String> = None;
     let mut pyproject = None;
     let mut newest: Option<u64> = None;
-    for m in tar::read(tar_bytes.as_slice(), tar::Limits::DEFAULT)? {
+    for m in tar::read(tar_stream, tar::Limits::DEFAULT)? {
         let path = m.path.trim_start_matches("./");
         let first = path.split('/').next().unwrap_or("");
         if first.is_empty() {

@@ -11,10 +11,128 @@ use crate::record::digest::Sha256;
 
 use super::CompareError;
 
+/// Largest member whose content is kept for a line diff; larger ones are compared by digest,
+/// so comparing two archives holds one archive's content at a time, not both.
+const KEEP_FOR_DIFF: usize = 1 << 20;
+
 /// One member, reduced to what the comparison needs.
 pub(super) struct Member {
-    pub data: Vec<u8>,
+    pub sha256: Sha256,
+    pub size: u64,
+    /// The content, when small enough to diff.
+    pub data: Option<Vec<u8>>,
     pub meta: Vec<(&'static str, String)>,
+    /// When the member is itself an archive: its content, apart from its wrapper.
+    pub nested: Option<Nested>,
+}
+
+/// An archive inside an archive (a `.json.gz` in a wheel, a wheel in an sdist), reduced to a
+/// digest of what it holds and the fields of its wrapper, so that a difference in the wrapper
+/// alone (a gzip header's time) is told apart from one in the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Nested {
+    pub kind: &'static str,
+    pub content: Sha256,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+/// What all nested archives of one artifact may inflate to together: a wheel of many small
+/// bombs costs no more than one large one.
+pub(super) struct Budget(u64);
+
+impl Budget {
+    pub fn new() -> Self {
+        Self(crate::archive::INFLATE_LIMIT)
+    }
+}
+
+impl Member {
+    fn new(
+        name: &str,
+        data: Vec<u8>,
+        meta: Vec<(&'static str, String)>,
+        budget: &mut Budget,
+    ) -> Self {
+        Self {
+            sha256: Sha256::of(&data),
+            size: data.len() as u64,
+            nested: nested(name, &data, budget),
+            data: (data.len() <= KEEP_FOR_DIFF).then_some(data),
+            meta,
+        }
+    }
+}
+
+/// Looks inside `.gz`, `.zip` and `.whl` members within what `budget` still allows; anything
+/// unreadable is simply not nested (its bytes are compared as they are).
+fn nested(name: &str, data: &[u8], budget: &mut Budget) -> Option<Nested> {
+    use crate::archive::gzip;
+    use crate::record::digest::Hasher;
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".gz") || lower.ends_with(".tgz") {
+        let (mut reader, info) = gzip::open_within(data, budget.0).ok()?;
+        budget.0 -= info.inflated;
+        let mut hasher = Hasher::default();
+        std::io::copy(&mut reader, &mut hasher).ok()?;
+        let show = |b: &Option<Vec<u8>>| {
+            b.as_ref()
+                .map_or("none".into(), |b| String::from_utf8_lossy(b).into_owned())
+        };
+        return Some(Nested {
+            kind: "gzip",
+            content: hasher.finish(),
+            fields: vec![
+                ("mtime", info.mtime.to_string()),
+                ("file name", show(&info.filename)),
+                ("comment", show(&info.comment)),
+                ("OS byte", info.os.to_string()),
+                ("XFL (level hint)", info.xfl.to_string()),
+                ("members", info.members.to_string()),
+                ("compressed size", data.len().to_string()),
+            ],
+        });
+    }
+    if lower.ends_with(".zip") || lower.ends_with(".whl") {
+        let archive = zipfmt::parse(data).ok()?;
+        let total: u64 = archive.entries.iter().map(|e| u64::from(e.size)).sum();
+        if total > budget.0 {
+            return None;
+        }
+        budget.0 -= total;
+        let mut listing: Vec<(String, Sha256)> = Vec::with_capacity(archive.entries.len());
+        for e in &archive.entries {
+            listing.push((e.name.clone(), Sha256::of(&zipfmt::read(data, e).ok()?)));
+        }
+        listing.sort();
+        let mut hasher = Hasher::default();
+        for (name, digest) in &listing {
+            hasher.update(name.as_bytes());
+            hasher.update(&[0]);
+            hasher.update(digest.as_bytes());
+        }
+        let times: std::collections::BTreeSet<String> = archive
+            .entries
+            .iter()
+            .map(|e| show_dos(e.dos_date, e.dos_time))
+            .collect();
+        return Some(Nested {
+            kind: "zip",
+            content: hasher.finish(),
+            fields: vec![
+                ("member order", {
+                    let names: Vec<&str> =
+                        archive.entries.iter().map(|e| e.name.as_str()).collect();
+                    Sha256::of(names.join("\n").as_bytes()).hex()[..12].to_owned()
+                }),
+                (
+                    "member times",
+                    times.into_iter().collect::<Vec<_>>().join(" "),
+                ),
+                ("compressed size", data.len().to_string()),
+            ],
+        });
+    }
+    None
 }
 
 /// A parsed artifact: members by name, archive fields, and the canonical member list
@@ -48,6 +166,7 @@ pub(super) fn parse_wheel(name: &str, raw: &[u8]) -> Result<Parsed, CompareError
             .collect()
     });
     let mut out = BTreeMap::new();
+    let mut budget = Budget::new();
     for (position, m) in members.into_iter().enumerate() {
         let e = &m.entry;
         let meta = vec![
@@ -68,7 +187,8 @@ pub(super) fn parse_wheel(name: &str, raw: &[u8]) -> Result<Parsed, CompareError
             ("central extra fields", hex_ids(&e.central_extra)),
             ("comment", String::from_utf8_lossy(&e.comment).into_owned()),
         ];
-        out.insert(e.name.clone(), Member { data: m.data, meta });
+        let member = Member::new(&e.name, m.data, meta, &mut budget);
+        out.insert(e.name.clone(), member);
     }
     let fields = vec![
         (
@@ -142,6 +262,7 @@ pub(super) fn parse_sdist(name: &str, raw: &[u8]) -> Result<Parsed, CompareError
         ("members", s.members.len().to_string()),
     ];
     let mut out = BTreeMap::new();
+    let mut budget = Budget::new();
     for (position, m) in s.members.into_iter().enumerate() {
         let pax: Vec<String> = m
             .pax
@@ -167,7 +288,8 @@ pub(super) fn parse_sdist(name: &str, raw: &[u8]) -> Result<Parsed, CompareError
             ("pax records", pax.join(" ")),
             ("tar format", m.format.to_owned()),
         ];
-        out.insert(m.path, Member { data: m.data, meta });
+        let member = Member::new(&m.path, m.data, meta, &mut budget);
+        out.insert(m.path, member);
     }
     Ok(Parsed {
         members: out,

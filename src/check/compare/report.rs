@@ -7,6 +7,10 @@ use serde::Serialize;
 use crate::check::artifact::ArtifactKind;
 use crate::record::digest::Sha256;
 
+/// How many members of one kind the text shows in full; the rest are counted (every one is in
+/// `--json`).
+const SHOW: usize = 10;
+
 /// One field that differs between the two sides.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldDiff {
@@ -24,6 +28,10 @@ pub struct ContentDiff {
     /// Unified diff, for UTF-8 text members small enough to diff.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unified: Option<String>,
+    /// For a member that is itself an archive (`.gz`, `.zip`, `.whl`): what differs inside it,
+    /// e.g. only the gzip header's time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nested: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,29 +129,7 @@ fn render_artifact(out: &mut String, a: &ArtifactDiff) {
             "  same members and metadata; the archives differ in encoding only"
         );
     }
-    for m in &a.members {
-        if let Some(side) = m.only_in {
-            let _ = writeln!(out, "  {}: only in {}", m.name, side.to_uppercase());
-            continue;
-        }
-        if let Some(c) = &m.content {
-            let _ = writeln!(
-                out,
-                "  {}: content differs ({} -> {} bytes, sha256 {} -> {})",
-                m.name, c.size_a, c.size_b, c.sha256_a, c.sha256_b
-            );
-            if let Some(diff) = &c.unified {
-                for line in diff.lines() {
-                    let _ = writeln!(out, "    {line}");
-                }
-            }
-        } else {
-            let _ = writeln!(out, "  {}: same content, metadata differs", m.name);
-        }
-        for f in &m.metadata {
-            let _ = writeln!(out, "    {}: {} -> {}", f.field, f.a, f.b);
-        }
-    }
+    render_members(out, &a.members);
     match &a.normalized {
         Some(n) if n.error.is_some() => {
             let _ = writeln!(
@@ -161,10 +147,122 @@ fn render_artifact(out: &mut String, a: &ArtifactDiff) {
         Some(n) => {
             let _ = writeln!(
                 out,
-                "  normalizer: differences remain after normalizing both in: {}",
-                n.still_differ.join(", ")
+                "  normalizer: differences remain after normalizing both in {} member{}: {}",
+                n.still_differ.len(),
+                if n.still_differ.len() == 1 { "" } else { "s" },
+                some_of(&n.still_differ)
             );
         }
         None => {}
+    }
+}
+
+/// The first `SHOW` names, then how many more.
+fn some_of(names: &[String]) -> String {
+    let mut text = names
+        .iter()
+        .take(SHOW)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOW {
+        let _ = write!(text, " and {} more (all in --json)", names.len() - SHOW);
+    }
+    text
+}
+
+/// Members one side lacks and members whose content differs are listed (the first `SHOW` of
+/// each in full); members whose content is the same are grouped by the fields that differ, so
+/// two wheels that differ only in every member's time take a few lines, not thousands.
+fn render_members(out: &mut String, members: &[MemberDiff]) {
+    use std::collections::BTreeMap;
+    for side in ["a", "b"] {
+        let only: Vec<String> = members
+            .iter()
+            .filter(|m| m.only_in == Some(side))
+            .map(|m| m.name.clone())
+            .collect();
+        if !only.is_empty() {
+            let _ = writeln!(
+                out,
+                "  only in {}: {} member{}: {}",
+                side.to_uppercase(),
+                only.len(),
+                if only.len() == 1 { "" } else { "s" },
+                some_of(&only)
+            );
+        }
+    }
+    let changed: Vec<&MemberDiff> = members.iter().filter(|m| m.content.is_some()).collect();
+    for m in changed.iter().take(SHOW) {
+        let Some(c) = &m.content else { continue };
+        let _ = writeln!(
+            out,
+            "  {}: content differs ({} -> {} bytes, sha256 {} -> {})",
+            m.name, c.size_a, c.size_b, c.sha256_a, c.sha256_b
+        );
+        if let Some(nested) = &c.nested {
+            let _ = writeln!(out, "    inside: {nested}");
+        }
+        if let Some(diff) = &c.unified {
+            for line in diff.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        for f in &m.metadata {
+            let _ = writeln!(out, "    {}: {} -> {}", f.field, f.a, f.b);
+        }
+    }
+    if changed.len() > SHOW {
+        let rest: Vec<String> = changed[SHOW..].iter().map(|m| m.name.clone()).collect();
+        let _ = writeln!(
+            out,
+            "  and {} more members whose content differs: {}",
+            rest.len(),
+            some_of(&rest)
+        );
+    }
+    // Same content: one group per set of differing fields.
+    let mut groups: BTreeMap<Vec<&str>, Vec<&MemberDiff>> = BTreeMap::new();
+    for m in members
+        .iter()
+        .filter(|m| m.only_in.is_none() && m.content.is_none())
+    {
+        let fields = m.metadata.iter().map(|f| f.field.as_str()).collect();
+        groups.entry(fields).or_default().push(m);
+    }
+    for (fields, group) in groups {
+        if group.len() == 1 {
+            let m = group[0];
+            let _ = writeln!(out, "  {}: same content, metadata differs", m.name);
+            for f in &m.metadata {
+                let _ = writeln!(out, "    {}: {} -> {}", f.field, f.a, f.b);
+            }
+            continue;
+        }
+        let names: Vec<String> = group.iter().map(|m| m.name.clone()).collect();
+        let _ = writeln!(
+            out,
+            "  {} members: same content, differ in {}: {}",
+            group.len(),
+            fields.join(", "),
+            some_of(&names)
+        );
+        // One example of each field's change; where every member changes the same way, say so.
+        for (i, field) in fields.iter().enumerate() {
+            let first = &group[0].metadata[i];
+            let same_everywhere = group
+                .iter()
+                .all(|m| m.metadata[i].a == first.a && m.metadata[i].b == first.b);
+            if same_everywhere {
+                let _ = writeln!(out, "    {field}: {} -> {} in all", first.a, first.b);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    {field}: e.g. {}: {} -> {}",
+                    group[0].name, first.a, first.b
+                );
+            }
+        }
     }
 }

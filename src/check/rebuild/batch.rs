@@ -49,6 +49,35 @@ pub fn parse_list(text: &str, path: &Path) -> Result<Vec<ReleaseSpec>, ListError
     Ok(out)
 }
 
+/// Leaves a release's directory saying how its latest rebuild ended, for `hermit report`: a
+/// failure writes `failure.json` (the error's message), a success (whose own files are
+/// already written) removes a failure left by an earlier run.
+pub fn note_outcome(
+    out: &Path,
+    spec: &ReleaseSpec,
+    error: Option<&anyhow::Error>,
+) -> Result<(), crate::record::dist::DistError> {
+    use crate::check::report::{FAILURE_FILE, FAILURE_SCHEMA, FailureRecord};
+    let Some(error) = error else {
+        return match std::fs::remove_file(out.join(FAILURE_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(crate::record::dist::DistError::Io {
+                    path: out.join(FAILURE_FILE),
+                    source: e,
+                })
+            }
+            _ => Ok(()),
+        };
+    };
+    let record = FailureRecord {
+        schema: FAILURE_SCHEMA.into(),
+        spec: format!("{}=={}", spec.name, spec.version),
+        error: error.to_string(),
+    };
+    let bytes = crate::record::canonical::to_file_bytes(&record).expect("strings only");
+    crate::record::dist::write_all(out, &[(FAILURE_FILE.to_owned(), bytes)]).map(drop)
+}
+
 /// One row of the batch summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SummaryRow {

@@ -41,9 +41,12 @@ pub fn zip(data: &[u8]) {
     }
 }
 
-/// `archive::gzip`: a `.tar.gz` inflated, with its header facts.
+/// `archive::gzip`: a `.tar.gz` checked, then its tar stream read through, as readers of
+/// sdists do.
 pub fn gzip(data: &[u8]) {
-    let _ = gzip::decode(data);
+    if let Ok((mut tar, _info)) = gzip::open(data) {
+        let _ = std::io::copy(&mut tar, &mut std::io::sink());
+    }
 }
 
 /// `archive::tar` on raw tar bytes: every member with its numeric fields, then the same bytes

@@ -10,6 +10,8 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image;
 pub mod index;
 pub mod lock;

@@ -88,7 +88,7 @@ impl crate::error::Hint for FetchError {
 fn applies(pkg: &LockedPackage, target: &Target) -> bool {
     match &pkg.marker {
         None => true,
-        Some(m) => pep508_rs::MarkerTree::from_str(m)
+        Some(m) => super::pep508::marker(m)
             .map(|t| t.evaluate(&target.marker_env(), &[]))
             .unwrap_or(true),
     }

@@ -1,7 +1,5 @@
 //! Core metadata (`METADATA`, PEP 566/643): only the fields the resolver reads.
 
-use std::str::FromStr;
-
 use pep508_rs::Requirement;
 
 use crate::archive::zip;
@@ -64,10 +62,10 @@ impl CoreMetadata {
         self.requires_dist
             .iter()
             .map(|r| {
-                Requirement::from_str(r).map_err(|e| MetadataError::BadRequirement {
+                super::pep508::requirement(r).map_err(|reason| MetadataError::BadRequirement {
                     file: file.to_owned(),
                     requirement: r.clone(),
-                    reason: e.message.to_string(),
+                    reason,
                 })
             })
             .collect()
@@ -108,6 +106,19 @@ pub fn from_wheel(filename: &str, bytes: &[u8]) -> Result<String, MetadataError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `fuzz/run.sh` (metadata): a non-ASCII character in a marker panicked inside
+    /// `pep508_rs`.
+    #[test]
+    fn fuzz_non_ascii_marker_is_a_bad_requirement() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz/metadata/non-ascii-marker");
+        let m = parse(&String::from_utf8_lossy(bytes));
+        let err = m.requirements("METADATA").unwrap_err();
+        assert!(
+            matches!(&err, MetadataError::BadRequirement { reason, .. } if reason.contains("not ASCII")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn reads_requires_dist_and_python() {

@@ -8,6 +8,7 @@
 pub mod fetch;
 mod hermit_format;
 pub mod metadata;
+pub mod pep508;
 mod pip_format;
 pub mod project;
 mod pylock;
@@ -186,7 +187,12 @@ impl Lock {
 
     /// Parses `text`, detecting its format; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, LockError> {
-        let mut lock = match detect(text, origin) {
+        Self::parse_as(detect(text, origin), text, origin)
+    }
+
+    /// Parses `text` as `format`, whatever it looks like.
+    pub fn parse_as(format: LockFormat, text: &str, origin: &str) -> Result<Self, LockError> {
+        let mut lock = match format {
             LockFormat::Hermit => hermit_format::parse(text, origin)?,
             LockFormat::Pip => pip_format::parse(text, origin)?,
             LockFormat::Pylock => pylock::parse(text, origin)?,

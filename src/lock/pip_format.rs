@@ -97,13 +97,12 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Lock, LockError> {
             Some(i) => (&entry[..i], &entry[i..]),
             None => (entry.as_str(), ""),
         };
-        let req = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec.trim()).map_err(|e| {
-            LockError::Syntax {
+        let req: Requirement =
+            super::pep508::requirement(spec.trim()).map_err(|reason| LockError::Syntax {
                 path: origin.to_owned(),
                 line,
-                reason: e.message.to_string(),
-            }
-        })?;
+                reason,
+            })?;
         let name = req.name.to_string();
         let version = match &req.version_or_url {
             Some(VersionOrUrl::VersionSpecifier(specs))
@@ -252,6 +251,32 @@ packaging==24.2 ; python_version >= \"3.8\" \\\n    --hash sha256:{A}  # inline 
             );
             assert!(err.to_string().contains("pinned with `==`"));
         }
+    }
+
+    /// Found by `fuzz/run.sh` (lock_pip): a name ending in `_` before a control character
+    /// panicked inside `pep508_rs`.
+    #[test]
+    fn fuzz_name_ending_in_underscore_is_a_syntax_error() {
+        let bytes =
+            include_bytes!("../../tests/fixtures/fuzz/lock_pip/name-ends-in-underscore.txt");
+        let text = std::str::from_utf8(bytes).unwrap();
+        let err = Lock::parse(text, "req.txt").unwrap_err();
+        assert!(matches!(err, LockError::Syntax { line: 5, .. }), "{err}");
+        assert!(
+            err.to_string().contains("must end with a letter or digit"),
+            "{err}"
+        );
+    }
+
+    /// Found by `fuzz/run.sh` (lock_pip): an extra ending in `_` panicked inside `pep508_rs`.
+    #[test]
+    fn fuzz_extra_ending_in_underscore_is_a_syntax_error() {
+        let bytes =
+            include_bytes!("../../tests/fixtures/fuzz/lock_pip/extra-ends-in-underscore.txt");
+        let text = std::str::from_utf8(bytes).unwrap();
+        let err = Lock::parse(text, "req.txt").unwrap_err();
+        assert!(matches!(err, LockError::Syntax { line: 5, .. }), "{err}");
+        assert!(err.to_string().contains("extra name `tN_`"), "{err}");
     }
 
     #[test]

@@ -56,10 +56,10 @@ pub fn parse_requirements<'a>(
     lines
         .into_iter()
         .map(|text| {
-            Requirement::from_str(text).map_err(|e| BadRequirement {
+            super::pep508::requirement(text).map_err(|message| BadRequirement {
                 origin: origin.to_owned(),
                 text: text.to_owned(),
-                message: e.message.to_string(),
+                message,
             })
         })
         .collect()

@@ -253,8 +253,13 @@ impl Manifest {
             path: path.to_owned(),
             source,
         })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a manifest's bytes; `path` names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ManifestError> {
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ManifestError::Parse {
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Parse {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
@@ -384,6 +389,24 @@ pub(crate) mod tests {
         std::fs::write(&path, b"not json").unwrap();
         let err = Manifest::load(&path).unwrap_err().to_string();
         assert!(err.contains("m.json"), "{err}");
+    }
+
+    /// The fuzz seeds are manifests hermit reads, so the fuzzer starts past the schema check.
+    #[test]
+    fn fuzz_seeds_are_valid_manifests() {
+        for (name, bytes) in [
+            (
+                "git.json",
+                &include_bytes!("../../fuzz/seeds/manifest/git.json")[..],
+            ),
+            (
+                "sdist.json",
+                &include_bytes!("../../fuzz/seeds/manifest/sdist.json")[..],
+            ),
+        ] {
+            let m = Manifest::from_bytes(bytes, Path::new(name)).unwrap();
+            assert_eq!(m.artifacts[0].name, "pkg-1.0-py3-none-any.whl", "{name}");
+        }
     }
 
     /// Only a manifest of a newer format is fixed by another hermit; anything else is the

@@ -399,6 +399,9 @@ pub struct ImageLsArgs {
 
 #[derive(Debug, Args)]
 pub struct ImagePruneArgs {
+    /// Print the result as one JSON object on stdout (and nothing else there)
+    #[arg(long)]
+    pub json: bool,
     /// Remove every hermit image, the built-in one and recorded build environments included
     #[arg(long)]
     pub all: bool,
@@ -427,6 +430,9 @@ pub enum CacheCommand {
 
 #[derive(Debug, Args)]
 pub struct CacheLsArgs {
+    /// Print the result as one JSON object on stdout (and nothing else there)
+    #[arg(long)]
+    pub json: bool,
     /// Cache directory
     ///
     /// Default: HERMIT_CACHE_DIR, then $XDG_CACHE_HOME/hermit, then ~/.cache/hermit.
@@ -436,6 +442,9 @@ pub struct CacheLsArgs {
 
 #[derive(Debug, Args)]
 pub struct CachePruneArgs {
+    /// Print the result as one JSON object on stdout (and nothing else there)
+    #[arg(long)]
+    pub json: bool,
     /// Remove files not used for this many days
     #[arg(
         long,

@@ -156,6 +156,22 @@ fn image_prune_dry_run_names_an_unneeded_image_and_keeps_the_pinned_one() {
         "{stdout}"
     );
     assert!(fake.exists(), "a dry run removed an image");
+    let json = run_raw(
+        &["image", "prune", "--dry-run", "--json"],
+        &repo_root(),
+        |_| {},
+    );
+    json.assert_ok();
+    let value = crate::schema::assert_json("image-prune", &json.output.stdout);
+    assert!(
+        value["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == fake.id.as_str()),
+        "{value}"
+    );
+    assert!(fake.exists(), "a dry run removed an image");
 
     // The removal itself, on this image only.
     let listed = hermit::image::ListedImage {
@@ -191,6 +207,32 @@ fn cache_ls_and_prune_report_sizes_per_kind() {
     std::fs::write(&path, b"wheel").unwrap();
     let ls = run_raw(&["cache", "ls", "--cache-dir", &dir], &repo_root(), |_| {});
     ls.assert_ok();
+    let json = run_raw(
+        &["cache", "ls", "--cache-dir", &dir, "--json"],
+        &repo_root(),
+        |_| {},
+    );
+    let value = crate::schema::assert_json("cache-ls", &json.output.stdout);
+    assert_eq!(
+        (value["files"].as_u64(), value["bytes"].as_u64()),
+        (Some(1), Some(5))
+    );
+    let dry = run_raw(
+        &[
+            "cache",
+            "prune",
+            "--all",
+            "--dry-run",
+            "--json",
+            "--cache-dir",
+            &dir,
+        ],
+        &repo_root(),
+        |_| {},
+    );
+    let value = crate::schema::assert_json("cache-prune", &dry.output.stdout);
+    assert_eq!(value["removed"][0]["kind"], "blobs", "{value}");
+    assert!(path.exists(), "a dry run removed a file");
     let stdout = String::from_utf8_lossy(&ls.output.stdout).into_owned();
     assert!(
         stdout

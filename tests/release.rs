@@ -82,7 +82,12 @@ fn run_job(w: &Value, name: &str, dir: &Path, env: &BTreeMap<&str, String>) -> S
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
-        .args(["-c", "user.name=hermit tests", "-c", "user.email=tests@hermit.invalid"])
+        .args([
+            "-c",
+            "user.name=hermit tests",
+            "-c",
+            "user.email=tests@hermit.invalid",
+        ])
         .args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_DATE", "1700000100 +0000")
@@ -186,7 +191,11 @@ fn the_release_workflow_runs_as_written_from_tag_to_index() {
     run_job(&w, "publish", publisher.path(), &env);
     let upload = files_in(&publisher.path().join("upload"));
     assert_eq!(upload.len(), 2);
-    assert!(upload.iter().all(|(n, _)| n.ends_with(".whl") || n.ends_with(".tar.gz")));
+    assert!(
+        upload
+            .iter()
+            .all(|(n, _)| n.ends_with(".whl") || n.ends_with(".tar.gz"))
+    );
 
     // "Upload" to a loopback index, then check-index rebuilds what it serves.
     let mut index = IndexDir::new();

@@ -67,13 +67,17 @@ fn every_schema_compiles_and_refuses_what_it_does_not_describe() {
         commands,
         [
             "build",
+            "cache-ls",
+            "cache-prune",
             "compare",
             "doctor",
             "image-build",
             "image-lock",
             "image-ls",
+            "image-prune",
             "lock",
             "rebuild",
+            "report",
             "verify"
         ]
     );

@@ -437,7 +437,12 @@ impl IndexDir {
 
     /// Adds a file listed with its own sha256.
     pub fn add(&mut self, project: &str, file: &str, bytes: &[u8]) {
-        self.add_listed(project, file, bytes, &hermit::record::digest::Sha256::of(bytes).hex());
+        self.add_listed(
+            project,
+            file,
+            bytes,
+            &hermit::record::digest::Sha256::of(bytes).hex(),
+        );
     }
 
     /// Adds a file listed with the given sha256 (to serve a stale one).
@@ -487,4 +492,3 @@ pub fn add_default_lock(index: &mut IndexDir) {
         }
     }
 }
-

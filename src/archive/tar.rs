@@ -211,7 +211,8 @@ pub fn read(reader: impl Read, limits: Limits) -> Result<Vec<Member>, TarError> 
         if total > limits.bytes {
             return Err(TarError::TooLarge(limits.bytes));
         }
-        let mut data = Vec::with_capacity(size as usize);
+        // The header's size is a claim: reserve a little and let the data grow the buffer.
+        let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
         entry.read_to_end(&mut data).map_err(TarError::Read)?;
         let mut pax = pax;
         if kind == Kind::PaxGlobal {

@@ -347,7 +347,7 @@ pub fn read(bytes: &[u8], e: &Entry) -> Result<Vec<u8>, ZipError> {
     let data = match e.method {
         METHOD_STORED => raw.to_vec(),
         METHOD_DEFLATE => {
-            let mut out = Vec::with_capacity(e.size as usize);
+            let mut out = Vec::with_capacity((e.size as usize).min(1 << 20));
             DeflateDecoder::new(raw)
                 .take(u64::from(e.size) + 1)
                 .read_to_end(&mut out)

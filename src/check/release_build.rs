@@ -4,7 +4,6 @@
 //! package index offered them when the release was uploaded.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use crate::index::release::{self, ReleaseError, SdeGuess};
 use crate::index::simple::IndexClient;
@@ -77,10 +76,11 @@ fn parse_requirements(
     requirements
         .iter()
         .map(|r| {
-            pep508_rs::Requirement::from_str(r).map_err(|e| AsOfLockError::BadRequirement {
+            // Through the guard: the sdist is untrusted and the parser panics on some input.
+            crate::lock::pep508::requirement(r).map_err(|message| AsOfLockError::BadRequirement {
                 file: sdist_name.to_owned(),
                 requirement: r.clone(),
-                message: e.message.to_string(),
+                message,
             })
         })
         .collect()

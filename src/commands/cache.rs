@@ -13,16 +13,30 @@ pub fn run(cmd: CacheCommand) -> Result<u8, Failure> {
         CacheCommand::Ls(args) => {
             let cache = Cache::open(args.cache_dir.as_deref()).map_err(Failure::usage)?;
             let entries = cache_usage::scan(cache.dir()).map_err(Failure::failed)?;
+            let totals = cache_usage::totals(&entries);
+            let (files, bytes) = totals
+                .values()
+                .fold((0, 0), |(f, b), (n, s)| (f + n, b + s));
+            if args.json {
+                let kinds: Vec<serde_json::Value> = totals
+                    .iter()
+                    .map(|(kind, (n, b))| {
+                        serde_json::json!({"kind": kind.name(), "files": n, "bytes": b})
+                    })
+                    .collect();
+                super::print_json(&serde_json::json!({
+                    "kinds": kinds,
+                    "files": files,
+                    "bytes": bytes,
+                }))?;
+                return Ok(0);
+            }
             println!(
                 "{}",
                 crate::output::sanitize_line(&cache.dir().display().to_string())
             );
-            let mut files = 0;
-            let mut bytes = 0;
-            for (kind, (n, b)) in cache_usage::totals(&entries) {
-                println!("  {:>6} files  {:>9}  {}", n, human(b), kind.label());
-                files += n;
-                bytes += b;
+            for (kind, (n, b)) in &totals {
+                println!("  {:>6} files  {:>9}  {}", n, human(*b), kind.label());
             }
             println!("  {files:>6} files  {:>9}  in all", human(bytes));
             Ok(0)
@@ -45,12 +59,14 @@ pub fn run(cmd: CacheCommand) -> Result<u8, Failure> {
             } else {
                 "removed"
             };
-            for e in &chosen {
-                println!(
-                    "{verb} {}  {}",
-                    crate::output::sanitize_line(&e.path),
-                    human(e.bytes)
-                );
+            if !args.json {
+                for e in &chosen {
+                    println!(
+                        "{verb} {}  {}",
+                        crate::output::sanitize_line(&e.path),
+                        human(e.bytes)
+                    );
+                }
             }
             let bytes = if args.dry_run {
                 chosen.iter().map(|e| e.bytes).sum()
@@ -64,6 +80,23 @@ pub fn run(cmd: CacheCommand) -> Result<u8, Failure> {
                     args.older_than
                 ),
             };
+            if args.json {
+                let files: Vec<serde_json::Value> = chosen
+                    .iter()
+                    .map(|e| serde_json::json!({"path": e.path, "kind": e.kind.name(), "bytes": e.bytes}))
+                    .collect();
+                super::print_json(&serde_json::json!({
+                    "dry_run": args.dry_run,
+                    "policy": match &policy {
+                        Policy::All => serde_json::json!({"all": true}),
+                        Policy::OlderThan { .. } => serde_json::json!({"older_than_days": args.older_than}),
+                    },
+                    "removed": files,
+                    "files": chosen.len(),
+                    "bytes": bytes,
+                }))?;
+                return Ok(0);
+            }
             println!("{verb} {} files, {} ({why})", chosen.len(), human(bytes));
             Ok(0)
         }

@@ -116,8 +116,10 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
             let needed = crate::image::prune::needed(cache.dir());
             let plan = crate::image::prune::plan(&images, &needed, args.all);
             let human = crate::index::cache_usage::human;
-            for (image, why) in &plan.keep {
-                println!("kept {}  {}  ({why})", image.id, image.tags.join(", "));
+            if !args.json {
+                for (image, why) in &plan.keep {
+                    println!("kept {}  {}  ({why})", image.id, image.tags.join(", "));
+                }
             }
             let verb = if args.dry_run {
                 "would remove"
@@ -142,29 +144,50 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                 &plan.keep.iter().map(|(i, _)| stack(i)).collect::<Vec<_>>(),
             );
             let (mut count, mut bytes) = (0, 0);
-            let mut failed = false;
+            let mut failed = Vec::new();
+            let mut removed = Vec::new();
             for (image, size) in plan.remove.iter().zip(freed) {
                 if !args.dry_run
                     && let Err(e) = crate::image::prune::remove(&docker, image).await
                 {
-                    failed = true;
                     reporter.info(format!("warning: could not remove {}: {e}", image.id));
+                    failed.push(serde_json::json!({"id": image.id, "error": e.to_string()}));
                     continue;
                 }
-                println!(
-                    "{verb} {}  {}  {}",
-                    image.id,
-                    human(size),
-                    image.tags.join(", ")
-                );
+                if !args.json {
+                    println!(
+                        "{verb} {}  {}  {}",
+                        image.id,
+                        human(size),
+                        image.tags.join(", ")
+                    );
+                }
+                removed
+                    .push(serde_json::json!({"id": image.id, "tags": image.tags, "bytes": size}));
                 count += 1;
                 bytes += size;
             }
-            println!(
-                "{verb} {count} images, {} (shared layers counted once)",
-                human(bytes)
-            );
-            Ok(u8::from(failed))
+            if args.json {
+                let kept: Vec<serde_json::Value> = plan
+                    .keep
+                    .iter()
+                    .map(|(i, why)| serde_json::json!({"id": i.id, "tags": i.tags, "why": why.to_string()}))
+                    .collect();
+                super::print_json(&serde_json::json!({
+                    "dry_run": args.dry_run,
+                    "kept": kept,
+                    "removed": removed,
+                    "failed": failed,
+                    "images": count,
+                    "bytes": bytes,
+                }))?;
+            } else {
+                println!(
+                    "{verb} {count} images, {} (shared layers counted once)",
+                    human(bytes)
+                );
+            }
+            Ok(u8::from(!failed.is_empty()))
         }
         ImageCommand::Ls(args) => {
             let images = crate::image::list(&docker).await.map_err(Failure::failed)?;

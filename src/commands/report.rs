@@ -30,8 +30,7 @@ pub fn run(args: ReportArgs) -> Result<u8, Failure> {
             .map_err(Failure::failed)?;
     }
     if args.json {
-        let bytes = crate::record::canonical::to_file_bytes(&summary).map_err(Failure::failed)?;
-        print!("{}", String::from_utf8_lossy(&bytes));
+        super::print_json(&summary)?;
     }
     Ok(0)
 }

@@ -350,7 +350,16 @@ async fn build_from_lock(
             ("org.hermit.recipe", &recipe.name),
         ],
     )?;
-    let stage1 = archive::build(config, &[&layer_bytes], &format!("{repo}:stage1"))?;
+    // A tag of this build's own: two builds of one recipe (tests, `rebuild -j`) load the same
+    // stage-1 image ID, and each must remove only its own name for it, never the image under
+    // the other's feet.
+    static STAGE1: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let stage1_tag = format!(
+        "{repo}:stage1-{}-{}",
+        std::process::id(),
+        STAGE1.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let stage1 = archive::build(config, &[&layer_bytes], &stage1_tag)?;
     drop(layer_bytes);
     let t_unpack = started.elapsed();
 
@@ -373,11 +382,10 @@ async fn build_from_lock(
     )
     .await;
     let t_derive = started.elapsed();
-    // Stage 1 goes on every path out; its layer stays shared with the final image.
-    let remove = RemoveImageOptionsBuilder::default().force(true).build();
-    let removed = docker
-        .remove_image(&stage1_id.to_string(), Some(remove), None)
-        .await;
+    // Stage 1 goes on every path out; its layer stays shared with the final image. Removing
+    // the tag deletes the image once no other build holds a tag on it.
+    let remove = RemoveImageOptionsBuilder::default().force(false).build();
+    let removed = docker.remove_image(&stage1_tag, Some(remove), None).await;
     let id = result?;
     if let Err(e) = removed {
         reporter.info(format!("could not remove stage-1 image {stage1_id}: {e}"));

@@ -48,6 +48,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The word `--json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Blobs => "blobs",
+            Kind::Debs => "debs",
+            Kind::BuildEnv => "build-env",
+            Kind::Other => "other",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Kind::Blobs => "requirement and release files (blobs/sha256)",

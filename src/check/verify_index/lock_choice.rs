@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use crate::check::release_build;
 use crate::index::simple::IndexClient;
@@ -116,10 +115,10 @@ pub fn constraint_requirements(
     IndexVerifyError,
 > {
     let parse = |line: &str| {
-        pep508_rs::Requirement::from_str(line).map_err(|e| IndexVerifyError::BadConstraint {
+        crate::lock::pep508::requirement(line).map_err(|message| IndexVerifyError::BadConstraint {
             path: path.to_owned(),
             line: line.to_owned(),
-            message: e.message.to_string(),
+            message,
         })
     };
     let mut pins = Vec::new();

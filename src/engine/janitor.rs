@@ -90,6 +90,11 @@ impl Janitor {
         self.containers.lock().unwrap().push(name.to_owned());
     }
 
+    /// Forgets a container its creator removed itself, so the sweep does not wait for it.
+    pub(crate) fn forget_container(&self, name: &str) {
+        self.containers.lock().unwrap().retain(|n| n != name);
+    }
+
     pub(crate) fn add_volume(&self, name: &str) {
         self.volumes.lock().unwrap().push(name.to_owned());
     }

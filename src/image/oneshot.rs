@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -80,8 +80,15 @@ pub async fn run(
         }),
         ..Default::default()
     };
+    // Named and registered before the request goes out: if Ctrl-C cuts the request off, the
+    // engine may still create the container, and the janitor waits for a name it expects.
+    let name = janitor.next_sandbox_name();
+    janitor.add_container(&name);
     let created = docker
-        .create_container(None, body)
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
         .await
         .map_err(err("create"))?;
     let result = drive(docker, &created.id, job)
@@ -96,6 +103,9 @@ pub async fn run(
         .v(true)
         .build();
     let removed = docker.remove_container(&created.id, Some(remove)).await;
+    if removed.is_ok() {
+        janitor.forget_container(&name);
+    }
     let outcome = result?;
     removed.map_err(err("remove"))?;
     Ok(outcome)

@@ -36,6 +36,28 @@ pub fn sanitize_line(text: &str) -> String {
     sanitize(text).replace('\n', "\\n")
 }
 
+/// Rows as columns padded to their widest cell (in characters), two spaces apart, no
+/// trailing blanks: the tables `rebuild -r` and `report` print.
+pub fn align_columns(rows: &[Vec<String>]) -> String {
+    let mut widths = vec![0; rows.iter().map(Vec::len).max().unwrap_or(0)];
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
     Quiet,

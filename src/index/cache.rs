@@ -106,20 +106,7 @@ impl Cache {
                 actual,
             });
         }
-        let path = self.path_for(expected);
-        let parent = path.parent().expect("blob path has a parent");
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(parent)
-            .map_err(io_err(parent))?;
-        tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-        tmp.as_file().sync_all().map_err(io_err(&path))?;
-        tmp.persist(&path).map_err(|e| CacheError::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
-        Ok(path)
+        write_atomically(&self.path_for(expected), bytes)
     }
 
     /// Writes a small file under the cache that is not named by its hash (what hermit made
@@ -127,20 +114,7 @@ impl Cache {
     /// sharing the cache (shards on one machine) may write the same note at once; the rename
     /// replaces whole files only, so a reader sees one writer's bytes, never a mix.
     pub fn put_note(&self, relative: &Path, bytes: &[u8]) -> Result<PathBuf, CacheError> {
-        let path = self.dir.join(relative);
-        let parent = path.parent().unwrap_or(&self.dir);
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(parent)
-            .map_err(io_err(parent))?;
-        tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-        tmp.as_file().sync_all().map_err(io_err(&path))?;
-        tmp.persist(&path).map_err(|e| CacheError::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
-        Ok(path)
+        write_atomically(&self.dir.join(relative), bytes)
     }
 
     /// Reads a blob, hashing it again; `None` if absent, `Corrupt` if its bytes changed.
@@ -200,6 +174,24 @@ pub async fn exclusive(key: &str) -> tokio::sync::OwnedMutexGuard<()> {
         locks.entry(key.to_owned()).or_default().clone()
     };
     lock.lock_owned().await
+}
+
+/// Writes `path` whole or not at all: a temp file beside it, synced, then renamed over it, so a
+/// concurrent reader sees one writer's bytes, never a mix.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<PathBuf, CacheError> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(parent)
+        .map_err(io_err(parent))?;
+    tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| CacheError::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(path.to_owned())
 }
 
 #[cfg(test)]

@@ -117,35 +117,14 @@ impl SummaryRow {
 /// The summary as an aligned table (columns padded to their widest cell).
 pub fn render_table(rows: &[SummaryRow]) -> String {
     let header = ["NAME", "VERSION", "BACKEND", "SDE", "VERDICT"];
-    let cells: Vec<[&str; 5]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.name.as_str(),
-                r.version.as_str(),
-                r.backend.as_str(),
-                r.sde.as_str(),
-                r.verdict.as_str(),
-            ]
-        })
+    let table: Vec<Vec<String>> = std::iter::once(header.map(str::to_owned).to_vec())
+        .chain(rows.iter().map(|r| {
+            [&r.name, &r.version, &r.backend, &r.sde, &r.verdict]
+                .map(|c| c.clone())
+                .to_vec()
+        }))
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(cells.iter()) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    crate::output::align_columns(&table)
 }
 
 #[cfg(test)]

@@ -409,7 +409,7 @@ pub fn render_text(summary: &Summary) -> String {
         };
         rows.extend(groups.iter().map(|(name, counts)| row(name, counts)));
         rows.push(row("all", &summary.verdicts));
-        out.push_str(&align(&rows));
+        out.push_str(&crate::output::align_columns(&rows));
         out.push('\n');
     }
     for e in &summary.releases {
@@ -428,26 +428,6 @@ pub fn render_text(summary: &Summary) -> String {
             crate::output::sanitize_line(&e.spec),
             verdict_label(&e.verdict)
         ));
-    }
-    out
-}
-
-fn align(rows: &[Vec<String>]) -> String {
-    let mut widths = vec![0; rows.iter().map(Vec::len).max().unwrap_or(0)];
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
     }
     out
 }

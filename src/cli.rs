@@ -318,6 +318,14 @@ pub struct RebuildArgs {
     /// check without rebuilding.
     #[arg(long)]
     pub attest: bool,
+    /// Rebuild with this Python: 3.13 (Debian trixie) or 3.11 (Debian bookworm)
+    ///
+    /// Default: inferred from the release. 3.11 when the sdist's Requires-Python excludes
+    /// 3.13, when the wheel was uploaded before CPython 3.12 came out (2023-10-02), or when
+    /// the locked setuptools still imports distutils; else 3.13. rebuild.json records which
+    /// and why.
+    #[arg(long, value_name = "VERSION")]
+    pub python: Option<crate::image::Builtin>,
     #[command(flatten)]
     pub endpoints: EndpointArgs,
 }
@@ -367,6 +375,15 @@ pub struct ImageBuildArgs {
     /// Do nothing when the engine already has the pinned image (built-in recipe only)
     #[arg(long, conflicts_with = "recipe")]
     pub if_missing: bool,
+    /// Which built-in image, by its Python: 3.13 (the default, Debian trixie) or 3.11 (Debian
+    /// bookworm, for rebuilding older releases)
+    #[arg(
+        long,
+        value_name = "VERSION",
+        conflicts_with = "recipe",
+        default_value = "3.13"
+    )]
+    pub python: crate::image::Builtin,
     /// Print the image built as one JSON object on stdout
     #[arg(long)]
     pub json: bool,

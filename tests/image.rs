@@ -30,6 +30,59 @@ fn image_build_gives_the_pinned_digest_twice_the_second_time_from_an_empty_cache
     assert_eq!(id.trim(), pinned);
 }
 
+/// The older interpreter's image (for rebuilding releases of its era) is pinned and
+/// reproduced the same way.
+#[test]
+fn the_python_3_11_image_builds_its_pinned_digest_from_an_empty_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap().to_owned();
+    let pinned = hermit::image::pinned_id(hermit::image::Builtin::BookwormPython).to_string();
+    remove_at_exit(&pinned);
+    let run = run_raw(
+        &[
+            "image",
+            "build",
+            "--python",
+            "3.11",
+            "--cache-dir",
+            &cache_arg,
+        ],
+        &repo_root(),
+        |_| {},
+    );
+    run.assert_ok();
+    assert!(
+        run.stderr()
+            .contains("fetching 36 .deb files (36 to download)"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains(&format!("image {pinned} has the pinned digest")),
+        "{}",
+        run.stderr()
+    );
+    let version = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &pinned,
+        "python3",
+        "-c",
+        "import sys, distutils.core, pkgutil; print('%d.%d' % sys.version_info[:2], pkgutil.ImpImporter.__name__)",
+    ]);
+    assert_eq!(version.trim(), "3.11 ImpImporter");
+    let bad = run_raw(&["image", "build", "--python", "2.7"], &repo_root(), |_| {});
+    assert_eq!(bad.code(), 2, "{}", bad.stderr());
+    assert!(
+        bad.stderr().contains("the built-in images have 3.13, 3.11"),
+        "{}",
+        bad.stderr()
+    );
+}
+
 #[test]
 fn image_lock_refreshes_a_recipe_lock_that_then_builds_its_pinned_digest() {
     ensure_default_image();

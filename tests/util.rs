@@ -381,7 +381,9 @@ extern "C" fn remove_made_images() {
         .lock()
         .map(|m| m.iter().cloned().collect())
         .unwrap_or_default();
-    ours.insert(hermit::image::default_recipe_pinned_id().to_string());
+    for builtin in hermit::image::Builtin::ALL {
+        ours.insert(hermit::image::pinned_id(builtin).to_string());
+    }
     if let Ok(records) = std::fs::read_dir(shared_cache().join("build-env")) {
         for r in records.flatten() {
             if let Ok(text) = std::fs::read_to_string(r.path()) {

@@ -118,6 +118,17 @@ impl Member {
         self.field("mtime", self.header.mtime())
     }
 
+    /// The mtime in whole seconds as a file unpacked from the archive gets it: a PAX `mtime`
+    /// record (which may hold a fraction, and wins over the header's rounded field) cut to
+    /// its seconds, else the header's field.
+    pub fn unpacked_mtime(&self) -> Result<u64, TarError> {
+        let pax = self.pax.iter().rev().find(|(k, _)| k == "mtime");
+        match pax.and_then(|(_, v)| v.split('.').next()?.parse::<u64>().ok()) {
+            Some(t) => Ok(t),
+            None => self.mtime(),
+        }
+    }
+
     pub fn uname(&self) -> String {
         text(self.header.username_bytes().unwrap_or_default())
     }

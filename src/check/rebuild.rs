@@ -10,6 +10,7 @@
 
 pub mod attest;
 pub mod batch;
+pub mod infer;
 pub mod reasons;
 pub mod shard;
 
@@ -23,6 +24,7 @@ use crate::check::artifact::ArtifactKind;
 use crate::check::release_build::{self, AsOfLockError, FRONTEND};
 use crate::check::verdict::{Case, JudgeError, Side, Verdict};
 use crate::engine::janitor::Janitor;
+use crate::image::Builtin;
 use crate::index::release::{self, ReleaseError, ReleaseSpec};
 use crate::index::simple::{IndexClient, IndexFile};
 use crate::output::Reporter;
@@ -77,6 +79,98 @@ pub struct RebuildOptions {
     pub cache_dir: Option<PathBuf>,
     /// Also write an in-toto statement of the outcome ([`attest::FILE`]).
     pub attest: bool,
+    /// The interpreter, chosen by hand (`--python`); `None` infers it.
+    pub python: Option<Builtin>,
+}
+
+/// Keys of [`Record::inferences`].
+pub const PYTHON: &str = "python";
+pub const BACKEND_VERSION: &str = "backend-version";
+pub const TIME_ZONE: &str = "time-zone";
+pub const CLOCK: &str = "clock";
+/// The build driver sets the clock the backend reads from these (see `driver.py`).
+const CLOCK_VAR: &str = "HERMIT_CLOCK";
+const CLOCK_AFTER_VAR: &str = "HERMIT_CLOCK_AFTER";
+
+/// What the released files say about how the release was built.
+struct Inferred {
+    python: Builtin,
+    /// `NAME==VERSION` of the backend package the wheel's generator names.
+    pin: Option<String>,
+    clock: Option<infer::Clock>,
+    table: BTreeMap<String, infer::Inference>,
+}
+
+fn infer_conditions(
+    opts: &RebuildOptions,
+    wheel_file: &IndexFile,
+    wheel: &[u8],
+    facts: &crate::source::sdist::Facts,
+    config: &crate::source::config::ProjectConfig,
+    guess: &release::SdeGuess,
+) -> Inferred {
+    let mut table = BTreeMap::new();
+    let requires_python = facts.pkg_info.as_deref().and_then(infer::requires_python);
+    let (python, inference) = infer::choose_python(
+        opts.python,
+        wheel_file.upload_time.as_deref(),
+        requires_python.as_deref(),
+    );
+    table.insert(PYTHON.to_owned(), inference);
+    let generator = infer::generator(wheel);
+    let pin = generator.as_deref().and_then(|g| {
+        let (package, version) = infer::generator_pin(g, &config.backend)?;
+        let pin = format!("{package}=={version}");
+        table.insert(
+            BACKEND_VERSION.to_owned(),
+            infer::Inference {
+                value: pin.clone(),
+                evidence: format!("the wheel's WHEEL file says `Generator: {g}`"),
+            },
+        );
+        Some(pin)
+    });
+    // One time on every member is a SOURCE_DATE_EPOCH (or a backend's constant), not a clock.
+    let clock = match guess {
+        release::SdeGuess::Set(_) => None,
+        _ => infer::clock(wheel, &facts.mtimes),
+    };
+    if let Some(c) = &clock {
+        table.insert(
+            TIME_ZONE.to_owned(),
+            infer::Inference {
+                value: c.tz.clone(),
+                evidence: c.tz_evidence.clone(),
+            },
+        );
+        if let (Some(t), Some(evidence)) = (c.build_time, &c.build_time_evidence) {
+            table.insert(
+                CLOCK.to_owned(),
+                infer::Inference {
+                    value: t.to_string(),
+                    evidence: evidence.clone(),
+                },
+            );
+        }
+    }
+    Inferred {
+        python,
+        pin,
+        clock,
+        table,
+    }
+}
+
+/// (name, version) of each package a lock text pins; empty when it does not parse.
+fn locked_versions(lock_text: &str) -> Vec<(String, String)> {
+    crate::lock::Lock::parse(lock_text, LOCK_FILE)
+        .map(|l| {
+            l.packages
+                .iter()
+                .map(|p| (p.name.to_string(), p.version.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// One index file as the record names it: no URL, the index's hash.
@@ -114,6 +208,9 @@ pub struct Record {
     pub differing_after_normalizing: Vec<String>,
     /// Code members (outside `.dist-info`, plus the entry points) whose content differs.
     pub differing_code: Vec<String>,
+    /// The release's build conditions as inferred from its files (`python`, `backend-version`,
+    /// `time-zone`, `clock`), each with its evidence.
+    pub inferences: BTreeMap<String, infer::Inference>,
     /// Why each member of `differing` differs, one line each (for `hermit report`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub member_reasons: BTreeMap<String, String>,
@@ -167,29 +264,100 @@ pub async fn rebuild(
     let settings_path = PathBuf::from(format!("{}!/pyproject.toml", sdist_file.filename));
     let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
     let guess = release::guess_sde(&wheel_file.filename, &wheel)?;
+    let inferred = infer_conditions(opts, &wheel_file, &wheel, &facts, &config, &guess);
     reporter.info(format!(
         "backend {}; SOURCE_DATE_EPOCH {}",
         config.backend,
-        guess.describe()
+        match &inferred.clock {
+            Some(_) => "unset (the wheel shows the maintainer's clock instead)".to_owned(),
+            None => guess.describe(),
+        }
     ));
+    for (what, inference) in &inferred.table {
+        reporter.info(format!(
+            "inferred {what}: {} ({})",
+            inference.value, inference.evidence
+        ));
+    }
+    let sde = match inferred.clock {
+        Some(_) => None,
+        None => guess.value(),
+    };
     let mut requirements = config.requires.clone();
     let cutoff = wheel_file.upload_time.clone();
-    let env = pipeline::environment(guess.value(), &BTreeMap::new(), &settings_path)?;
-    let mtime = guess.value().or(facts.newest_mtime).unwrap_or(0);
+    let mut env = pipeline::environment(sde, &BTreeMap::new(), &settings_path)?;
+    if let Some(clock) = &inferred.clock {
+        env.insert("TZ".into(), clock.tz.clone());
+        if let Some(t) = clock.build_time {
+            env.insert(CLOCK_VAR.into(), t.to_string());
+            env.insert(
+                CLOCK_AFTER_VAR.into(),
+                facts.newest_mtime.unwrap_or(0).to_string(),
+            );
+        }
+    }
+    let mtime = sde.or(facts.newest_mtime).unwrap_or(0);
+    let mut table = inferred.table;
+    let mut builtin = inferred.python;
+    let mut pin = inferred.pin;
 
     // Lock, build; once more if the backend asks for more than it declared.
     let mut attempt = 0;
     let (lock_text, prepared, rebuilt_name, rebuilt) = loop {
         attempt += 1;
-        let lock_text = release_build::lock_as_of(
-            &requirements,
+        let mut asked = requirements.clone();
+        asked.extend(pin.clone());
+        let locked = release_build::lock_as_of(
+            &asked,
             &sdist_file.filename,
             cutoff.as_deref(),
+            builtin.python(),
             &index,
             &spec_text,
             reporter,
         )
-        .await?;
+        .await;
+        let lock_text = match (locked, pin.take()) {
+            (Ok(text), pin_used) => {
+                pin = pin_used;
+                text
+            }
+            (Err(e), Some(p)) => {
+                // The generator's version does not fit what the sdist declares (or is gone).
+                if let Some(i) = table.get_mut(BACKEND_VERSION) {
+                    i.evidence += &format!(
+                        "; `{p}` could not be locked ({e}), so the newest at upload time was used"
+                    );
+                }
+                release_build::lock_as_of(
+                    &requirements,
+                    &sdist_file.filename,
+                    cutoff.as_deref(),
+                    builtin.python(),
+                    &index,
+                    &spec_text,
+                    reporter,
+                )
+                .await?
+            }
+            (Err(e), None) => return Err(e.into()),
+        };
+        if opts.python.is_none()
+            && builtin != Builtin::BookwormPython
+            && let Some(evidence) = infer::needs_older_python(&locked_versions(&lock_text))
+        {
+            builtin = Builtin::BookwormPython;
+            reporter.info(format!("inferred python: 3.11 ({evidence})"));
+            table.insert(
+                PYTHON.into(),
+                infer::Inference {
+                    value: builtin.python().into(),
+                    evidence,
+                },
+            );
+            attempt -= 1;
+            continue;
+        }
         let choice = LockChoice {
             label: format!("rebuild:{LOCK_FILE}"),
             bytes: lock_text.clone().into_bytes(),
@@ -201,6 +369,7 @@ pub async fn rebuild(
             &PrepareOptions {
                 lock: &choice,
                 image: None,
+                builtin,
                 settings_path: settings_path.clone(),
                 index_url: opts.index_url.clone(),
                 debian_mirror: opts.debian_mirror.clone(),
@@ -274,8 +443,14 @@ pub async fn rebuild(
         backend: config.backend.clone(),
         requirements,
         cutoff,
-        source_date_epoch: guess.value(),
-        source_date_epoch_reason: release_build::sde_reason(&guess),
+        source_date_epoch: sde,
+        source_date_epoch_reason: match sde {
+            None if table.contains_key(CLOCK) => {
+                "the released wheel's members show the maintainer's clock rather than one SOURCE_DATE_EPOCH; built without it, on that clock".into()
+            }
+            _ => release_build::sde_reason(&guess),
+        },
+        inferences: table,
         lock_sha256: Sha256::of(lock_text.as_bytes()),
         image: prepared.image,
         rebuilt: IndexFileRecord {

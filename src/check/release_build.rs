@@ -95,6 +95,7 @@ pub async fn lock_as_of(
     requirements: &[String],
     sdist_name: &str,
     cutoff: Option<&str>,
+    python: &str,
     index: &IndexClient,
     spec_text: &str,
     reporter: &Reporter,
@@ -109,7 +110,7 @@ pub async fn lock_as_of(
         "resolving {} as of {when}",
         requirements.join(", ")
     ));
-    let target = Target::linux_x86_64(crate::lock::DEFAULT_PYTHON);
+    let target = Target::linux_x86_64(python);
     let none = BTreeMap::new();
     let as_of = resolve_constrained(&backend, &[], &target, index, &none, cutoff, reporter)
         .await

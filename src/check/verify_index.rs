@@ -269,6 +269,7 @@ pub async fn verify_index(
         &PrepareOptions {
             lock: &lock,
             image: config.hermit.image.as_deref().map(str::parse).transpose()?,
+            builtin: crate::image::Builtin::default(),
             settings_path: settings_path.clone(),
             index_url: opts.index_url.clone(),
             debian_mirror: opts.debian_mirror.clone(),

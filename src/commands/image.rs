@@ -25,10 +25,11 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                     )
                     .await
                     .map_err(Failure::failed),
-                    None if args.if_missing => crate::image::ensure_default(
+                    None if args.if_missing => crate::image::ensure_builtin(
                         &docker,
                         &janitor,
                         cache.dir(),
+                        args.python,
                         mirror.as_deref(),
                         reporter,
                     )
@@ -36,7 +37,7 @@ pub async fn run(cmd: ImageCommand, reporter: &Reporter) -> Result<u8, Failure> 
                     .map(|d| d.id)
                     .map_err(Failure::failed),
                     None => {
-                        let embedded = crate::image::default_recipe();
+                        let embedded = args.python.embedded();
                         let dir = tempfile::tempdir().map_err(Failure::failed)?;
                         std::fs::write(dir.path().join("recipe.toml"), embedded.recipe)
                             .and_then(|()| {

@@ -35,6 +35,7 @@ fn options(args: &RebuildArgs, spec: ReleaseSpec, out: PathBuf) -> RebuildOption
         debian_mirror: args.endpoints.debian_mirror.clone(),
         cache_dir: args.endpoints.cache_dir.clone(),
         attest: args.attest,
+        python: args.python,
     }
 }
 

@@ -32,7 +32,7 @@ use crate::output::Reporter;
 use crate::record::digest::Sha256;
 
 pub use derive::derive;
-pub use recipe::{EmbeddedRecipe, Recipe, RecipeLock, default_recipe};
+pub use recipe::{Builtin, EmbeddedRecipe, Recipe, RecipeLock, default_recipe};
 pub use reference::{ImageId, ImageRef, resolve};
 
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +117,12 @@ pub struct LockOptions {
 
 /// The image ID the built-in recipe's lock pins (compiled into this hermit).
 pub fn default_recipe_pinned_id() -> ImageId {
-    let embedded = default_recipe();
+    pinned_id(Builtin::default())
+}
+
+/// The image ID a built-in recipe's lock pins.
+pub fn pinned_id(builtin: Builtin) -> ImageId {
+    let embedded = builtin.embedded();
     RecipeLock::parse(embedded.lock, embedded.path)
         .expect("the built-in recipe lock parses (a unit test checks it)")
         .image_id
@@ -127,9 +132,7 @@ fn repository(recipe: &Recipe) -> String {
     format!("hermit/{}", recipe.name)
 }
 
-/// Makes sure the engine holds the default image and returns it. The warm path is one inspect
-/// call; the cold path builds the image from the compiled-in lock (downloading `.deb`s from the
-/// Debian mirror unless `cache_dir` has them) and checks the pinned ID comes out.
+/// Makes sure the engine holds the default image and returns it.
 pub async fn ensure_default(
     docker: &Docker,
     janitor: &Janitor,
@@ -137,7 +140,29 @@ pub async fn ensure_default(
     mirror_flag: Option<&str>,
     reporter: &Reporter,
 ) -> Result<DefaultImage, ImageError> {
-    let embedded = default_recipe();
+    ensure_builtin(
+        docker,
+        janitor,
+        cache_dir,
+        Builtin::default(),
+        mirror_flag,
+        reporter,
+    )
+    .await
+}
+
+/// Makes sure the engine holds a built-in image and returns it. The warm path is one inspect
+/// call; the cold path builds the image from the compiled-in lock (downloading `.deb`s from the
+/// Debian mirror unless `cache_dir` has them) and checks the pinned ID comes out.
+pub async fn ensure_builtin(
+    docker: &Docker,
+    janitor: &Janitor,
+    cache_dir: &Path,
+    builtin: Builtin,
+    mirror_flag: Option<&str>,
+    reporter: &Reporter,
+) -> Result<DefaultImage, ImageError> {
+    let embedded = builtin.embedded();
     let lock_path = format!("{}/{}", embedded.path, recipe::LOCK_FILE);
     let recipe = Recipe::parse(embedded.recipe, embedded.path)?;
     let lock = RecipeLock::parse(embedded.lock, &lock_path)?;
@@ -159,7 +184,7 @@ pub async fn ensure_default(
         return Ok(image);
     }
     reporter.info(format!(
-        "building the default image {} from {} (once per machine)",
+        "building the built-in image {} from {} (once per machine)",
         lock.image_id, embedded.path
     ));
     let built = build_from_lock(

@@ -50,13 +50,15 @@ pub fn plan(images: &[ListedImage], needed: &BTreeMap<ImageId, Reason>, all: boo
 /// nothing (the next build of its inputs writes it again).
 pub fn needed(cache_dir: &Path) -> BTreeMap<ImageId, Reason> {
     let mut out = BTreeMap::new();
-    out.insert(
-        crate::image::default_recipe_pinned_id(),
-        format!(
-            "pinned by the built-in recipe ({})",
-            crate::image::default_recipe().path
-        ),
-    );
+    for builtin in crate::image::Builtin::ALL {
+        out.insert(
+            crate::image::pinned_id(builtin),
+            format!(
+                "pinned by the built-in recipe ({})",
+                builtin.embedded().path
+            ),
+        );
+    }
     let Ok(dir) = std::fs::read_dir(cache_dir.join("build-env")) else {
         return out;
     };
@@ -189,10 +191,12 @@ mod tests {
         std::fs::write(records.join("k2"), "not an image id\n").unwrap();
         std::fs::write(records.join("k3"), "x".repeat(10_000)).unwrap();
         let n = needed(tmp.path());
-        assert_eq!(n.len(), 2, "{n:?}");
+        assert_eq!(n.len(), 3, "{n:?}");
         assert!(n.contains_key(&recorded));
-        assert!(n.contains_key(&crate::image::default_recipe_pinned_id()));
-        // No store at all: only the built-in image.
-        assert_eq!(needed(&tmp.path().join("missing")).len(), 1);
+        for b in crate::image::Builtin::ALL {
+            assert!(n.contains_key(&crate::image::pinned_id(b)), "{b:?}");
+        }
+        // No store at all: only the built-in images.
+        assert_eq!(needed(&tmp.path().join("missing")).len(), 2);
     }
 }

@@ -110,14 +110,74 @@ pub struct EmbeddedRecipe {
     pub lock: &'static str,
 }
 
+/// The images hermit can build from recipes compiled into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Builtin {
+    /// Debian trixie's CPython 3.13: every build uses it unless told otherwise.
+    #[default]
+    TrixiePython,
+    /// Debian bookworm's CPython 3.11, the last with `distutils`: for rebuilding older releases.
+    BookwormPython,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 2] = [Builtin::TrixiePython, Builtin::BookwormPython];
+
+    pub fn embedded(self) -> EmbeddedRecipe {
+        match self {
+            Builtin::TrixiePython => EmbeddedRecipe {
+                name: "trixie-python",
+                path: "images/trixie-python",
+                recipe: include_str!("../../images/trixie-python/recipe.toml"),
+                lock: include_str!("../../images/trixie-python/recipe.lock"),
+            },
+            Builtin::BookwormPython => EmbeddedRecipe {
+                name: "bookworm-python",
+                path: "images/bookworm-python",
+                recipe: include_str!("../../images/bookworm-python/recipe.toml"),
+                lock: include_str!("../../images/bookworm-python/recipe.lock"),
+            },
+        }
+    }
+
+    /// `major.minor` of the image's interpreter (a unit test checks it against the recipe).
+    pub fn python(self) -> &'static str {
+        match self {
+            Builtin::TrixiePython => "3.13",
+            Builtin::BookwormPython => "3.11",
+        }
+    }
+
+    /// The built-in image with this `major.minor` interpreter.
+    pub fn for_python(version: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.python() == version)
+    }
+
+    /// The versions `for_python` knows, for messages.
+    pub fn pythons() -> String {
+        Builtin::ALL.map(Builtin::python).join(", ")
+    }
+}
+
+/// `3.11` or `bookworm-python`: a built-in image by its interpreter or its recipe's name.
+impl std::str::FromStr for Builtin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Builtin::for_python(s)
+            .or_else(|| Builtin::ALL.into_iter().find(|b| b.embedded().name == s))
+            .ok_or_else(|| {
+                format!(
+                    "no built-in image has Python `{s}`; the built-in images have {}",
+                    Builtin::pythons()
+                )
+            })
+    }
+}
+
 /// The default image's recipe, compiled in.
 pub fn default_recipe() -> EmbeddedRecipe {
-    EmbeddedRecipe {
-        name: "trixie-python",
-        path: "images/trixie-python",
-        recipe: include_str!("../../images/trixie-python/recipe.toml"),
-        lock: include_str!("../../images/trixie-python/recipe.lock"),
-    }
+    Builtin::default().embedded()
 }
 
 impl Recipe {
@@ -302,6 +362,28 @@ mod tests {
         assert_eq!(recipe.python.version, "3.13");
         assert_eq!(recipe.python.compile, ["/usr/lib/python3.13"]);
         assert_eq!((recipe.user.uid, recipe.user.gid), (1000, 1000));
+    }
+
+    #[test]
+    fn builtin_recipes_parse_and_name_their_python() {
+        for b in Builtin::ALL {
+            let e = b.embedded();
+            let recipe = Recipe::parse(e.recipe, e.path).unwrap();
+            assert_eq!(recipe.name, e.name);
+            assert_eq!(e.path, format!("images/{}", e.name));
+            assert_eq!(recipe.python.version, b.python());
+            assert_eq!(Builtin::for_python(b.python()), Some(b));
+            let lock = RecipeLock::parse(e.lock, e.path).unwrap();
+            lock.check_recipe(e.recipe, e.path).unwrap();
+            assert_eq!(lock.render(), e.lock, "{} is canonical", e.path);
+            assert!(!e.lock.contains("://"), "locks hold no URLs");
+        }
+        assert_eq!(Builtin::for_python("2.7"), None);
+        assert_eq!("3.11".parse(), Ok(Builtin::BookwormPython));
+        assert_eq!("trixie-python".parse(), Ok(Builtin::TrixiePython));
+        let err = "3.9".parse::<Builtin>().unwrap_err();
+        assert!(err.contains("3.13, 3.11"), "{err}");
+        assert_eq!(Builtin::pythons(), "3.13, 3.11");
     }
 
     #[test]

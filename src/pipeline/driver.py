@@ -28,6 +28,32 @@ os.umask(0o022)
 
 RAN = []
 
+# `hermit rebuild` sets these when the released wheel shows the maintainer's clock: every time
+# the build reads as "now" (the clock, or the mtime of a file the build itself wrote, newer than
+# anything in the sdist) is read as HERMIT_CLOCK when it becomes a date. Installed as a
+# sitecustomize so the backend's own process, which `build` starts, has it too.
+CLOCK_HOOK = """\
+import os, time
+def _hermit_clock():
+    now = int(os.environ["HERMIT_CLOCK"])
+    after = int(os.environ.get("HERMIT_CLOCK_AFTER", "0"))
+    gmtime, localtime = time.gmtime, time.localtime
+    def at(t):
+        return now if t is None or t > after else t
+    time.gmtime = lambda t=None: gmtime(at(t))
+    time.localtime = lambda t=None: localtime(at(t))
+_hermit_clock()
+"""
+
+
+def install_clock():
+    if not os.environ.get("HERMIT_CLOCK"):
+        return
+    os.makedirs("/tmp/hermit-clock", exist_ok=True)
+    with open("/tmp/hermit-clock/sitecustomize.py", "w") as f:
+        f.write(CLOCK_HOOK)
+    os.environ["PYTHONPATH"] = "/tmp/hermit-clock"
+
 
 def run_build(args):
     import build.__main__
@@ -58,11 +84,27 @@ def unpack(sdist_path):
     shutil.rmtree("/tmp/wheel-src", ignore_errors=True)
     os.makedirs("/tmp/wheel-src")
     with tarfile.open(sdist_path) as archive:
-        archive.extractall("/tmp/wheel-src", filter="data")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall("/tmp/wheel-src", filter="data")
+        else:
+            # Older interpreters (bookworm's 3.11.2) lack extraction filters: the same rules
+            # by hand, for what an sdist holds.
+            archive.extractall("/tmp/wheel-src", members=safe_members(archive))
     roots = sorted(os.listdir("/tmp/wheel-src"))
     if len(roots) != 1:
         sys.exit("hermit: the sdist must hold exactly one top-level directory, found %r" % roots)
     return os.path.join("/tmp/wheel-src", roots[0])
+
+
+def safe_members(archive):
+    for m in archive.getmembers():
+        parts = m.name.split("/")
+        if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
+            sys.exit("hermit: the sdist member %r is not a plain file or directory inside it" % m.name)
+        m.mode = (m.mode | 0o600) & 0o755 if m.isfile() else 0o755
+        m.uid = m.gid = 0
+        m.uname = m.gname = ""
+        yield m
 
 
 def requires(sdist_path=None):
@@ -85,6 +127,7 @@ def requires(sdist_path=None):
 
 
 def main():
+    install_clock()
     step = sys.argv[1]
     if step == "sdist":
         sdist()

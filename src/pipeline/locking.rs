@@ -223,6 +223,7 @@ pub async fn make<'d>(
         let prepare = PrepareOptions {
             lock: &choice,
             image: ctx.prepare.image.clone(),
+            builtin: ctx.prepare.builtin,
             settings_path: ctx.prepare.settings_path.clone(),
             index_url: ctx.prepare.index_url.clone(),
             debian_mirror: ctx.prepare.debian_mirror.clone(),
@@ -411,6 +412,7 @@ pub async fn lock_project(
         prepare: PrepareOptions {
             lock: &placeholder,
             image: settings.image.clone(),
+            builtin: crate::image::Builtin::default(),
             settings_path: input.settings_path.clone(),
             index_url: opts.index_url.clone(),
             debian_mirror: opts.debian_mirror.clone(),

@@ -296,6 +296,7 @@ pub async fn build(
     let prepare_opts = |lock| PrepareOptions {
         lock,
         image: settings.image.clone(),
+        builtin: crate::image::Builtin::default(),
         settings_path: input.settings_path.clone(),
         index_url: opts.index_url.clone(),
         debian_mirror: opts.debian_mirror.clone(),

@@ -29,6 +29,8 @@ pub struct Prepared {
 pub struct PrepareOptions<'a> {
     pub lock: &'a LockChoice,
     pub image: Option<ImageRef>,
+    /// The built-in image used when `image` is `None`.
+    pub builtin: image::Builtin,
     /// Where a bad `--image` or `[tool.hermit] image` is reported.
     pub settings_path: PathBuf,
     pub index_url: Option<String>,
@@ -148,10 +150,11 @@ async fn base_image(
             })
         }
         None => {
-            let default = image::ensure_default(
+            let default = image::ensure_builtin(
                 docker,
                 janitor,
                 cache.dir(),
+                opts.builtin,
                 opts.debian_mirror.as_deref(),
                 reporter,
             )

@@ -12,6 +12,10 @@ pub struct Facts {
     /// `TOP/pyproject.toml`, or an empty document for a legacy `setup.py`-only sdist.
     pub pyproject: String,
     pub newest_mtime: Option<u64>,
+    /// Each regular file's mtime as unpacking gives it (PAX seconds), by its path below `top`.
+    pub mtimes: std::collections::BTreeMap<String, u64>,
+    /// `TOP/PKG-INFO`, when it is UTF-8 and small.
+    pub pkg_info: Option<String>,
 }
 
 /// What is wrong with a given sdist; the caller names the file.
@@ -37,6 +41,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
     let mut top: Option<String> = None;
     let mut pyproject = None;
     let mut newest: Option<u64> = None;
+    let mut mtimes = std::collections::BTreeMap::new();
+    let mut pkg_info = None;
     for m in tar::read(tar_stream, tar::Limits::DEFAULT)? {
         let path = m.path.trim_start_matches("./");
         let first = path.split('/').next().unwrap_or("");
@@ -55,6 +61,14 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
         }
         if let Ok(t) = m.mtime() {
             newest = Some(newest.map_or(t, |n| n.max(t)));
+            if m.kind == tar::Kind::File
+                && let Some(below) = path.strip_prefix(first).and_then(|p| p.strip_prefix('/'))
+            {
+                mtimes.insert(below.to_owned(), m.unpacked_mtime().unwrap_or(t));
+            }
+        }
+        if path == format!("{first}/PKG-INFO") && m.data.len() < 1 << 20 {
+            pkg_info = String::from_utf8(m.data.clone()).ok();
         }
         if path == format!("{first}/pyproject.toml") {
             let text = String::from_utf8(m.data)
@@ -67,6 +81,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
         top,
         pyproject: pyproject.unwrap_or_default(),
         newest_mtime: newest,
+        mtimes,
+        pkg_info,
     })
 }
 

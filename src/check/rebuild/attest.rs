@@ -42,6 +42,7 @@ pub fn statement(record: &Record) -> Value {
                     "reason": record.source_date_epoch_reason,
                 },
                 "requirementsAsOf": record.cutoff,
+                "conditions": record.inferences,
             },
             "outcome": {
                 "verdict": record.verdict,
@@ -101,6 +102,7 @@ mod tests {
             differing_after_normalizing: Vec::new(),
             differing_code: Vec::new(),
             member_reasons: Default::default(),
+            inferences: Default::default(),
         }
     }
 

@@ -35,6 +35,7 @@ pub(super) async fn choose_lock(
             &config.requires,
             "pyproject.toml",
             uploaded,
+            crate::lock::DEFAULT_PYTHON,
             index,
             &format!("verify --index {}=={}", opts.spec.name, opts.spec.version),
             reporter,

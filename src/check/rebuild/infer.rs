@@ -1,0 +1,668 @@
+//! The release's own build conditions, inferred from its files: which interpreter fits its
+//! era, which backend version wrote the wheel, and the maintainer's clock (time zone and the
+//! time of the build). Each inference carries its evidence into `rebuild.json`, so a reader can
+//! check it without re-running anything. Pure functions over the released files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::archive::time;
+use crate::archive::zip as zipfmt;
+use crate::image::Builtin;
+use crate::normalize::Backend;
+
+/// One inference and what it rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Inference {
+    pub value: String,
+    pub evidence: String,
+}
+
+/// CPython 3.12 came out on this day and removed `distutils` and `pkgutil.ImpImporter`; a
+/// release uploaded before it was built by 3.11 or older.
+pub const PY312_RELEASED: &str = "2023-10-02";
+
+/// The interpreter to rebuild with, before anything is locked: chosen by hand, else by what
+/// the sdist's `Requires-Python` admits, else by the release's era.
+pub fn choose_python(
+    by_hand: Option<Builtin>,
+    upload_time: Option<&str>,
+    requires_python: Option<&str>,
+) -> (Builtin, Inference) {
+    let found = |b: Builtin, evidence: String| {
+        (
+            b,
+            Inference {
+                value: b.python().to_owned(),
+                evidence,
+            },
+        )
+    };
+    if let Some(b) = by_hand {
+        return found(b, "chosen with --python".into());
+    }
+    if let Some(spec) = requires_python.map(str::trim).filter(|s| !s.is_empty())
+        && let Ok(specifiers) = pep440_rs::VersionSpecifiers::from_str(spec)
+    {
+        let admits = |b: Builtin| {
+            pep440_rs::Version::from_str(&format!("{}.0", b.python()))
+                .is_ok_and(|v| specifiers.contains(&v))
+        };
+        if !admits(Builtin::default())
+            && let Some(b) = Builtin::ALL.into_iter().find(|b| admits(*b))
+        {
+            return found(
+                b,
+                format!(
+                    "the sdist's Requires-Python `{spec}` admits {}, not {}",
+                    b.python(),
+                    Builtin::default().python()
+                ),
+            );
+        }
+    }
+    match upload_time {
+        Some(t) if t.get(..10).is_some_and(|day| day < PY312_RELEASED) => found(
+            Builtin::BookwormPython,
+            format!(
+                "the wheel was uploaded on {}, before CPython 3.12 ({PY312_RELEASED}); 3.11 is the built-in interpreter of that era",
+                &t[..10]
+            ),
+        ),
+        Some(t) => found(
+            Builtin::default(),
+            format!(
+                "the wheel was uploaded on {}, after CPython 3.12 came out",
+                t.get(..10).unwrap_or(t)
+            ),
+        ),
+        None => found(
+            Builtin::default(),
+            "the index gives no upload time; the default interpreter".into(),
+        ),
+    }
+}
+
+/// Whether a locked backend cannot run on Python 3.12 or later: setuptools before 66.1 imports
+/// `distutils` or `pkgutil.ImpImporter`. Returns the evidence.
+pub fn needs_older_python(locked: &[(String, String)]) -> Option<String> {
+    let before = |v: &str, limit: &str| {
+        pep440_rs::Version::from_str(v)
+            .ok()
+            .zip(pep440_rs::Version::from_str(limit).ok())
+            .is_some_and(|(v, limit)| v < limit)
+    };
+    locked.iter().find_map(|(name, version)| {
+        (name == "setuptools" && before(version, "66.1")).then(|| {
+            format!(
+                "the lock has setuptools {version}, which imports `distutils` or `pkgutil.ImpImporter`, both gone in Python 3.12"
+            )
+        })
+    })
+}
+
+/// The `Generator:` line of the wheel's `*.dist-info/WHEEL`.
+pub fn generator(wheel: &[u8]) -> Option<String> {
+    let archive = zipfmt::parse(wheel).ok()?;
+    let entry = archive.entries.iter().find(|e| {
+        e.name
+            .split_once('/')
+            .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == "WHEEL")
+    })?;
+    if entry.size > 64 * 1024 {
+        return None;
+    }
+    let text = zipfmt::read(wheel, entry).ok()?;
+    String::from_utf8_lossy(&text).lines().find_map(|l| {
+        l.strip_prefix("Generator:")
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty() && g.len() < 200)
+    })
+}
+
+/// The package and version a `Generator:` line names, for the backends whose generator is a
+/// package on the index: `bdist_wheel (0.37.1)` is the `wheel` package, `flit 3.9.0` is
+/// flit-core when the backend is `flit_core.buildapi`.
+pub fn generator_pin(generator: &str, backend: &str) -> Option<(String, String)> {
+    let (name, version) = generator.split_once(' ')?;
+    let version = version.trim().trim_start_matches('(').trim_end_matches(')');
+    pep440_rs::Version::from_str(version).ok()?;
+    let package = match name {
+        "bdist_wheel" => "wheel",
+        "setuptools" => "setuptools",
+        "flit" if backend.starts_with("flit_core") => "flit-core",
+        "flit" => "flit",
+        "hatchling" => "hatchling",
+        "poetry-core" | "poetry" | "pdm-backend" | "pdm-pep517" => name,
+        _ => return None,
+    };
+    Some((package.to_owned(), version.to_owned()))
+}
+
+/// What the member times of the released wheel say about the maintainer's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clock {
+    /// The `TZ` value that turns each source file's mtime into the time the wheel shows.
+    pub tz: String,
+    pub tz_evidence: String,
+    /// The time the build ran, as the members the backend generated show it (seconds since
+    /// the epoch), when they show one; `None` when they carry a backend's fixed default.
+    pub build_time: Option<u64>,
+    pub build_time_evidence: Option<String>,
+}
+
+/// A time zone that daylight saving moves: standard and summer offsets east of UTC, and
+/// when summer time starts and ends, as a POSIX `TZ` rule.
+struct Zone {
+    posix: &'static str,
+    label: &'static str,
+    standard: i64,
+    summer: i64,
+    /// (month, week 1-5 with 5 the last, weekday with 0 Sunday, local seconds of the day)
+    starts: (u32, u32, u32, i64),
+    ends: (u32, u32, u32, i64),
+}
+
+const ZONES: &[Zone] = &[
+    Zone {
+        posix: "CET-1CEST,M3.5.0,M10.5.0/3",
+        label: "Central European time",
+        standard: 3600,
+        summer: 7200,
+        starts: (3, 5, 0, 7200),
+        ends: (10, 5, 0, 10800),
+    },
+    Zone {
+        posix: "EET-2EEST,M3.5.0/3,M10.5.0/4",
+        label: "Eastern European time",
+        standard: 7200,
+        summer: 10800,
+        starts: (3, 5, 0, 10800),
+        ends: (10, 5, 0, 14400),
+    },
+    Zone {
+        posix: "GMT0BST,M3.5.0/1,M10.5.0",
+        label: "British time",
+        standard: 0,
+        summer: 3600,
+        starts: (3, 5, 0, 3600),
+        ends: (10, 5, 0, 7200),
+    },
+    Zone {
+        posix: "EST5EDT,M3.2.0,M11.1.0",
+        label: "US Eastern time",
+        standard: -18000,
+        summer: -14400,
+        starts: (3, 2, 0, 7200),
+        ends: (11, 1, 0, 7200),
+    },
+    Zone {
+        posix: "CST6CDT,M3.2.0,M11.1.0",
+        label: "US Central time",
+        standard: -21600,
+        summer: -18000,
+        starts: (3, 2, 0, 7200),
+        ends: (11, 1, 0, 7200),
+    },
+    Zone {
+        posix: "MST7MDT,M3.2.0,M11.1.0",
+        label: "US Mountain time",
+        standard: -25200,
+        summer: -21600,
+        starts: (3, 2, 0, 7200),
+        ends: (11, 1, 0, 7200),
+    },
+    Zone {
+        posix: "PST8PDT,M3.2.0,M11.1.0",
+        label: "US Pacific time",
+        standard: -28800,
+        summer: -25200,
+        starts: (3, 2, 0, 7200),
+        ends: (11, 1, 0, 7200),
+    },
+    Zone {
+        posix: "AEST-10AEDT,M10.1.0,M4.1.0/3",
+        label: "Australian Eastern time",
+        standard: 36000,
+        summer: 39600,
+        starts: (10, 1, 0, 7200),
+        ends: (4, 1, 0, 10800),
+    },
+    Zone {
+        posix: "NZST-12NZDT,M9.5.0,M4.1.0/3",
+        label: "New Zealand time",
+        standard: 43200,
+        summer: 46800,
+        starts: (9, 5, 0, 7200),
+        ends: (4, 1, 0, 10800),
+    },
+];
+
+/// Seconds since the epoch of a POSIX `Mm.w.d/time` transition in `year`, given the offset in
+/// force just before it.
+fn transition(year: i64, (month, week, weekday, at): (u32, u32, u32, i64), before: i64) -> i64 {
+    let first = time::days_from_civil(year, month, 1);
+    // 1970-01-01 was a Thursday (4).
+    let first_weekday = (first + 4).rem_euclid(7) as u32;
+    let mut day = 1 + (weekday + 7 - first_weekday) % 7 + 7 * (week - 1);
+    let next = if month == 12 {
+        time::days_from_civil(year + 1, 1, 1)
+    } else {
+        time::days_from_civil(year, month + 1, 1)
+    };
+    let days_in_month = (next - first) as u32;
+    while day > days_in_month {
+        day -= 7;
+    }
+    (first + i64::from(day) - 1) * 86_400 + at - before
+}
+
+impl Zone {
+    fn offset_at(&self, t: i64) -> i64 {
+        let year = time::civil(t.max(0) as u64).0 as i64;
+        let starts = transition(year, self.starts, self.standard);
+        let ends = transition(year, self.ends, self.summer);
+        let summer = if starts < ends {
+            (starts..ends).contains(&t)
+        } else {
+            t >= starts || t < ends
+        };
+        if summer { self.summer } else { self.standard }
+    }
+}
+
+/// `TZ` for a fixed offset east of UTC (POSIX counts west, hence the flipped sign).
+fn fixed_tz(offset: i64) -> String {
+    if offset == 0 {
+        return "UTC".into();
+    }
+    let (sign, posix_sign, a) = if offset > 0 {
+        ('+', '-', offset)
+    } else {
+        ('-', '+', -offset)
+    };
+    let (h, m) = (a / 3600, a % 3600 / 60);
+    format!("<{sign}{h:02}{m:02}>{posix_sign}{h}:{m:02}")
+}
+
+fn show_offset(offset: i64) -> String {
+    let (sign, a) = if offset < 0 {
+        ('-', -offset)
+    } else {
+        ('+', offset)
+    };
+    match a % 3600 {
+        0 => format!("{sign}{} h", a / 3600),
+        m => format!("{sign}{}:{:02} h", a / 3600, m / 60),
+    }
+}
+
+/// The sdist path a wheel member was copied from: the same path, or under `src/`, or the one
+/// sdist path ending in it.
+fn source_of<'a>(member: &str, sdist: &'a BTreeMap<String, u64>) -> Option<(&'a String, u64)> {
+    for candidate in [member.to_owned(), format!("src/{member}")] {
+        if let Some((k, v)) = sdist.get_key_value(&candidate) {
+            return Some((k, *v));
+        }
+    }
+    let suffix = format!("/{member}");
+    let mut found = sdist.iter().filter(|(k, _)| k.ends_with(&suffix));
+    match (found.next(), found.next()) {
+        (Some((k, v)), None) => Some((k, *v)),
+        _ => None,
+    }
+}
+
+/// The sdist path a wheel member may be a copy of: itself, or for license files the backend
+/// copies into `.dist-info` (bare or under `licenses/`), their name. Other `.dist-info`
+/// members are generated.
+fn copied_from(member: &str) -> Option<&str> {
+    let Some((top, rest)) = member.split_once('/') else {
+        return Some(member);
+    };
+    if !top.ends_with(".dist-info") {
+        return Some(member);
+    }
+    if let Some(license) = rest.strip_prefix("licenses/") {
+        return Some(license);
+    }
+    let upper = rest.to_ascii_uppercase();
+    ["LICEN", "COPYING", "NOTICE", "AUTHORS"]
+        .iter()
+        .any(|w| upper.starts_with(w))
+        .then_some(rest)
+}
+
+/// Infers the maintainer's clock from the released wheel's member times against the sdist's
+/// member mtimes (`sdist` maps paths below the top directory to mtimes). `None` when no member
+/// was copied from the sdist, or no zone explains every copied member.
+pub fn clock(wheel: &[u8], sdist: &BTreeMap<String, u64>) -> Option<Clock> {
+    let archive = zipfmt::parse(wheel).ok()?;
+    let fixed: BTreeSet<u64> = [Backend::FLIT_TIME, Backend::HATCHLING_TIME, time::ZIP_MIN].into();
+    let members: Vec<(u64, Option<u64>)> = archive
+        .entries
+        .iter()
+        .filter(|e| !e.is_dir())
+        .map(|e| {
+            let from_source = copied_from(&e.name).and_then(|p| source_of(p, sdist));
+            (
+                time::from_dos(e.dos_date, e.dos_time),
+                from_source.map(|(_, m)| m),
+            )
+        })
+        .collect();
+    // The times of members with no source in the sdist are the build's; a member that has one
+    // but carries such a time was written during the build too (a version file setuptools-scm
+    // writes, a script setuptools rewrites).
+    let build_times: BTreeSet<u64> = members
+        .iter()
+        .filter(|(shown, source)| source.is_none() && !fixed.contains(shown))
+        .map(|(shown, _)| *shown)
+        .collect();
+    let mut copied: Vec<(u64, i64)> = vec![];
+    let mut generated: BTreeMap<u64, usize> = BTreeMap::new();
+    for (shown, source) in members {
+        match source {
+            // zip keeps even seconds; zones are whole minutes.
+            Some(mtime) if !build_times.contains(&shown) => {
+                copied.push((mtime, shown as i64 - (mtime - mtime % 2) as i64));
+            }
+            _ if fixed.contains(&shown) => {}
+            _ => *generated.entry(shown).or_default() += 1,
+        }
+    }
+    if copied.is_empty() {
+        return None;
+    }
+    let offsets: BTreeSet<i64> = copied.iter().map(|(_, o)| *o).collect();
+    let n = copied.len();
+    let (tz, tz_evidence, offset_of): (String, String, Box<dyn Fn(i64) -> i64>) = match offsets
+        .iter()
+        .copied()
+        .collect::<Vec<_>>()[..]
+    {
+        [o] if o % 900 == 0 && o.abs() <= 14 * 3600 => (
+            fixed_tz(o),
+            if o == 0 {
+                format!("all {n} members copied from the sdist carry its mtimes in UTC")
+            } else {
+                format!(
+                    "all {n} members copied from the sdist carry its mtimes {} (the maintainer's local time)",
+                    show_offset(o)
+                )
+            },
+            Box::new(move |_| o),
+        ),
+        _ => {
+            let zone = ZONES.iter().find(|z| {
+                copied
+                    .iter()
+                    .all(|(mtime, o)| z.offset_at(*mtime as i64) == *o)
+            })?;
+            let summer = copied
+                .iter()
+                .filter(|(m, _)| zone.offset_at(*m as i64) == zone.summer)
+                .count();
+            (
+                zone.posix.to_owned(),
+                format!(
+                    "all {n} members copied from the sdist carry its mtimes in {} ({} {} in summer time, {} {})",
+                    zone.label,
+                    summer,
+                    show_offset(zone.summer),
+                    n - summer,
+                    show_offset(zone.standard)
+                ),
+                Box::new(move |t| zone.offset_at(t)),
+            )
+        }
+    };
+    // The generated members (metadata, RECORD) show when the build ran.
+    let (build_time, build_time_evidence) = match generated.iter().max_by_key(|(t, c)| (**c, **t)) {
+        None => (None, None),
+        Some((&shown, &count)) => {
+            let total: usize = generated.values().sum();
+            let t = shown as i64 - offset_of(shown as i64);
+            let mut evidence = format!(
+                "{count} of the {total} members the backend generated carry the build's time {}",
+                show_time(shown)
+            );
+            if count < total {
+                evidence += &format!("; {} carry other times and will differ", total - count);
+            }
+            (u64::try_from(t).ok(), Some(evidence))
+        }
+    };
+    Some(Clock {
+        tz,
+        tz_evidence,
+        build_time,
+        build_time_evidence,
+    })
+}
+
+fn show_time(t: u64) -> String {
+    let (y, mo, d, h, mi, s) = time::civil(t);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// `Requires-Python` from an sdist's `PKG-INFO` headers.
+pub fn requires_python(pkg_info: &str) -> Option<String> {
+    pkg_info
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix("Requires-Python:"))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty() && v.len() < 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::zip::NewEntry;
+
+    fn epoch(y: i64, mo: u32, d: u32, h: i64, mi: i64, s: i64) -> i64 {
+        time::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s
+    }
+
+    /// A wheel whose members carry the given (name, seconds read as UTC) times.
+    fn wheel(members: &[(&str, u64)]) -> Vec<u8> {
+        // One zip per member, merged: `zip::write` stamps one time on all it writes.
+        let mut out: Vec<(String, u16, u16)> = vec![];
+        for (name, t) in members {
+            let (d, tm) = time::dos(*t);
+            out.push(((*name).to_owned(), d, tm));
+        }
+        let entries: Vec<NewEntry<'_>> = out
+            .iter()
+            .map(|(name, _, _)| NewEntry {
+                name,
+                mode: 0o644,
+                data: b"x",
+            })
+            .collect();
+        let mut bytes = zipfmt::write(&entries, 0, 0).unwrap();
+        // Patch each entry's times in place, local header and central directory both.
+        let archive = zipfmt::parse(&bytes).unwrap();
+        for (e, (_, d, tm)) in archive.entries.iter().zip(&out) {
+            let local = e.local_offset as usize;
+            bytes[local + 10..local + 12].copy_from_slice(&tm.to_le_bytes());
+            bytes[local + 12..local + 14].copy_from_slice(&d.to_le_bytes());
+        }
+        let mut at = archive.central_start;
+        for (_, d, tm) in &out {
+            bytes[at + 12..at + 14].copy_from_slice(&tm.to_le_bytes());
+            bytes[at + 14..at + 16].copy_from_slice(&d.to_le_bytes());
+            let name_len = u16::from_le_bytes([bytes[at + 28], bytes[at + 29]]) as usize;
+            let extra = u16::from_le_bytes([bytes[at + 30], bytes[at + 31]]) as usize;
+            let comment = u16::from_le_bytes([bytes[at + 32], bytes[at + 33]]) as usize;
+            at += 46 + name_len + extra + comment;
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_fixed_offset_explains_a_flit_wheel() {
+        let a = epoch(2021, 1, 10, 9, 0, 3) as u64;
+        let b = epoch(2021, 7, 1, 12, 30, 0) as u64;
+        let sdist = BTreeMap::from([("pkg/__init__.py".into(), a), ("pkg/b.py".into(), b)]);
+        // Local time one hour east, odd seconds truncated as zipfile does.
+        let w = wheel(&[
+            ("pkg/__init__.py", a - 1 + 3600),
+            ("pkg/b.py", b + 3600),
+            ("pkg-1.0.dist-info/RECORD", Backend::FLIT_TIME),
+        ]);
+        let c = clock(&w, &sdist).unwrap();
+        assert_eq!(c.tz, "<+0100>-1:00");
+        assert!(c.tz_evidence.contains("all 2 members") && c.tz_evidence.contains("+1 h"));
+        assert_eq!(c.build_time, None, "flit's fixed time is no clock reading");
+        assert_eq!(fixed_tz(-5 * 3600 - 1800), "<-0530>+5:30");
+        assert_eq!(fixed_tz(0), "UTC");
+    }
+
+    #[test]
+    fn summer_time_is_explained_by_a_zone_rule() {
+        // Central European: +1 h in January, +2 h in July.
+        let winter = epoch(2022, 1, 15, 10, 0, 0) as u64;
+        let summer = epoch(2022, 7, 15, 10, 0, 0) as u64;
+        let sdist = BTreeMap::from([
+            ("src/pkg/a.py".into(), winter),
+            ("src/pkg/b.py".into(), summer),
+        ]);
+        let w = wheel(&[("pkg/a.py", winter + 3600), ("pkg/b.py", summer + 7200)]);
+        let c = clock(&w, &sdist).unwrap();
+        assert_eq!(c.tz, "CET-1CEST,M3.5.0,M10.5.0/3");
+        assert!(
+            c.tz_evidence.contains("1 +2 h in summer time, 1 +1 h"),
+            "{}",
+            c.tz_evidence
+        );
+        // US Eastern the same way.
+        let w = wheel(&[
+            ("pkg/a.py", winter - 5 * 3600),
+            ("pkg/b.py", summer - 4 * 3600),
+        ]);
+        assert_eq!(clock(&w, &sdist).unwrap().tz, "EST5EDT,M3.2.0,M11.1.0");
+        // Offsets nothing explains.
+        let w = wheel(&[("pkg/a.py", winter + 3600), ("pkg/b.py", summer + 3 * 3600)]);
+        assert_eq!(clock(&w, &sdist), None);
+    }
+
+    #[test]
+    fn zone_transitions_fall_on_the_right_days() {
+        let cet = &ZONES[0];
+        // 2023: summer time from 26 March 01:00 UTC to 29 October 01:00 UTC.
+        assert_eq!(cet.offset_at(epoch(2023, 3, 26, 0, 59, 59)), 3600);
+        assert_eq!(cet.offset_at(epoch(2023, 3, 26, 1, 0, 0)), 7200);
+        assert_eq!(cet.offset_at(epoch(2023, 10, 29, 0, 59, 59)), 7200);
+        assert_eq!(cet.offset_at(epoch(2023, 10, 29, 1, 0, 0)), 3600);
+        let est = &ZONES[3];
+        // 2023: 12 March 07:00 UTC to 5 November 06:00 UTC.
+        assert_eq!(est.offset_at(epoch(2023, 3, 12, 6, 59, 0)), -18000);
+        assert_eq!(est.offset_at(epoch(2023, 3, 12, 7, 0, 0)), -14400);
+        assert_eq!(est.offset_at(epoch(2023, 11, 5, 6, 0, 0)), -18000);
+        let aest = &ZONES[7];
+        assert_eq!(aest.offset_at(epoch(2023, 1, 1, 0, 0, 0)), 39600);
+        assert_eq!(aest.offset_at(epoch(2023, 6, 1, 0, 0, 0)), 36000);
+    }
+
+    #[test]
+    fn a_setuptools_wheel_shows_its_build_time() {
+        let src = epoch(2020, 5, 1, 8, 0, 0) as u64;
+        let built = epoch(2020, 5, 3, 17, 42, 10) as u64;
+        let sdist = BTreeMap::from([
+            ("pkg/__init__.py".into(), src),
+            ("pkg/_version.py".into(), src),
+        ]);
+        let w = wheel(&[
+            ("pkg/__init__.py", src),
+            // Rewritten during the build though the sdist has it.
+            ("pkg/_version.py", built),
+            ("pkg-1.0.dist-info/METADATA", built),
+            ("pkg-1.0.dist-info/WHEEL", built),
+            ("pkg-1.0.dist-info/RECORD", built + 2),
+        ]);
+        let c = clock(&w, &sdist).unwrap();
+        assert_eq!(c.tz, "UTC");
+        assert_eq!(c.build_time, Some(built));
+        let evidence = c.build_time_evidence.unwrap();
+        assert!(
+            evidence.contains("3 of the 4") && evidence.contains("2020-05-03 17:42:10"),
+            "{evidence}"
+        );
+        assert!(evidence.contains("1 carry other times"), "{evidence}");
+        // License files in .dist-info are copies too; METADATA is not.
+        assert_eq!(
+            copied_from("p-1.dist-info/licenses/LICENSE.txt"),
+            Some("LICENSE.txt")
+        );
+        assert_eq!(copied_from("p-1.dist-info/COPYING"), Some("COPYING"));
+        assert_eq!(copied_from("p-1.dist-info/METADATA"), None);
+        assert_eq!(copied_from("p/x.py"), Some("p/x.py"));
+        // Nothing copied from the sdist: nothing to infer.
+        assert_eq!(clock(&wheel(&[("other.py", src)]), &sdist), None);
+    }
+
+    #[test]
+    fn the_era_and_requires_python_choose_the_interpreter() {
+        let (b, i) = choose_python(None, Some("2021-03-04T10:00:00.123Z"), None);
+        assert_eq!(b, Builtin::BookwormPython);
+        assert!(i.evidence.contains("2021-03-04"), "{}", i.evidence);
+        let (b, _) = choose_python(None, Some("2024-01-01T00:00:00Z"), None);
+        assert_eq!(b, Builtin::TrixiePython);
+        let (b, i) = choose_python(None, Some("2024-01-01T00:00:00Z"), Some(">=3.8,<3.12"));
+        assert_eq!(b, Builtin::BookwormPython);
+        assert!(i.evidence.contains("Requires-Python"), "{}", i.evidence);
+        let (b, i) = choose_python(Some(Builtin::TrixiePython), Some("2019-01-01"), None);
+        assert_eq!((b, i.value.as_str()), (Builtin::TrixiePython, "3.13"));
+        assert_eq!(
+            choose_python(None, None, Some("junk")).0,
+            Builtin::TrixiePython
+        );
+        assert_eq!(
+            requires_python("Metadata-Version: 2.1\nRequires-Python: >=3.7\n\nbody"),
+            Some(">=3.7".into())
+        );
+        assert_eq!(requires_python("Name: x\n\nRequires-Python: >=3\n"), None);
+    }
+
+    #[test]
+    fn old_setuptools_needs_an_older_python() {
+        let lock = |v: &str| vec![("setuptools".to_owned(), v.to_owned())];
+        assert!(
+            needs_older_python(&lock("59.6.0"))
+                .unwrap()
+                .contains("59.6.0")
+        );
+        assert!(needs_older_python(&lock("66.0.0")).is_some());
+        assert!(needs_older_python(&lock("66.1.0")).is_none());
+        assert!(needs_older_python(&[("wheel".into(), "0.30".into())]).is_none());
+    }
+
+    #[test]
+    fn generator_lines_name_their_package() {
+        let pin = |g, b| generator_pin(g, b);
+        assert_eq!(
+            pin("bdist_wheel (0.37.1)", "setuptools.build_meta"),
+            Some(("wheel".into(), "0.37.1".into()))
+        );
+        assert_eq!(
+            pin("setuptools (75.1.0)", "setuptools.build_meta"),
+            Some(("setuptools".into(), "75.1.0".into()))
+        );
+        assert_eq!(
+            pin("flit 3.9.0", "flit_core.buildapi"),
+            Some(("flit-core".into(), "3.9.0".into()))
+        );
+        assert_eq!(pin("flit 2.3.0", "flit.buildapi").unwrap().0, "flit");
+        assert_eq!(
+            pin("hatchling 1.18.0", "hatchling.build").unwrap().1,
+            "1.18.0"
+        );
+        assert_eq!(pin("maturin (1.0.0)", "maturin"), None);
+        assert_eq!(pin("hatchling junk", "hatchling.build"), None);
+        assert_eq!(pin("hatchling", "hatchling.build"), None);
+    }
+}

@@ -120,6 +120,110 @@ fn releases_with_other_backends_get_their_observed_verdicts() {
     );
 }
 
+/// Releases built without SOURCE_DATE_EPOCH, whose wheels show their maintainer's clock, time
+/// zone and umask, and whose backends are older than the default interpreter: each comes out
+/// bit-identical once those are inferred, and `rebuild.json` says what was inferred and why.
+/// (release, its directory, (inference, value) pairs expected in its record)
+type Expected = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const FIDELITY: &[Expected] = &[
+    // flit-core, source times in US Pacific time (summer and winter).
+    (
+        "idna==3.7",
+        "idna-3.7",
+        &[
+            ("time-zone", "PST8PDT,M3.2.0,M11.1.0"),
+            ("backend-version", "flit-core==3.9.0"),
+        ],
+    ),
+    // flit 3.0.0 in British time, with one file from winter.
+    (
+        "ptyprocess==0.7.0",
+        "ptyprocess-0.7.0",
+        &[
+            ("time-zone", "GMT0BST,M3.5.0/1,M10.5.0"),
+            ("python", "3.11"),
+        ],
+    ),
+    // Uploaded with flit 3.7.1 though 3.9.0 was current: the Generator line says so.
+    (
+        "markdown-it-py==3.0.0",
+        "markdown-it-py-3.0.0",
+        &[
+            ("backend-version", "flit-core==3.7.1"),
+            ("time-zone", "CET-1CEST,M3.5.0,M10.5.0/3"),
+        ],
+    ),
+    // setuptools 46 (imports distutils: needs Python 3.11), source times in UTC and the
+    // build's own time on the generated members.
+    (
+        "appdirs==1.4.4",
+        "appdirs-1.4.4",
+        &[
+            ("python", "3.11"),
+            ("clock", "1589183358"),
+            ("backend-version", "wheel==0.34.2"),
+        ],
+    ),
+    // The same, with the sdist's times only in PAX records, and a maintainer's umask of 002.
+    (
+        "six==1.13.0",
+        "six-1.13.0",
+        &[("umask", "0002"), ("clock", "1572974912")],
+    ),
+];
+
+#[test]
+fn inferred_build_conditions_make_older_releases_bit_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list: String = FIDELITY
+        .iter()
+        .map(|(spec, _, _)| format!("{spec}\n"))
+        .collect();
+    std::fs::write(tmp.path().join("releases.txt"), list).unwrap();
+    let run = hermit(
+        &["rebuild", "-r", "releases.txt", "--out", "out", "-j", "2"],
+        tmp.path(),
+    );
+    let table = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    assert_eq!(run.code(), 0, "{table}\n{}", run.stderr());
+    for (spec, dir, inferred) in FIDELITY {
+        let rec = record(&tmp.path().join("out"), dir);
+        assert_eq!(rec["verdict"], "bit-identical", "{spec}: {rec}");
+        for (what, value) in *inferred {
+            assert_eq!(
+                rec["inferences"][what]["value"], *value,
+                "{spec} {what}: {rec}"
+            );
+            let evidence = rec["inferences"][what]["evidence"].as_str().unwrap();
+            assert!(!evidence.is_empty(), "{spec} {what}");
+        }
+        // Built without SOURCE_DATE_EPOCH: the times came from the inferred clock.
+        assert!(rec["source_date_epoch"].is_null(), "{spec}: {rec}");
+        let recipe = match rec["inferences"]["python"]["value"].as_str() {
+            Some("3.11") => "images/bookworm-python",
+            _ => "images/trixie-python",
+        };
+        assert_eq!(rec["image"]["recipe"], recipe, "{spec}");
+    }
+    // The old setuptools that needed the older interpreter is the one locked.
+    let lock = std::fs::read_to_string(tmp.path().join("out/appdirs-1.4.4/build.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"setuptools\"\nversion = \"46."),
+        "{lock}"
+    );
+    assert!(lock.contains("python = \"3.11\""), "{lock}");
+    let appdirs = record(&tmp.path().join("out"), "appdirs-1.4.4");
+    let why = appdirs["inferences"]["python"]["evidence"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("before CPython 3.12"), "{why}");
+}
+
 #[test]
 fn a_failing_release_does_not_stop_the_batch() {
     let tmp = tempfile::tempdir().unwrap();

@@ -88,9 +88,13 @@ pub const PYTHON: &str = "python";
 pub const BACKEND_VERSION: &str = "backend-version";
 pub const TIME_ZONE: &str = "time-zone";
 pub const CLOCK: &str = "clock";
+pub const UMASK: &str = "umask";
+pub const ZIP_SYSTEM: &str = "zip-system";
 /// The build driver sets the clock the backend reads from these (see `driver.py`).
 const CLOCK_VAR: &str = "HERMIT_CLOCK";
 const CLOCK_AFTER_VAR: &str = "HERMIT_CLOCK_AFTER";
+const UMASK_VAR: &str = "HERMIT_UMASK";
+const ZIP_SYSTEM_VAR: &str = "HERMIT_ZIP_SYSTEM";
 
 /// What the released files say about how the release was built.
 struct Inferred {
@@ -153,6 +157,12 @@ fn infer_conditions(
             );
         }
     }
+    if let Some(u) = infer::umask(wheel) {
+        table.insert(UMASK.to_owned(), u);
+    }
+    if let Some(z) = infer::zip_system(wheel) {
+        table.insert(ZIP_SYSTEM.to_owned(), z);
+    }
     Inferred {
         python,
         pin,
@@ -209,7 +219,7 @@ pub struct Record {
     /// Code members (outside `.dist-info`, plus the entry points) whose content differs.
     pub differing_code: Vec<String>,
     /// The release's build conditions as inferred from its files (`python`, `backend-version`,
-    /// `time-zone`, `clock`), each with its evidence.
+    /// `time-zone`, `clock`, `umask`, `zip-system`), each with its evidence.
     pub inferences: BTreeMap<String, infer::Inference>,
     /// Why each member of `differing` differs, one line each (for `hermit report`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -221,6 +231,55 @@ pub struct RebuildResult {
     /// The `compare` report of the raw files, when they are not bit-identical.
     pub report: Option<crate::check::compare::Report>,
     pub written: Vec<PathBuf>,
+    /// Where the time went, for progress output only (never in a record).
+    pub timings: Timings,
+}
+
+/// Wall time per stage of one rebuild.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub fetch: std::time::Duration,
+    pub lock: std::time::Duration,
+    pub image: std::time::Duration,
+    pub build: std::time::Duration,
+    pub compare: std::time::Duration,
+}
+
+impl std::ops::AddAssign for Timings {
+    fn add_assign(&mut self, o: Self) {
+        self.fetch += o.fetch;
+        self.lock += o.lock;
+        self.image += o.image;
+        self.build += o.build;
+        self.compare += o.compare;
+    }
+}
+
+impl std::fmt::Display for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = [
+            ("fetch", self.fetch),
+            ("lock", self.lock),
+            ("image", self.image),
+            ("build", self.build),
+            ("compare", self.compare),
+        ];
+        let total: f64 = parts.iter().map(|(_, d)| d.as_secs_f64()).sum();
+        for (i, (name, d)) in parts.iter().enumerate() {
+            let share = if total > 0.0 {
+                d.as_secs_f64() / total * 100.0
+            } else {
+                0.0
+            };
+            write!(
+                f,
+                "{}{name} {:.1}s ({share:.0}%)",
+                if i > 0 { ", " } else { "" },
+                d.as_secs_f64()
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Rebuilds one release and writes the rebuilt wheel, `build.lock` and `rebuild.json` into
@@ -237,6 +296,8 @@ pub async fn rebuild(
     let index = IndexClient::new(endpoint).map_err(ReleaseError::from)?;
 
     // The release, checked against the index's hashes.
+    let mut timings = Timings::default();
+    let started = std::time::Instant::now();
     let step = reporter.step(format!(
         "fetching {spec_text} from {}",
         index.endpoint().url
@@ -264,6 +325,7 @@ pub async fn rebuild(
     let settings_path = PathBuf::from(format!("{}!/pyproject.toml", sdist_file.filename));
     let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
     let guess = release::guess_sde(&wheel_file.filename, &wheel)?;
+    timings.fetch = started.elapsed();
     let inferred = infer_conditions(opts, &wheel_file, &wheel, &facts, &config, &guess);
     reporter.info(format!(
         "backend {}; SOURCE_DATE_EPOCH {}",
@@ -296,6 +358,12 @@ pub async fn rebuild(
             );
         }
     }
+    if let Some(umask) = inferred.table.get(UMASK) {
+        env.insert(UMASK_VAR.into(), umask.value.clone());
+    }
+    if let Some(system) = inferred.table.get(ZIP_SYSTEM) {
+        env.insert(ZIP_SYSTEM_VAR.into(), system.value.clone());
+    }
     let mtime = sde.or(facts.newest_mtime).unwrap_or(0);
     let mut table = inferred.table;
     let mut builtin = inferred.python;
@@ -305,6 +373,7 @@ pub async fn rebuild(
     let mut attempt = 0;
     let (lock_text, prepared, rebuilt_name, rebuilt) = loop {
         attempt += 1;
+        let started = std::time::Instant::now();
         let mut asked = requirements.clone();
         asked.extend(pin.clone());
         let locked = release_build::lock_as_of(
@@ -342,6 +411,7 @@ pub async fn rebuild(
             }
             (Err(e), None) => return Err(e.into()),
         };
+        timings.lock += started.elapsed();
         if opts.python.is_none()
             && builtin != Builtin::BookwormPython
             && let Some(evidence) = infer::needs_older_python(&locked_versions(&lock_text))
@@ -363,6 +433,7 @@ pub async fn rebuild(
             bytes: lock_text.clone().into_bytes(),
             path_for_errors: PathBuf::from(LOCK_FILE),
         };
+        let started = std::time::Instant::now();
         let (prepared, session) = pipeline::prepare_session(
             docker,
             janitor,
@@ -384,11 +455,14 @@ pub async fn rebuild(
             reporter,
         )
         .await?;
+        timings.image += started.elapsed();
+        let started = std::time::Instant::now();
         let step = reporter.step(format!("building the wheel from {}", sdist_file.filename));
-        match session
+        let built = session
             .wheel_from(&sdist_file.filename, &sdist, mtime)
-            .await
-        {
+            .await;
+        timings.build += started.elapsed();
+        match built {
             Ok((name, raw)) => {
                 step.finish(format!("built {name}"));
                 break (lock_text, prepared, name, raw);
@@ -415,6 +489,7 @@ pub async fn rebuild(
     };
 
     // Judge; the command prints the verdict.
+    let started = std::time::Instant::now();
     let step = reporter.step("comparing with the index's wheel");
     let case = Case {
         kind: ArtifactKind::Wheel,
@@ -431,6 +506,7 @@ pub async fn rebuild(
     };
     let judged = case.detail(case.judge())?;
     drop(step);
+    timings.compare = started.elapsed();
 
     requirements.push(FRONTEND.to_owned());
     requirements.sort();
@@ -483,6 +559,7 @@ pub async fn rebuild(
         record,
         report: judged.report,
         written,
+        timings,
     })
 }
 

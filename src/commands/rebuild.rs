@@ -75,6 +75,7 @@ async fn single(
         .clone()
         .unwrap_or_else(|| Path::new("rebuild").join(default_dir(&spec)));
     let result = one(&options(args, spec, out.clone()), reporter).await?;
+    reporter.detail(format!("time spent: {}", result.timings));
     let record = &result.record;
     // The verdict is said once: as JSON on stdout with --json, else as text on stdout.
     if args.json {
@@ -149,9 +150,11 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
     let mut rows = Vec::new();
     let mut results = Vec::new();
     let mut all_reproduced = true;
+    let mut timings = rebuild::Timings::default();
     for (spec, outcome) in outcomes {
         match outcome {
             Ok(result) => {
+                timings += result.timings;
                 all_reproduced &= result.record.verdict.is_reproduced();
                 rows.push(SummaryRow::rebuilt(&spec, &result.record));
                 results.push(json(&result));
@@ -166,6 +169,10 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
             }
         }
     }
+    // Summed over the rebuilt releases (with -j above 1 they overlap in wall time).
+    reporter.info(format!(
+        "time spent, summed over the releases rebuilt: {timings}"
+    ));
     if args.json {
         super::print_json(&results)?;
     } else {

@@ -24,17 +24,22 @@ import shutil
 import sys
 import tarfile
 
-os.umask(0o022)
+# `hermit rebuild` sets HERMIT_UMASK when the released wheel shows its maintainer's (002).
+UMASK = int(os.environ.get("HERMIT_UMASK", "022"), 8) & 0o077
+os.umask(UMASK)
 
 RAN = []
 
-# `hermit rebuild` sets these when the released wheel shows the maintainer's clock: every time
-# the build reads as "now" (the clock, or the mtime of a file the build itself wrote, newer than
-# anything in the sdist) is read as HERMIT_CLOCK when it becomes a date. Installed as a
-# sitecustomize so the backend's own process, which `build` starts, has it too.
-CLOCK_HOOK = """\
-import os, time
+# `hermit rebuild` sets these when the released wheel shows its maintainer's conditions.
+# HERMIT_CLOCK: every time the build reads as "now" (the clock, or the mtime of a file the build
+# itself wrote, newer than anything in the sdist) is read as HERMIT_CLOCK when it becomes a
+# date. HERMIT_ZIP_SYSTEM=0: zip members say "made on MS-DOS/Windows", as Python's zipfile
+# writes them there. Installed as a sitecustomize so the backend's own process, which `build`
+# starts, has it too.
+HOOK = """\
+import os
 def _hermit_clock():
+    import time
     now = int(os.environ["HERMIT_CLOCK"])
     after = int(os.environ.get("HERMIT_CLOCK_AFTER", "0"))
     gmtime, localtime = time.gmtime, time.localtime
@@ -42,17 +47,27 @@ def _hermit_clock():
         return now if t is None or t > after else t
     time.gmtime = lambda t=None: gmtime(at(t))
     time.localtime = lambda t=None: localtime(at(t))
-_hermit_clock()
+def _hermit_zip_system():
+    import zipfile
+    init = zipfile.ZipInfo.__init__
+    def made_on_windows(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.create_system = 0
+    zipfile.ZipInfo.__init__ = made_on_windows
+if os.environ.get("HERMIT_CLOCK"):
+    _hermit_clock()
+if os.environ.get("HERMIT_ZIP_SYSTEM") == "0":
+    _hermit_zip_system()
 """
 
 
-def install_clock():
-    if not os.environ.get("HERMIT_CLOCK"):
+def install_hook():
+    if not (os.environ.get("HERMIT_CLOCK") or os.environ.get("HERMIT_ZIP_SYSTEM")):
         return
-    os.makedirs("/tmp/hermit-clock", exist_ok=True)
-    with open("/tmp/hermit-clock/sitecustomize.py", "w") as f:
-        f.write(CLOCK_HOOK)
-    os.environ["PYTHONPATH"] = "/tmp/hermit-clock"
+    os.makedirs("/tmp/hermit-hook", exist_ok=True)
+    with open("/tmp/hermit-hook/sitecustomize.py", "w") as f:
+        f.write(HOOK)
+    os.environ["PYTHONPATH"] = "/tmp/hermit-hook"
 
 
 def run_build(args):
@@ -85,7 +100,7 @@ def unpack(sdist_path):
     os.makedirs("/tmp/wheel-src")
     with tarfile.open(sdist_path) as archive:
         if hasattr(tarfile, "data_filter"):
-            archive.extractall("/tmp/wheel-src", filter="data")
+            archive.extractall("/tmp/wheel-src", filter=data_filter)
         else:
             # Older interpreters (bookworm's 3.11.2) lack extraction filters: the same rules
             # by hand, for what an sdist holds.
@@ -96,12 +111,31 @@ def unpack(sdist_path):
     return os.path.join("/tmp/wheel-src", roots[0])
 
 
+def data_filter(member, path):
+    # The `data` filter clears group write; a maintainer's umask of 002 kept it.
+    safe = tarfile.data_filter(member, path)
+    if safe is not None and safe.mode is not None and not UMASK & 0o020 and member.mode & 0o020:
+        safe = safe.replace(mode=safe.mode | 0o020, deep=False)
+    return safe
+
+
 def safe_members(archive):
+    keep = 0o775 if not UMASK & 0o020 else 0o755
     for m in archive.getmembers():
-        parts = m.name.split("/")
-        if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
-            sys.exit("hermit: the sdist member %r is not a plain file or directory inside it" % m.name)
-        m.mode = (m.mode | 0o600) & 0o755 if m.isfile() else 0o755
+        name = os.path.normpath(m.name)
+        inside = not m.name.startswith("/") and name != ".." and not name.startswith("../")
+        if m.issym():
+            target = os.path.normpath(os.path.join(os.path.dirname(name), m.linkname))
+            inside = inside and not m.linkname.startswith("/") and not target.startswith("..")
+        elif m.islnk():
+            target = os.path.normpath(m.linkname)
+            inside = inside and not m.linkname.startswith("/") and not target.startswith("..")
+        elif not (m.isfile() or m.isdir()):
+            inside = False
+        if not inside:
+            sys.exit("hermit: the sdist member %r is not a file, directory or link inside it" % m.name)
+        if not m.issym():
+            m.mode = (m.mode | 0o600) & keep if not m.isdir() else keep
         m.uid = m.gid = 0
         m.uname = m.gname = ""
         yield m
@@ -127,7 +161,7 @@ def requires(sdist_path=None):
 
 
 def main():
-    install_clock()
+    install_hook()
     step = sys.argv[1]
     if step == "sdist":
         sdist()

@@ -59,12 +59,13 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
             }
             _ => {}
         }
-        if let Ok(t) = m.mtime() {
+        // The PAX time when there is one: some sdists leave the header's field 0.
+        if let Ok(t) = m.unpacked_mtime() {
             newest = Some(newest.map_or(t, |n| n.max(t)));
             if m.kind == tar::Kind::File
                 && let Some(below) = path.strip_prefix(first).and_then(|p| p.strip_prefix('/'))
             {
-                mtimes.insert(below.to_owned(), m.unpacked_mtime().unwrap_or(t));
+                mtimes.insert(below.to_owned(), t);
             }
         }
         if path == format!("{first}/PKG-INFO") && m.data.len() < 1 << 20 {

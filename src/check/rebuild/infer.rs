@@ -273,6 +273,22 @@ impl Zone {
     }
 }
 
+/// What turns a file's mtime into the local time a wheel shows.
+#[derive(Clone, Copy)]
+enum Explanation {
+    Fixed(i64),
+    Zone(&'static Zone),
+}
+
+impl Explanation {
+    fn offset_at(&self, t: i64) -> i64 {
+        match self {
+            Explanation::Fixed(o) => *o,
+            Explanation::Zone(z) => z.offset_at(t),
+        }
+    }
+}
+
 /// `TZ` for a fixed offset east of UTC (POSIX counts west, hence the flipped sign).
 fn fixed_tz(offset: i64) -> String {
     if offset == 0 {
@@ -299,20 +315,21 @@ fn show_offset(offset: i64) -> String {
     }
 }
 
-/// The sdist path a wheel member was copied from: the same path, or under `src/`, or the one
-/// sdist path ending in it.
-fn source_of<'a>(member: &str, sdist: &'a BTreeMap<String, u64>) -> Option<(&'a String, u64)> {
+/// The mtime of the sdist file a wheel member was copied from: the same path, or under `src/`,
+/// or one ending in it (of several, e.g. `src_py2/` and `src_py3/`, the one whose time is
+/// nearest the member's).
+fn source_of(member: &str, shown: u64, sdist: &BTreeMap<String, u64>) -> Option<u64> {
     for candidate in [member.to_owned(), format!("src/{member}")] {
-        if let Some((k, v)) = sdist.get_key_value(&candidate) {
-            return Some((k, *v));
+        if let Some(v) = sdist.get(&candidate) {
+            return Some(*v);
         }
     }
     let suffix = format!("/{member}");
-    let mut found = sdist.iter().filter(|(k, _)| k.ends_with(&suffix));
-    match (found.next(), found.next()) {
-        (Some((k, v)), None) => Some((k, *v)),
-        _ => None,
-    }
+    sdist
+        .iter()
+        .filter(|(k, _)| k.ends_with(&suffix))
+        .map(|(_, v)| *v)
+        .min_by_key(|v| (shown as i64 - (*v - *v % 2) as i64).unsigned_abs())
 }
 
 /// The sdist path a wheel member may be a copy of: itself, or for license files the backend
@@ -346,10 +363,10 @@ pub fn clock(wheel: &[u8], sdist: &BTreeMap<String, u64>) -> Option<Clock> {
         .iter()
         .filter(|e| !e.is_dir())
         .map(|e| {
-            let from_source = copied_from(&e.name).and_then(|p| source_of(p, sdist));
+            let shown = time::from_dos(e.dos_date, e.dos_time);
             (
-                time::from_dos(e.dos_date, e.dos_time),
-                from_source.map(|(_, m)| m),
+                shown,
+                copied_from(&e.name).and_then(|p| source_of(p, shown, sdist)),
             )
         })
         .collect();
@@ -376,52 +393,96 @@ pub fn clock(wheel: &[u8], sdist: &BTreeMap<String, u64>) -> Option<Clock> {
     if copied.is_empty() {
         return None;
     }
-    let offsets: BTreeSet<i64> = copied.iter().map(|(_, o)| *o).collect();
+    // Each explanation: a fixed offset seen on some member, or a daylight-saving zone. The one
+    // that explains the most members wins (a fixed offset over a zone on a tie); the members it
+    // leaves out must show a later time than their file's: the build rewrote them.
     let n = copied.len();
-    let (tz, tz_evidence, offset_of): (String, String, Box<dyn Fn(i64) -> i64>) = match offsets
+    let fixed_offsets: BTreeSet<i64> = copied
+        .iter()
+        .map(|(_, o)| *o)
+        .filter(|o| o % 900 == 0 && o.abs() <= 14 * 3600)
+        .collect();
+    let explanations = fixed_offsets
+        .into_iter()
+        .map(Explanation::Fixed)
+        .chain(ZONES.iter().map(Explanation::Zone));
+    let (matched, explanation) = explanations
+        .map(|e| {
+            let matched = copied
+                .iter()
+                .filter(|(m, o)| e.offset_at(*m as i64) == *o)
+                .count();
+            (matched, e)
+        })
+        .fold(
+            None,
+            |best: Option<(usize, Explanation)>, (m, e)| match best {
+                Some((bm, _)) if bm >= m => best,
+                _ => Some((m, e)),
+            },
+        )?;
+    let rewritten: Vec<(u64, i64)> = copied
         .iter()
         .copied()
-        .collect::<Vec<_>>()[..]
+        .filter(|(m, o)| explanation.offset_at(*m as i64) != *o)
+        .collect();
+    if matched * 2 <= n
+        || rewritten
+            .iter()
+            .any(|(m, o)| *o < explanation.offset_at(*m as i64))
     {
-        [o] if o % 900 == 0 && o.abs() <= 14 * 3600 => (
-            fixed_tz(o),
-            if o == 0 {
-                format!("all {n} members copied from the sdist carry its mtimes in UTC")
-            } else {
-                format!(
-                    "all {n} members copied from the sdist carry its mtimes {} (the maintainer's local time)",
-                    show_offset(o)
-                )
-            },
-            Box::new(move |_| o),
+        return None;
+    }
+    for (m, o) in &rewritten {
+        *generated.entry((*m as i64 + o) as u64 - m % 2).or_default() += 1;
+    }
+    let which = if rewritten.is_empty() {
+        format!("all {n} members copied from the sdist carry its mtimes")
+    } else {
+        format!(
+            "{matched} of the {n} members copied from the sdist carry its mtimes ({} rewritten during the build)",
+            rewritten.len()
+        )
+    };
+    let (tz, tz_evidence) = match &explanation {
+        Explanation::Fixed(0) => ("UTC".to_owned(), format!("{which} in UTC")),
+        Explanation::Fixed(o) => (
+            fixed_tz(*o),
+            format!("{which} {} (the maintainer's local time)", show_offset(*o)),
         ),
-        _ => {
-            let zone = ZONES.iter().find(|z| {
-                copied
-                    .iter()
-                    .all(|(mtime, o)| z.offset_at(*mtime as i64) == *o)
-            })?;
+        Explanation::Zone(zone) => {
             let summer = copied
                 .iter()
-                .filter(|(m, _)| zone.offset_at(*m as i64) == zone.summer)
+                .filter(|(m, o)| zone.offset_at(*m as i64) == *o && *o == zone.summer)
                 .count();
             (
                 zone.posix.to_owned(),
                 format!(
-                    "all {n} members copied from the sdist carry its mtimes in {} ({} {} in summer time, {} {})",
+                    "{which} in {} ({} {} in summer time, {} {})",
                     zone.label,
                     summer,
                     show_offset(zone.summer),
-                    n - summer,
+                    matched - summer,
                     show_offset(zone.standard)
                 ),
-                Box::new(move |t| zone.offset_at(t)),
             )
         }
     };
+    let offset_of = |t: i64| explanation.offset_at(t);
     // The generated members (metadata, RECORD) show when the build ran.
     let (build_time, build_time_evidence) = match generated.iter().max_by_key(|(t, c)| (**c, **t)) {
-        None => (None, None),
+        // Files the build rewrites (a version file) would otherwise carry today's date; the
+        // sdist, made by the same release build, dates it best.
+        None => match sdist.values().max() {
+            Some(&newest) => (
+                Some(newest),
+                Some(format!(
+                    "no generated member shows the build's time; the sdist's newest file time {} stands in for it",
+                    show_time(newest)
+                )),
+            ),
+            None => (None, None),
+        },
         Some((&shown, &count)) => {
             let total: usize = generated.values().sum();
             let t = shown as i64 - offset_of(shown as i64);
@@ -446,6 +507,41 @@ pub fn clock(wheel: &[u8], sdist: &BTreeMap<String, u64>) -> Option<Clock> {
 fn show_time(t: u64) -> String {
     let (y, mo, d, h, mi, s) = time::civil(t);
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// The maintainer's umask, when every file in the wheel is group-writable (`002`, the default
+/// of many Linux desktops); `None` when none or only some are (the sandbox's `022` fits, or
+/// nothing does).
+pub fn umask(wheel: &[u8]) -> Option<Inference> {
+    let archive = zipfmt::parse(wheel).ok()?;
+    let files: Vec<u32> = archive
+        .entries
+        .iter()
+        .filter(|e| !e.is_dir() && e.system() == 3)
+        .map(|e| e.unix_mode() & 0o777)
+        .collect();
+    let writable = files.iter().filter(|m| *m & 0o020 != 0).count();
+    (!files.is_empty() && writable == files.len()).then(|| Inference {
+        value: "0002".into(),
+        evidence: format!(
+            "all {} files in the wheel are group-writable (mode {:o})",
+            files.len(),
+            files.iter().max().copied().unwrap_or_default()
+        ),
+    })
+}
+
+/// Whether the wheel was written on Windows: Python's `zipfile` marks every member it makes
+/// there "made by" system 0 (MS-DOS) rather than 3 (Unix).
+pub fn zip_system(wheel: &[u8]) -> Option<Inference> {
+    let archive = zipfmt::parse(wheel).ok()?;
+    let n = archive.entries.len();
+    (n > 0 && archive.entries.iter().all(|e| e.system() == 0)).then(|| Inference {
+        value: "0".into(),
+        evidence: format!(
+            "all {n} members say they were made by zip system 0 (MS-DOS): the wheel was written on Windows"
+        ),
+    })
 }
 
 /// `Requires-Python` from an sdist's `PKG-INFO` headers.
@@ -517,9 +613,28 @@ mod tests {
         let c = clock(&w, &sdist).unwrap();
         assert_eq!(c.tz, "<+0100>-1:00");
         assert!(c.tz_evidence.contains("all 2 members") && c.tz_evidence.contains("+1 h"));
-        assert_eq!(c.build_time, None, "flit's fixed time is no clock reading");
+        // flit's fixed time is no clock reading: the sdist's newest time stands in.
+        assert_eq!(c.build_time, Some(b));
+        assert!(c.build_time_evidence.unwrap().contains("stands in"));
         assert_eq!(fixed_tz(-5 * 3600 - 1800), "<-0530>+5:30");
         assert_eq!(fixed_tz(0), "UTC");
+    }
+
+    #[test]
+    fn of_two_sources_the_nearer_in_time_is_the_copy() {
+        let sdist = BTreeMap::from([
+            ("src_py2/m.py".into(), 1_000_000_000),
+            ("src_py3/m.py".into(), 1_500_000_000),
+        ]);
+        assert_eq!(
+            source_of("m.py", 1_500_000_000, &sdist),
+            Some(1_500_000_000)
+        );
+        assert_eq!(
+            source_of("m.py", 1_000_003_600, &sdist),
+            Some(1_000_000_000)
+        );
+        assert_eq!(source_of("other.py", 1, &sdist), None);
     }
 
     #[test]
@@ -601,8 +716,60 @@ mod tests {
         assert_eq!(copied_from("p-1.dist-info/COPYING"), Some("COPYING"));
         assert_eq!(copied_from("p-1.dist-info/METADATA"), None);
         assert_eq!(copied_from("p/x.py"), Some("p/x.py"));
+        // A version file the build rewrote two seconds after the sdist's copy, in a flit
+        // wheel whose other members are flit's fixed time: the rewrite dates the build.
+        let sdist = BTreeMap::from([
+            ("pkg/a.py".into(), src),
+            ("pkg/b.py".into(), src),
+            ("pkg/_version.py".into(), built - 1),
+        ]);
+        let w = wheel(&[
+            ("pkg/a.py", src),
+            ("pkg/b.py", src),
+            ("pkg/_version.py", built + 2),
+            ("pkg-1.0.dist-info/RECORD", Backend::FLIT_TIME),
+        ]);
+        let c = clock(&w, &sdist).unwrap();
+        assert_eq!(c.tz, "UTC");
+        assert!(
+            c.tz_evidence.contains("2 of the 3 members") && c.tz_evidence.contains("1 rewritten"),
+            "{}",
+            c.tz_evidence
+        );
+        assert_eq!(c.build_time, Some(built + 2));
         // Nothing copied from the sdist: nothing to infer.
         assert_eq!(clock(&wheel(&[("other.py", src)]), &sdist), None);
+    }
+
+    #[test]
+    fn group_writable_files_mean_umask_002() {
+        let w = |mode: u32| {
+            zipfmt::write(
+                &[
+                    NewEntry {
+                        name: "p/a.py",
+                        mode,
+                        data: b"a",
+                    },
+                    NewEntry {
+                        name: "p-1.dist-info/RECORD",
+                        mode,
+                        data: b"r",
+                    },
+                ],
+                0,
+                0,
+            )
+            .unwrap()
+        };
+        let i = umask(&w(0o664)).unwrap();
+        assert_eq!(i.value, "0002");
+        assert!(
+            i.evidence.contains("all 2 files") && i.evidence.contains("664"),
+            "{}",
+            i.evidence
+        );
+        assert_eq!(umask(&w(0o644)), None);
     }
 
     #[test]

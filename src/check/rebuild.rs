@@ -90,6 +90,8 @@ pub const TIME_ZONE: &str = "time-zone";
 pub const CLOCK: &str = "clock";
 pub const UMASK: &str = "umask";
 pub const ZIP_SYSTEM: &str = "zip-system";
+/// A backend package raised to the first release that runs on the interpreter.
+pub const RAISED: &str = "backend-raised";
 /// The build driver sets the clock the backend reads from these (see `driver.py`).
 const CLOCK_VAR: &str = "HERMIT_CLOCK";
 const CLOCK_AFTER_VAR: &str = "HERMIT_CLOCK_AFTER";
@@ -386,10 +388,10 @@ pub async fn rebuild(
             reporter,
         )
         .await;
-        let lock_text = match (locked, pin.take()) {
-            (Ok(text), pin_used) => {
+        let (lock_text, raised) = match (locked, pin.take()) {
+            (Ok(locked), pin_used) => {
                 pin = pin_used;
-                text
+                locked
             }
             (Err(e), Some(p)) => {
                 // The generator's version does not fit what the sdist declares (or is gone).
@@ -411,6 +413,25 @@ pub async fn rebuild(
             }
             (Err(e), None) => return Err(e.into()),
         };
+        if !raised.is_empty() {
+            let inference = infer::Inference {
+                value: raised
+                    .iter()
+                    .map(|(pin, _)| pin.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                evidence: raised
+                    .iter()
+                    .map(|(_, why)| why.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            reporter.info(format!(
+                "inferred {RAISED}: {} ({})",
+                inference.value, inference.evidence
+            ));
+            table.insert(RAISED.into(), inference);
+        }
         timings.lock += started.elapsed();
         if opts.python.is_none()
             && builtin != Builtin::BookwormPython

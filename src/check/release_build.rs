@@ -4,6 +4,7 @@
 //! package index offered them when the release was uploaded.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use crate::index::release::{self, ReleaseError, SdeGuess};
 use crate::index::simple::IndexClient;
@@ -90,7 +91,9 @@ fn parse_requirements(
 /// (`build`) as it is today, holding every backend package at its locked version. The frontend
 /// only calls the backend's hooks, so its version does not show in the wheel; an old one may
 /// not even run on the image's Python (before 1.0 it needed `packaging` releases that import
-/// `distutils`, gone since Python 3.12). Returns the lock's text.
+/// `distutils`, gone since Python 3.12). A backend package known not to run on `python` is
+/// raised to the first release that does (see [`runnable`]). Returns the lock's text and, for
+/// each package raised, its new pin and why.
 pub async fn lock_as_of(
     requirements: &[String],
     sdist_name: &str,
@@ -99,7 +102,7 @@ pub async fn lock_as_of(
     index: &IndexClient,
     spec_text: &str,
     reporter: &Reporter,
-) -> Result<String, AsOfLockError> {
+) -> Result<(String, Vec<(String, String)>), AsOfLockError> {
     let backend = parse_requirements(requirements, sdist_name)?;
     let when = cutoff.unwrap_or("now (the index gives no upload time)");
     let resolve_error = |source| AsOfLockError::Resolve {
@@ -117,10 +120,18 @@ pub async fn lock_as_of(
         .map_err(resolve_error)?;
     // Exact pins only (they already cover the backend's extras and markers): the resolver
     // then never picks a newer backend package only to back out of it.
+    let mut raised = vec![];
     let mut with_frontend: Vec<String> = as_of
         .packages
         .iter()
-        .map(|p| format!("{}=={}", p.name, p.version))
+        .map(|p| match runnable(p.name.as_str(), &p.version, python) {
+            Some((version, why)) => {
+                let pin = format!("{}=={version}", p.name);
+                raised.push((pin.clone(), why));
+                pin
+            }
+            None => format!("{}=={}", p.name, p.version),
+        })
         .collect();
     with_frontend.push(FRONTEND.to_owned());
     let parsed = parse_requirements(&with_frontend, sdist_name)?;
@@ -137,7 +148,23 @@ pub async fn lock_as_of(
         lock.packages.len(),
         as_of.packages.len()
     ));
-    Ok(lock.to_toml(&format!("hermit rebuild {spec_text}")))
+    Ok((lock.to_toml(&format!("hermit rebuild {spec_text}")), raised))
+}
+
+/// The first release of a backend package that runs on `python`, when `version` does not:
+/// the interpreters hermit has are no older than 3.11, and some releases of their era used
+/// what 3.9 removed.
+pub fn runnable(name: &str, version: &str, python: &str) -> Option<(&'static str, String)> {
+    let v = |s: &str| pep440_rs::Version::from_str(s).ok();
+    let (version_v, python_v) = (v(version)?, v(python)?);
+    (name == "setuptools" && version_v < v("41.1.0")? && python_v >= v("3.9")?).then(|| {
+        (
+            "41.1.0",
+            format!(
+                "setuptools {version} calls `HTMLParser.unescape`, gone since Python 3.9; 41.1.0, the first release without it, stands in"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -149,6 +176,19 @@ mod tests {
         assert!(guess_sde(None, None).unwrap().is_none());
         let err = guess_sde(None, Some(("x-1.0.tar.gz", b"junk"))).unwrap_err();
         assert!(err.to_string().contains("x-1.0.tar.gz"), "{err}");
+    }
+
+    #[test]
+    fn setuptools_too_old_for_the_interpreter_is_raised() {
+        let (v, why) = runnable("setuptools", "41.0.1", "3.11").unwrap();
+        assert_eq!(v, "41.1.0");
+        assert!(
+            why.contains("41.0.1") && why.contains("HTMLParser"),
+            "{why}"
+        );
+        assert_eq!(runnable("setuptools", "41.1.0", "3.11"), None);
+        assert_eq!(runnable("setuptools", "40.0.0", "3.8"), None);
+        assert_eq!(runnable("wheel", "0.30.0", "3.11"), None);
     }
 
     #[test]

@@ -73,6 +73,8 @@ def install_hook():
 def run_build(args):
     import build.__main__
 
+    lenient_backend_path()
+
     argv = ["--no-isolation", *args]
     RAN.append(["python3", "-m", "build", *argv])
     try:
@@ -80,6 +82,26 @@ def run_build(args):
     except SystemExit as e:
         if e.code:
             raise
+
+
+def lenient_backend_path():
+    # Early flit-core and pdm-pep517 releases declare `backend-path = "."`, a string, which
+    # the frontends of their day accepted and today's `build` refuses; read it as the list it
+    # means.
+    import build._builder as builder
+
+    parse = getattr(builder, "_parse_build_system_table", None)
+    if parse is None or getattr(parse, "hermit", False):
+        return
+
+    def lenient(pyproject):
+        table = pyproject.get("build-system")
+        if isinstance(table, dict) and isinstance(table.get("backend-path"), str):
+            pyproject = dict(pyproject, **{"build-system": dict(table, **{"backend-path": [table["backend-path"]]})})
+        return parse(pyproject)
+
+    lenient.hermit = True
+    builder._parse_build_system_table = lenient
 
 
 def sdist():

@@ -90,6 +90,7 @@ pub const TIME_ZONE: &str = "time-zone";
 pub const CLOCK: &str = "clock";
 pub const UMASK: &str = "umask";
 pub const ZIP_SYSTEM: &str = "zip-system";
+pub const SETUPTOOLS_VERSION: &str = "setuptools-version";
 /// A backend package raised to the first release that runs on the interpreter.
 pub const RAISED: &str = "backend-raised";
 /// The build driver sets the clock the backend reads from these (see `driver.py`).
@@ -102,7 +103,8 @@ const ZIP_SYSTEM_VAR: &str = "HERMIT_ZIP_SYSTEM";
 struct Inferred {
     python: Builtin,
     /// `NAME==VERSION` of the backend package the wheel's generator names.
-    pin: Option<String>,
+    /// (inference key, `NAME==VERSION` or `NAME<VERSION`) requirements added when locking.
+    pins: Vec<(&'static str, String)>,
     clock: Option<infer::Clock>,
     table: BTreeMap<String, infer::Inference>,
 }
@@ -124,6 +126,7 @@ fn infer_conditions(
     );
     table.insert(PYTHON.to_owned(), inference);
     let generator = infer::generator(wheel);
+    let mut pins = vec![];
     let pin = generator.as_deref().and_then(|g| {
         let (package, version) = infer::generator_pin(g, &config.backend)?;
         let pin = format!("{package}=={version}");
@@ -136,6 +139,13 @@ fn infer_conditions(
         );
         Some(pin)
     });
+    pins.extend(pin.map(|p| (BACKEND_VERSION, p)));
+    if config.backend.starts_with("setuptools")
+        && let Some(bound) = infer::setuptools_bound(wheel)
+    {
+        pins.push((SETUPTOOLS_VERSION, bound.value.clone()));
+        table.insert(SETUPTOOLS_VERSION.to_owned(), bound);
+    }
     // One time on every member is a SOURCE_DATE_EPOCH (or a backend's constant), not a clock.
     let clock = match guess {
         release::SdeGuess::Set(_) => None,
@@ -167,7 +177,7 @@ fn infer_conditions(
     }
     Inferred {
         python,
-        pin,
+        pins,
         clock,
         table,
     }
@@ -369,7 +379,7 @@ pub async fn rebuild(
     let mtime = sde.or(facts.newest_mtime).unwrap_or(0);
     let mut table = inferred.table;
     let mut builtin = inferred.python;
-    let mut pin = inferred.pin;
+    let mut pins = inferred.pins;
 
     // Lock, build; once more if the backend asks for more than it declared.
     let mut attempt = 0;
@@ -377,7 +387,7 @@ pub async fn rebuild(
         attempt += 1;
         let started = std::time::Instant::now();
         let mut asked = requirements.clone();
-        asked.extend(pin.clone());
+        asked.extend(pins.iter().map(|(_, p)| p.clone()));
         let locked = release_build::lock_as_of(
             &asked,
             &sdist_file.filename,
@@ -388,17 +398,16 @@ pub async fn rebuild(
             reporter,
         )
         .await;
-        let (lock_text, raised) = match (locked, pin.take()) {
-            (Ok(locked), pin_used) => {
-                pin = pin_used;
-                locked
-            }
-            (Err(e), Some(p)) => {
-                // The generator's version does not fit what the sdist declares (or is gone).
-                if let Some(i) = table.get_mut(BACKEND_VERSION) {
-                    i.evidence += &format!(
-                        "; `{p}` could not be locked ({e}), so the newest at upload time was used"
-                    );
+        let (lock_text, raised) = match locked {
+            Ok(locked) => locked,
+            Err(e) if !pins.is_empty() => {
+                // What the wheel says does not fit what the sdist declares (or is gone).
+                for (key, p) in pins.drain(..) {
+                    if let Some(i) = table.get_mut(key) {
+                        i.evidence += &format!(
+                            "; `{p}` could not be locked ({e}), so the newest at upload time was used"
+                        );
+                    }
                 }
                 release_build::lock_as_of(
                     &requirements,
@@ -411,7 +420,7 @@ pub async fn rebuild(
                 )
                 .await?
             }
-            (Err(e), None) => return Err(e.into()),
+            Err(e) => return Err(e.into()),
         };
         if !raised.is_empty() {
             let inference = infer::Inference {

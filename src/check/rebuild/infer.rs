@@ -531,6 +531,42 @@ pub fn umask(wheel: &[u8]) -> Option<Inference> {
     })
 }
 
+/// An upper bound on the setuptools that wrote the wheel's METADATA, from what its releases
+/// wrote: none before 57 named the license files it copied (`License-File:`), and before 62.2
+/// distutils wrote `Platform: UNKNOWN` for a project that names no platform.
+pub fn setuptools_bound(wheel: &[u8]) -> Option<Inference> {
+    let archive = zipfmt::parse(wheel).ok()?;
+    let in_dist_info = |name: &str| {
+        archive.entries.iter().find(|e| {
+            e.name
+                .split_once('/')
+                .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == name)
+        })
+    };
+    let entry = in_dist_info("METADATA").filter(|e| e.size < 1 << 20)?;
+    let metadata = String::from_utf8(zipfmt::read(wheel, entry).ok()?).ok()?;
+    let headers: Vec<&str> = metadata.lines().take_while(|l| !l.is_empty()).collect();
+    let license = archive.entries.iter().find_map(|e| {
+        let (top, rest) = e.name.split_once('/')?;
+        (top.ends_with(".dist-info") && copied_from(&e.name) == Some(rest)).then_some(rest)
+    });
+    if let Some(license) = license
+        && !headers.iter().any(|h| h.starts_with("License-File:"))
+    {
+        return Some(Inference {
+            value: "setuptools<57".into(),
+            evidence: format!(
+                "METADATA names no License-File though the wheel carries {license}: setuptools before 57 wrote none"
+            ),
+        });
+    }
+    headers.contains(&"Platform: UNKNOWN").then(|| Inference {
+        value: "setuptools<62.2".into(),
+        evidence: "METADATA says `Platform: UNKNOWN`, which setuptools stopped writing in 62.2"
+            .into(),
+    })
+}
+
 /// Whether the wheel was written on Windows: Python's `zipfile` marks every member it makes
 /// there "made by" system 0 (MS-DOS) rather than 3 (Unix).
 pub fn zip_system(wheel: &[u8]) -> Option<Inference> {
@@ -739,6 +775,46 @@ mod tests {
         assert_eq!(c.build_time, Some(built + 2));
         // Nothing copied from the sdist: nothing to infer.
         assert_eq!(clock(&wheel(&[("other.py", src)]), &sdist), None);
+    }
+
+    #[test]
+    fn metadata_bounds_the_setuptools_that_wrote_it() {
+        let w = |metadata: &[u8]| {
+            zipfmt::write(
+                &[
+                    NewEntry {
+                        name: "p/a.py",
+                        mode: 0o644,
+                        data: b"a",
+                    },
+                    NewEntry {
+                        name: "p-1.dist-info/LICENSE",
+                        mode: 0o644,
+                        data: b"l",
+                    },
+                    NewEntry {
+                        name: "p-1.dist-info/METADATA",
+                        mode: 0o644,
+                        data: metadata,
+                    },
+                ],
+                0,
+                0,
+            )
+            .unwrap()
+        };
+        let i = setuptools_bound(&w(b"Metadata-Version: 2.1\nName: p\n\nbody")).unwrap();
+        assert_eq!(i.value, "setuptools<57");
+        assert!(i.evidence.contains("LICENSE"), "{}", i.evidence);
+        let i = setuptools_bound(&w(
+            b"Metadata-Version: 2.1\nPlatform: UNKNOWN\nLicense-File: LICENSE\n\nPlatform: UNKNOWN",
+        ))
+        .unwrap();
+        assert_eq!(i.value, "setuptools<62.2");
+        assert_eq!(
+            setuptools_bound(&w(b"Metadata-Version: 2.1\nLicense-File: LICENSE\n\n")),
+            None
+        );
     }
 
     #[test]

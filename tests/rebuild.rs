@@ -61,15 +61,15 @@ const RELEASES: &[(&str, &str, &str)] = &[
     // pdm-backend; every member at 2016-01-01, taken as SOURCE_DATE_EPOCH.
     ("unearth==0.17.2", "unearth-0.17.2", "bit-identical"),
     // setuptools' legacy backend with SOURCE_DATE_EPOCH; the backend asks for `wheel` during
-    // the build, which is locked as of the upload and the build retried.
+    // the build, and WHEEL's Generator says which (0.41.1), so the lock has it from the start.
     ("click==8.1.7", "click-8.1.7", "bit-identical"),
-    // flit-core without SOURCE_DATE_EPOCH: source members keep their files' times, which the
-    // zip stores in the maintainer's local time zone (US, with daylight saving) while the
-    // rebuild runs in UTC; only the times differ.
-    ("idna==3.7", "idna-3.7", "identical-after-normalizing"),
-    // Uploaded with flit 3.7.1 (WHEEL's Generator) though flit-core 3.9.0 was current and
-    // satisfies `flit_core >=3.4,<4`: WHEEL and RECORD differ, every module is the same.
-    ("markdown-it-py==3.0.0", "markdown-it-py-3.0.0", "same-code"),
+    // setuptools without SOURCE_DATE_EPOCH: the generated members carry the build's time, but
+    // the maintainer's build wrote `top_level.txt` two seconds before the rest; the rebuild's
+    // clock gives every generated member one time, so only that member's time differs.
+    ("idna==2.10", "idna-2.10", "identical-after-normalizing"),
+    // setuptools 40.8 (as of the upload) does not run on Python 3.9 or later; 41.1.0 stands in
+    // and does not write `Description-Content-Type: UNKNOWN` into METADATA: the code is the same.
+    ("jmespath==0.9.4", "jmespath-0.9.4", "same-code"),
 ];
 
 #[test]
@@ -107,22 +107,30 @@ fn releases_with_other_backends_get_their_observed_verdicts() {
         };
         assert!(row.ends_with(shown), "{row}");
     }
-    let md = record(&tmp.path().join("out"), "markdown-it-py-3.0.0");
-    assert!(md["differing_code"].as_array().unwrap().is_empty());
+    let jmespath = record(&tmp.path().join("out"), "jmespath-0.9.4");
+    assert!(jmespath["differing_code"].as_array().unwrap().is_empty());
+    assert_eq!(
+        jmespath["inferences"]["backend-raised"]["value"], "setuptools==41.1.0",
+        "{jmespath}"
+    );
+    let idna = record(&tmp.path().join("out"), "idna-2.10");
+    assert_eq!(
+        idna["member_reasons"]["idna-2.10.dist-info/top_level.txt"],
+        "mtime 2020-06-27 23:44:28 -> 2020-06-27 23:44:30",
+        "{idna}"
+    );
     let click = record(&tmp.path().join("out"), "click-8.1.7");
-    assert!(
-        click["requirements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r == "wheel"),
+    assert_eq!(
+        click["inferences"]["backend-version"]["value"], "wheel==0.41.1",
         "{click}"
+    );
+    let lock = std::fs::read_to_string(tmp.path().join("out/click-8.1.7/build.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"wheel\"\nversion = \"0.41.1\""),
+        "{lock}"
     );
 }
 
-/// Releases built without SOURCE_DATE_EPOCH, whose wheels show their maintainer's clock, time
-/// zone and umask, and whose backends are older than the default interpreter: each comes out
-/// bit-identical once those are inferred, and `rebuild.json` says what was inferred and why.
 /// (release, its directory, (inference, value) pairs expected in its record)
 type Expected = (
     &'static str,
@@ -130,6 +138,9 @@ type Expected = (
     &'static [(&'static str, &'static str)],
 );
 
+/// Releases built without SOURCE_DATE_EPOCH, whose wheels show their maintainer's clock, time
+/// zone and umask, and whose backends are older than the default interpreter: each comes out
+/// bit-identical once those are inferred, and `rebuild.json` says what was inferred and why.
 const FIDELITY: &[Expected] = &[
     // flit-core, source times in US Pacific time (summer and winter).
     (

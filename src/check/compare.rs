@@ -96,8 +96,28 @@ fn content_diff(name: &str, a: &parse::Member, b: &parse::Member) -> ContentDiff
             .nested
             .as_ref()
             .zip(b.nested.as_ref())
-            .map(|(na, nb)| nested_diff(na, nb)),
+            .map(|(na, nb)| nested_diff(na, nb))
+            .or_else(|| {
+                text(a)
+                    .zip(text(b))
+                    .and_then(|(ta, tb)| line_endings(ta, tb))
+            }),
     }
+}
+
+/// "only line endings differ", when the two texts are the same once CRLF is read as LF (a file
+/// written on Windows).
+fn line_endings(a: &str, b: &str) -> Option<String> {
+    let crlf = |t: &str| t.contains("\r\n");
+    if a == b || a.replace("\r\n", "\n") != b.replace("\r\n", "\n") {
+        return None;
+    }
+    let name = |t: &str| if crlf(t) { "CRLF" } else { "LF" };
+    Some(format!(
+        "only line endings differ: {} -> {}",
+        name(a),
+        name(b)
+    ))
 }
 
 /// What differs inside two members that are archives of the same kind.
@@ -464,6 +484,16 @@ mod tests {
             json["artifacts"][0]["members"].as_array().unwrap().len(),
             30
         );
+    }
+
+    #[test]
+    fn text_differing_only_in_line_endings_is_said_so() {
+        assert_eq!(
+            line_endings("a\r\nb\r\n", "a\nb\n").as_deref(),
+            Some("only line endings differ: CRLF -> LF")
+        );
+        assert_eq!(line_endings("a\nb\n", "a\nc\n"), None);
+        assert_eq!(line_endings("a\n", "a\n"), None);
     }
 
     #[test]

@@ -90,6 +90,14 @@ pub fn render(summary: &Summary) -> String {
                 .map(|w| format!(", index file <code>{}</code>", escape(w)))
                 .unwrap_or_default()
         );
+        if !e.inferred.is_empty() {
+            let inferred: Vec<String> = e
+                .inferred
+                .iter()
+                .map(|(k, v)| format!("{} <code>{}</code>", escape(k), escape(v)))
+                .collect();
+            let _ = writeln!(out, "<p>inferred: {}</p>", inferred.join(", "));
+        }
         if let Some(error) = &e.error {
             let _ = writeln!(out, "<pre>{}</pre>", escape(error));
         }

@@ -116,6 +116,9 @@ pub struct Entry {
     pub rebuilt_sha256: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<Member>,
+    /// What the rebuild inferred of the release's build conditions: `key → value`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub inferred: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -159,6 +162,8 @@ struct RecordView {
     differing_code: Vec<String>,
     #[serde(default)]
     member_reasons: BTreeMap<String, String>,
+    #[serde(default)]
+    inferences: BTreeMap<String, crate::check::rebuild::infer::Inference>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -229,6 +234,12 @@ pub fn parse_record(bytes: &[u8], path: &Path) -> Result<Entry, ReportError> {
         wheel_sha256: Some(r.wheel.sha256),
         rebuilt_sha256: Some(r.rebuilt.sha256),
         members,
+        inferred: r
+            .inferences
+            .into_iter()
+            .take(16)
+            .map(|(k, i)| (clip(&k, 60), clip(&i.value, 60)))
+            .collect(),
         error: None,
     })
 }
@@ -248,6 +259,7 @@ pub fn parse_failure(bytes: &[u8], path: &Path) -> Result<Entry, ReportError> {
         wheel_sha256: None,
         rebuilt_sha256: None,
         members: Vec::new(),
+        inferred: BTreeMap::new(),
         error: Some(f.error),
     })
 }

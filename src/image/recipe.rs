@@ -208,7 +208,7 @@ impl std::str::FromStr for Builtin {
             .or_else(|| Builtin::by_name(s))
             .ok_or_else(|| {
                 format!(
-                    "no built-in image has Python `{s}` or is named so; the built-in images have Python {} and are named {}",
+                    "no built-in image has Python `{s}` or that name; the built-in images have {} (by name: {})",
                     Builtin::pythons(),
                     Builtin::names()
                 )
@@ -433,7 +433,10 @@ mod tests {
         assert!(Builtin::TrixieToolchain.has_compiler());
         assert!(!Builtin::TrixiePython.has_compiler() && !Builtin::BookwormPython.has_compiler());
         let err = "3.9".parse::<Builtin>().unwrap_err();
-        assert!(err.contains("3.13, 3.11 and"), "{err}");
+        assert!(
+            err.contains("the built-in images have 3.13, 3.11 ("),
+            "{err}"
+        );
         assert!(err.contains("toolchain"), "{err}");
         assert_eq!(Builtin::pythons(), "3.13, 3.11");
     }

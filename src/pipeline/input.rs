@@ -8,7 +8,7 @@ use crate::archive::tree::Tree;
 use crate::record::manifest::SdeSource;
 use crate::source::Source;
 use crate::source::config::ProjectConfig;
-use crate::source::native::{NeedsCompiler, needs_compiler};
+use crate::source::native::{NeedsCompiler, needs_compiler, project_needs_compiler};
 
 use super::{BuildError, BuildOptions};
 
@@ -40,15 +40,7 @@ impl BuildInput {
         // The snapshot first: it says plainly when the path is no project at all.
         let source = crate::source::snapshot(path, opts.allow_dirty)?;
         let config = crate::source::config::load(path)?;
-        let text = |name: &str| match source.files.get(name) {
-            Some(crate::archive::tree::Entry::File { data, .. }) => std::str::from_utf8(data).ok(),
-            _ => None,
-        };
-        let needs_compiler = needs_compiler(
-            source.files.entries().map(|(p, _)| p.as_str()),
-            text("setup.py"),
-            text("pyproject.toml"),
-        );
+        let needs_compiler = project_needs_compiler(&source.files);
         Ok(BuildInput {
             needs_compiler,
             default_sde: source.commit_time.map(|t| (t, SdeSource::GitCommit)),

@@ -28,8 +28,8 @@ pub mod locking;
 pub use prepare::{PrepareOptions, Prepared, prepare};
 pub use session::{Session, SessionSetup, missing_dependencies, prepare_session};
 pub use settings::{
-    LockChoice, Settings, choose_lock, environment, fixed_environment, limits, source_date_epoch,
-    untrusted_limits,
+    ImageChoice, LockChoice, Settings, choose_lock, environment, fixed_environment, limits,
+    source_date_epoch, untrusted_limits,
 };
 
 use record::Built;

@@ -63,40 +63,20 @@ impl Settings {
         } else {
             BTreeMap::new()
         };
-        let configured_image =
-            match &config.hermit.image {
-                Some(text) if trusted_config => Some(text.parse::<ImageSetting>().map_err(
-                    |e| BuildError::Setting {
-                        path: input.settings_path.clone(),
-                        message: format!("[tool.hermit] image: {e}"),
-                    },
-                )?),
-                _ => None,
-            };
-        let image = match (&opts.image, &configured_image) {
-            (Some(flag), _) => Some(flag.clone()),
-            (None, Some(ImageSetting::Reference(r))) => Some(r.clone()),
-            _ => None,
-        };
-        let (builtin, builtin_reason) = match (&configured_image, &input.needs_compiler) {
-            (Some(ImageSetting::Builtin(b)), _) => (*b, Some("[tool.hermit] image".to_owned())),
-            (_, Some(why)) => (Builtin::TrixieToolchain, Some(why.to_string())),
-            _ => (Builtin::default(), None),
-        };
+        let configured = config.hermit.image.as_deref().filter(|_| trusted_config);
+        let choice = ImageChoice::decide(
+            opts.image.as_ref(),
+            configured,
+            input.needs_compiler.as_ref(),
+            &input.settings_path,
+        )?;
         let mut env = environment(Some(sde), &extra_env, &input.settings_path)?;
-        if image.is_none() && builtin.has_compiler() {
-            for (k, v) in native_environment() {
-                if env.contains_key(&k) {
-                    return Err(BuildError::Setting {
-                        path: input.settings_path.clone(),
-                        message: format!(
-                            "[tool.hermit] env may not set `{k}`: hermit fixes it on the toolchain image"
-                        ),
-                    });
-                }
-                env.insert(k, v);
-            }
-        }
+        choice.add_environment(&mut env, &input.settings_path)?;
+        let ImageChoice {
+            image,
+            builtin,
+            builtin_reason,
+        } = choice;
         let given_lock = match (&opts.lockfile, &config.hermit.lockfile) {
             _ if opts.lock.is_some() => opts.lock.clone(),
             (Some(_), _) => Some(choose_lock(
@@ -137,6 +117,77 @@ impl Settings {
             builtin_reason,
             ignored,
         })
+    }
+}
+
+/// Which image a build starts from, and why when it is not the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChoice {
+    /// A digest reference (`--image`, or `[tool.hermit] image` when it is one).
+    pub image: Option<ImageRef>,
+    /// The built-in image used when `image` is `None`.
+    pub builtin: Builtin,
+    /// Why `builtin` is not the default, for a note.
+    pub builtin_reason: Option<String>,
+}
+
+impl ImageChoice {
+    /// `--image`, else `[tool.hermit] image` (a reference or a built-in name), else the
+    /// toolchain image when the input needs a compiler, else the default image.
+    pub fn decide(
+        flag: Option<&ImageRef>,
+        configured: Option<&str>,
+        needs_compiler: Option<&crate::source::native::NeedsCompiler>,
+        settings_path: &Path,
+    ) -> Result<Self, BuildError> {
+        let configured = configured
+            .map(|text| {
+                text.parse::<ImageSetting>()
+                    .map_err(|e| BuildError::Setting {
+                        path: settings_path.to_owned(),
+                        message: format!("[tool.hermit] image: {e}"),
+                    })
+            })
+            .transpose()?;
+        let image = match (flag, &configured) {
+            (Some(flag), _) => Some(flag.clone()),
+            (None, Some(ImageSetting::Reference(r))) => Some(r.clone()),
+            _ => None,
+        };
+        let (builtin, builtin_reason) = match (&configured, needs_compiler) {
+            (Some(ImageSetting::Builtin(b)), _) => (*b, Some("[tool.hermit] image".to_owned())),
+            (_, Some(why)) => (Builtin::TrixieToolchain, Some(why.to_string())),
+            _ => (Builtin::default(), None),
+        };
+        Ok(ImageChoice {
+            image,
+            builtin,
+            builtin_reason,
+        })
+    }
+
+    /// Adds what the chosen image fixes beyond the fixed environment: on the toolchain image,
+    /// [`native_environment`], which `[tool.hermit] env` may not replace.
+    pub fn add_environment(
+        &self,
+        env: &mut BTreeMap<String, String>,
+        settings_path: &Path,
+    ) -> Result<(), BuildError> {
+        if self.image.is_some() || !self.builtin.has_compiler() {
+            return Ok(());
+        }
+        for (k, v) in native_environment() {
+            if env.contains_key(&k) {
+                return Err(BuildError::Setting {
+                    path: settings_path.to_owned(),
+                    message: format!(
+                        "[tool.hermit] env may not set `{k}`: hermit fixes it on the toolchain image"
+                    ),
+                });
+            }
+            env.insert(k, v);
+        }
+        Ok(())
     }
 }
 

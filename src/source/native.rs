@@ -67,6 +67,19 @@ pub fn needs_compiler<'a>(
         .map(|p| NeedsCompiler::Source(p.to_owned()))
 }
 
+/// [`needs_compiler`] for a project snapshot: its paths, `setup.py` and `pyproject.toml`.
+pub fn project_needs_compiler(files: &crate::archive::tree::Tree) -> Option<NeedsCompiler> {
+    let text = |name: &str| match files.get(name) {
+        Some(crate::archive::tree::Entry::File { data, .. }) => std::str::from_utf8(data).ok(),
+        _ => None,
+    };
+    needs_compiler(
+        files.entries().map(|(p, _)| p.as_str()),
+        text("setup.py"),
+        text("pyproject.toml"),
+    )
+}
+
 /// `[build-system] build-backend`, when the document parses and names one.
 fn build_backend(pyproject: &str) -> Option<String> {
     let doc: toml::Table = toml::from_str(pyproject).ok()?;
@@ -130,6 +143,15 @@ mod tests {
                 "the backend is the reason given first"
             );
         }
+        let mut tree = crate::archive::tree::Tree::new();
+        tree.insert_file("pyproject.toml", 0o644, HATCH.into())
+            .unwrap();
+        tree.insert_file("setup.py", 0o644, setup.as_bytes().to_vec())
+            .unwrap();
+        assert_eq!(
+            project_needs_compiler(&tree),
+            Some(NeedsCompiler::SetupPy("Extension("))
+        );
         assert_eq!(
             NeedsCompiler::Source("src/cext.c".into()).to_string(),
             "the project has `src/cext.c`"

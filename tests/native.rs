@@ -77,6 +77,14 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
         "{}",
         m["environment"]
     );
+    // A verifier rebuilds on the recorded built-in image, chosen again by the same need.
+    let verified = hermit(&["verify", "dist/hermit-manifest.json"], a.path());
+    verified.assert_ok();
+    let report = String::from_utf8_lossy(&verified.output.stdout);
+    assert!(
+        report.contains("verified: every artifact is identical"),
+        "{report}"
+    );
     let wheel = artifact(&m, "wheel")["name"].as_str().unwrap().to_owned();
     assert!(wheel.ends_with("-cp313-cp313-linux_x86_64.whl"), "{wheel}");
 

@@ -375,11 +375,13 @@ pub struct ImageBuildArgs {
     /// Do nothing when the engine already has the pinned image (built-in recipe only)
     #[arg(long, conflicts_with = "recipe")]
     pub if_missing: bool,
-    /// Which built-in image, by its Python: 3.13 (the default, Debian trixie) or 3.11 (Debian
-    /// bookworm, for rebuilding older releases)
+    /// Which built-in image, by its Python or its name: 3.13 (the default, Debian trixie), 3.11
+    /// (Debian bookworm, for rebuilding older releases) or `toolchain` (trixie with gcc, for
+    /// compiled extensions)
     #[arg(
         long,
-        value_name = "VERSION",
+        visible_alias = "builtin",
+        value_name = "VERSION|NAME",
         conflicts_with = "recipe",
         default_value = "3.13"
     )]

@@ -11,6 +11,7 @@ mod image;
 mod inputs;
 mod locks;
 mod messages;
+mod native;
 mod rebuild;
 mod release;
 mod report;

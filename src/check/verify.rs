@@ -175,7 +175,13 @@ pub async fn verify(
             }),
     };
     if image.is_none() {
-        let pinned = crate::image::default_recipe_pinned_id();
+        // The build chooses the same built-in image again from the same source; its pin is
+        // the one to compare.
+        let builtin = crate::image::Builtin::ALL
+            .into_iter()
+            .find(|b| manifest.image.recipe.as_deref() == Some(b.embedded().path))
+            .unwrap_or_default();
+        let pinned = crate::image::pinned_id(builtin);
         if pinned != manifest.image.id {
             differences.push(format!(
                 "this hermit's built-in image is {pinned}, the manifest records {} (use the hermit version that made it, or pass the image)",

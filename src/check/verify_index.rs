@@ -261,15 +261,26 @@ pub async fn verify_index(
     notes.push(format!("build requirements: {}", lock.label));
 
     // The rebuild: sdist from the checkout, wheel from that sdist, raw backend bytes.
-    let env = pipeline::environment(guess.value(), &config.hermit.env, &settings_path)?;
+    let needs_compiler = crate::source::native::project_needs_compiler(&source.files);
+    let choice = pipeline::ImageChoice::decide(
+        None,
+        config.hermit.image.as_deref(),
+        needs_compiler.as_ref(),
+        &settings_path,
+    )?;
+    if let (None, Some(why)) = (&choice.image, &choice.builtin_reason) {
+        notes.push(format!("image: {} ({why})", choice.builtin.embedded().path));
+    }
+    let mut env = pipeline::environment(guess.value(), &config.hermit.env, &settings_path)?;
+    choice.add_environment(&mut env, &settings_path)?;
     let mtime = guess.value().or(source.commit_time).unwrap_or(0);
     let (_, session) = pipeline::prepare_session(
         docker,
         janitor,
         &PrepareOptions {
             lock: &lock,
-            image: config.hermit.image.as_deref().map(str::parse).transpose()?,
-            builtin: crate::image::Builtin::default(),
+            image: choice.image.clone(),
+            builtin: choice.builtin,
             settings_path: settings_path.clone(),
             index_url: opts.index_url.clone(),
             debian_mirror: opts.debian_mirror.clone(),

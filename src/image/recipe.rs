@@ -118,10 +118,17 @@ pub enum Builtin {
     TrixiePython,
     /// Debian bookworm's CPython 3.11, the last with `distutils`: for rebuilding older releases.
     BookwormPython,
+    /// Debian trixie's CPython 3.13 with its headers, gcc, g++ and make: for projects with
+    /// compiled extensions.
+    TrixieToolchain,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 2] = [Builtin::TrixiePython, Builtin::BookwormPython];
+    pub const ALL: [Builtin; 3] = [
+        Builtin::TrixiePython,
+        Builtin::BookwormPython,
+        Builtin::TrixieToolchain,
+    ];
 
     pub fn embedded(self) -> EmbeddedRecipe {
         match self {
@@ -137,39 +144,73 @@ impl Builtin {
                 recipe: include_str!("../../images/bookworm-python/recipe.toml"),
                 lock: include_str!("../../images/bookworm-python/recipe.lock"),
             },
+            Builtin::TrixieToolchain => EmbeddedRecipe {
+                name: "trixie-toolchain",
+                path: "images/trixie-toolchain",
+                recipe: include_str!("../../images/trixie-toolchain/recipe.toml"),
+                lock: include_str!("../../images/trixie-toolchain/recipe.lock"),
+            },
         }
     }
 
     /// `major.minor` of the image's interpreter (a unit test checks it against the recipe).
     pub fn python(self) -> &'static str {
         match self {
-            Builtin::TrixiePython => "3.13",
+            Builtin::TrixiePython | Builtin::TrixieToolchain => "3.13",
             Builtin::BookwormPython => "3.11",
         }
     }
 
-    /// The built-in image with this `major.minor` interpreter.
+    /// Whether the image has a C compiler. Choosing by interpreter alone never picks such an
+    /// image: it is six times the size, and a project that needs it is detected (or says so).
+    pub fn has_compiler(self) -> bool {
+        matches!(self, Builtin::TrixieToolchain)
+    }
+
+    /// The plain built-in image (no compiler) with this `major.minor` interpreter.
     pub fn for_python(version: &str) -> Option<Builtin> {
-        Builtin::ALL.into_iter().find(|b| b.python() == version)
+        Builtin::ALL
+            .into_iter()
+            .find(|b| !b.has_compiler() && b.python() == version)
     }
 
     /// The versions `for_python` knows, for messages.
     pub fn pythons() -> String {
-        Builtin::ALL.map(Builtin::python).join(", ")
+        Builtin::ALL
+            .into_iter()
+            .filter(|b| !b.has_compiler())
+            .map(Builtin::python)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The built-in image by its recipe's name, or `toolchain` for the one with a compiler.
+    pub fn by_name(name: &str) -> Option<Builtin> {
+        if name == "toolchain" {
+            return Some(Builtin::TrixieToolchain);
+        }
+        Builtin::ALL.into_iter().find(|b| b.embedded().name == name)
+    }
+
+    /// The names `by_name` knows, for messages.
+    pub fn names() -> String {
+        Builtin::ALL.map(|b| b.embedded().name).join(", ") + ", toolchain"
     }
 }
 
-/// `3.11` or `bookworm-python`: a built-in image by its interpreter or its recipe's name.
+/// `3.11`, `bookworm-python` or `toolchain`: a built-in image by its interpreter or its recipe's
+/// name.
 impl std::str::FromStr for Builtin {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Builtin::for_python(s)
-            .or_else(|| Builtin::ALL.into_iter().find(|b| b.embedded().name == s))
+            .or_else(|| Builtin::by_name(s))
             .ok_or_else(|| {
                 format!(
-                    "no built-in image has Python `{s}`; the built-in images have {}",
-                    Builtin::pythons()
+                    "no built-in image has Python `{s}` or that name; the built-in images have {} (by name: {})",
+                    Builtin::pythons(),
+                    Builtin::names()
                 )
             })
     }
@@ -372,7 +413,11 @@ mod tests {
             assert_eq!(recipe.name, e.name);
             assert_eq!(e.path, format!("images/{}", e.name));
             assert_eq!(recipe.python.version, b.python());
-            assert_eq!(Builtin::for_python(b.python()), Some(b));
+            if !b.has_compiler() {
+                assert_eq!(Builtin::for_python(b.python()), Some(b));
+            }
+            assert_eq!(Builtin::by_name(e.name), Some(b));
+            assert_eq!(e.name.parse(), Ok(b));
             let lock = RecipeLock::parse(e.lock, e.path).unwrap();
             lock.check_recipe(e.recipe, e.path).unwrap();
             assert_eq!(lock.render(), e.lock, "{} is canonical", e.path);
@@ -381,8 +426,18 @@ mod tests {
         assert_eq!(Builtin::for_python("2.7"), None);
         assert_eq!("3.11".parse(), Ok(Builtin::BookwormPython));
         assert_eq!("trixie-python".parse(), Ok(Builtin::TrixiePython));
+        // The toolchain image shares trixie's 3.13 but is chosen by name or by need only.
+        assert_eq!("3.13".parse(), Ok(Builtin::TrixiePython));
+        assert_eq!("toolchain".parse(), Ok(Builtin::TrixieToolchain));
+        assert_eq!("trixie-toolchain".parse(), Ok(Builtin::TrixieToolchain));
+        assert!(Builtin::TrixieToolchain.has_compiler());
+        assert!(!Builtin::TrixiePython.has_compiler() && !Builtin::BookwormPython.has_compiler());
         let err = "3.9".parse::<Builtin>().unwrap_err();
-        assert!(err.contains("3.13, 3.11"), "{err}");
+        assert!(
+            err.contains("the built-in images have 3.13, 3.11 ("),
+            "{err}"
+        );
+        assert!(err.contains("toolchain"), "{err}");
         assert_eq!(Builtin::pythons(), "3.13, 3.11");
     }
 

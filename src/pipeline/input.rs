@@ -8,6 +8,7 @@ use crate::archive::tree::Tree;
 use crate::record::manifest::SdeSource;
 use crate::source::Source;
 use crate::source::config::ProjectConfig;
+use crate::source::native::{NeedsCompiler, needs_compiler, project_needs_compiler};
 
 use super::{BuildError, BuildOptions};
 
@@ -25,6 +26,8 @@ pub struct BuildInput {
     pub settings_path: PathBuf,
     /// The input's own time: the HEAD commit's, or the sdist's newest member's.
     pub default_sde: Option<(u64, SdeSource)>,
+    /// Why the input needs a C compiler (so the toolchain image), judged from its files.
+    pub needs_compiler: Option<NeedsCompiler>,
 }
 
 impl BuildInput {
@@ -37,7 +40,9 @@ impl BuildInput {
         // The snapshot first: it says plainly when the path is no project at all.
         let source = crate::source::snapshot(path, opts.allow_dirty)?;
         let config = crate::source::config::load(path)?;
+        let needs_compiler = project_needs_compiler(&source.files);
         Ok(BuildInput {
+            needs_compiler,
             default_sde: source.commit_time.map(|t| (t, SdeSource::GitCommit)),
             input: Input::Project(source),
             config,
@@ -67,7 +72,13 @@ impl BuildInput {
         })?;
         let settings_path = path.with_file_name(format!("{name}!/pyproject.toml"));
         let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
+        let needs_compiler = needs_compiler(
+            facts.mtimes.keys().map(String::as_str),
+            facts.setup_py.as_deref(),
+            Some(&facts.pyproject),
+        );
         Ok(BuildInput {
+            needs_compiler,
             input: Input::Sdist { name, bytes },
             config,
             settings_path,

@@ -412,7 +412,7 @@ pub async fn lock_project(
         prepare: PrepareOptions {
             lock: &placeholder,
             image: settings.image.clone(),
-            builtin: crate::image::Builtin::default(),
+            builtin: settings.builtin,
             settings_path: input.settings_path.clone(),
             index_url: opts.index_url.clone(),
             debian_mirror: opts.debian_mirror.clone(),

@@ -28,8 +28,8 @@ pub mod locking;
 pub use prepare::{PrepareOptions, Prepared, prepare};
 pub use session::{Session, SessionSetup, missing_dependencies, prepare_session};
 pub use settings::{
-    LockChoice, Settings, choose_lock, environment, fixed_environment, limits, source_date_epoch,
-    untrusted_limits,
+    ImageChoice, LockChoice, Settings, choose_lock, environment, fixed_environment, limits,
+    source_date_epoch, untrusted_limits,
 };
 
 use record::Built;
@@ -123,6 +123,14 @@ pub enum BuildError {
         code: i64,
         tail: String,
     },
+    #[error(
+        "the {step} step failed (exit code {code}) for want of a C compiler, which the image lacks; its output ends with:\n{tail}"
+    )]
+    NoCompiler {
+        step: &'static str,
+        code: i64,
+        tail: String,
+    },
     #[error("the {step} step produced {found} instead of exactly one {what}")]
     UnexpectedOutput {
         step: &'static str,
@@ -203,6 +211,9 @@ impl crate::error::Hint for BuildError {
             Self::MissingRequirement { .. } => Some(
                 "run `hermit lock` to bring the project's lock up to date, and commit it".into(),
             ),
+            Self::NoCompiler { .. } => Some(
+                "build on the image with gcc: add `[tool.hermit] image = \"toolchain\"` to pyproject.toml".into(),
+            ),
             Self::NoFrontend { .. } => Some(format!(
                 "add `{}` and its dependencies to the lock (`hermit lock` writes a lock that has them)",
                 crate::lock::project::FRONTEND
@@ -273,6 +284,12 @@ pub async fn build(
             settings.ignored.join(", ")
         ));
     }
+    if let (None, Some(why)) = (&settings.image, &settings.builtin_reason) {
+        reporter.info(format!(
+            "building on the {} image ({why})",
+            settings.builtin.embedded().name
+        ));
+    }
     let plan = locking::plan(locking::Request {
         project: input.project_dir(opts),
         given: settings.given_lock.clone(),
@@ -296,7 +313,7 @@ pub async fn build(
     let prepare_opts = |lock| PrepareOptions {
         lock,
         image: settings.image.clone(),
-        builtin: crate::image::Builtin::default(),
+        builtin: settings.builtin,
         settings_path: input.settings_path.clone(),
         index_url: opts.index_url.clone(),
         debian_mirror: opts.debian_mirror.clone(),

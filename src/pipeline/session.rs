@@ -235,10 +235,34 @@ fn check_step(step: &'static str, out: &StepOutput, lockfile: &str) -> Result<()
     }
     let lines: Vec<&str> = out.log.lines().collect();
     let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    if compiler_missing(&out.log) {
+        return Err(BuildError::NoCompiler {
+            step,
+            code: out.exit_code,
+            tail,
+        });
+    }
     Err(BuildError::StepFailed {
         step,
         code: out.exit_code,
         tail,
+    })
+}
+
+/// Whether a failed step's log says the backend looked for a C compiler and found none:
+/// setuptools names the triplet-prefixed gcc it took from sysconfig, shells and make say
+/// `gcc: not found`, meson and CMake say they found no C compiler.
+pub fn compiler_missing(log: &str) -> bool {
+    let compilers = ["gcc'", "cc'", "g++'", "c++'"];
+    log.lines().any(|l| {
+        (l.contains("error: command '") && l.contains("gcc' failed"))
+            || (l.contains("No such file or directory: '")
+                && compilers.iter().any(|c| l.trim_end().ends_with(c)))
+            || (l.contains("error: command '") && l.contains("cc' failed: No such file"))
+            || l.contains("gcc: not found")
+            || l.contains("cc: not found")
+            || l.contains("Unknown compiler(s)")
+            || l.contains("No CMAKE_C_COMPILER could be found")
     })
 }
 
@@ -318,6 +342,25 @@ fn single_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_compiler_is_recognised_in_the_log() {
+        for log in [
+            "building 'cext' extension\nerror: command 'x86_64-linux-gnu-gcc' failed: No such file or directory\n",
+            "error: command 'gcc' failed: No such file or directory",
+            "error: [Errno 2] No such file or directory: 'x86_64-linux-gnu-gcc'",
+            "sh: 1: gcc: not found",
+            "meson.build:1:0: ERROR: Unknown compiler(s): [['cc'], ['gcc']]",
+        ] {
+            assert!(compiler_missing(log), "{log}");
+        }
+        assert!(!compiler_missing(
+            "ERROR Backend subprocess exited when trying to invoke build_wheel"
+        ));
+        assert!(!compiler_missing(
+            "cext.c:3:1: error: expected ';' before '}' token"
+        ));
+    }
 
     #[test]
     fn finds_missing_dependencies_in_build_output() {

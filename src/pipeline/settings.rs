@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::sandbox::Limits;
-use crate::image::ImageRef;
 use crate::image::reference::RefError;
+use crate::image::{Builtin, ImageRef};
 use crate::lock;
 use crate::normalize::Policy;
 use crate::record::manifest::SdeSource;
@@ -28,8 +28,14 @@ pub struct Settings {
     pub given_lock: Option<LockChoice>,
     /// `--constraint`, else `[tool.hermit] constraint` (a project's only), and its text.
     pub constraints: Option<(PathBuf, String)>,
-    /// `--image`, else `[tool.hermit] image`; the built-in image when neither.
+    /// `--image`, else `[tool.hermit] image` when it is a reference; the built-in image when
+    /// neither.
     pub image: Option<ImageRef>,
+    /// The built-in image used when `image` is `None`: named by `[tool.hermit] image`, else the
+    /// toolchain image when the input needs a compiler, else the default.
+    pub builtin: Builtin,
+    /// Why `builtin` is not the default, for a note.
+    pub builtin_reason: Option<String>,
     /// The `[tool.hermit]` keys of a given sdist that were not applied, for a note.
     pub ignored: Vec<&'static str>,
 }
@@ -57,7 +63,20 @@ impl Settings {
         } else {
             BTreeMap::new()
         };
-        let env = environment(Some(sde), &extra_env, &input.settings_path)?;
+        let configured = config.hermit.image.as_deref().filter(|_| trusted_config);
+        let choice = ImageChoice::decide(
+            opts.image.as_ref(),
+            configured,
+            input.needs_compiler.as_ref(),
+            &input.settings_path,
+        )?;
+        let mut env = environment(Some(sde), &extra_env, &input.settings_path)?;
+        choice.add_environment(&mut env, &input.settings_path)?;
+        let ImageChoice {
+            image,
+            builtin,
+            builtin_reason,
+        } = choice;
         let given_lock = match (&opts.lockfile, &config.hermit.lockfile) {
             _ if opts.lock.is_some() => opts.lock.clone(),
             (Some(_), _) => Some(choose_lock(
@@ -93,19 +112,117 @@ impl Settings {
             },
             given_lock,
             constraints,
-            image: match (&opts.image, &config.hermit.image) {
-                (Some(flag), _) => Some(flag.clone()),
-                (None, Some(text)) if trusted_config => {
-                    Some(text.parse().map_err(|e: RefError| BuildError::Setting {
-                        path: input.settings_path.clone(),
-                        message: format!("[tool.hermit] image: {e}"),
-                    })?)
-                }
-                (None, _) => None,
-            },
+            image,
+            builtin,
+            builtin_reason,
             ignored,
         })
     }
+}
+
+/// Which image a build starts from, and why when it is not the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChoice {
+    /// A digest reference (`--image`, or `[tool.hermit] image` when it is one).
+    pub image: Option<ImageRef>,
+    /// The built-in image used when `image` is `None`.
+    pub builtin: Builtin,
+    /// Why `builtin` is not the default, for a note.
+    pub builtin_reason: Option<String>,
+}
+
+impl ImageChoice {
+    /// `--image`, else `[tool.hermit] image` (a reference or a built-in name), else the
+    /// toolchain image when the input needs a compiler, else the default image.
+    pub fn decide(
+        flag: Option<&ImageRef>,
+        configured: Option<&str>,
+        needs_compiler: Option<&crate::source::native::NeedsCompiler>,
+        settings_path: &Path,
+    ) -> Result<Self, BuildError> {
+        let configured = configured
+            .map(|text| {
+                text.parse::<ImageSetting>()
+                    .map_err(|e| BuildError::Setting {
+                        path: settings_path.to_owned(),
+                        message: format!("[tool.hermit] image: {e}"),
+                    })
+            })
+            .transpose()?;
+        let image = match (flag, &configured) {
+            (Some(flag), _) => Some(flag.clone()),
+            (None, Some(ImageSetting::Reference(r))) => Some(r.clone()),
+            _ => None,
+        };
+        let (builtin, builtin_reason) = match (&configured, needs_compiler) {
+            (Some(ImageSetting::Builtin(b)), _) => (*b, Some("[tool.hermit] image".to_owned())),
+            (_, Some(why)) => (Builtin::TrixieToolchain, Some(why.to_string())),
+            _ => (Builtin::default(), None),
+        };
+        Ok(ImageChoice {
+            image,
+            builtin,
+            builtin_reason,
+        })
+    }
+
+    /// Adds what the chosen image fixes beyond the fixed environment: on the toolchain image,
+    /// [`native_environment`], which `[tool.hermit] env` may not replace.
+    pub fn add_environment(
+        &self,
+        env: &mut BTreeMap<String, String>,
+        settings_path: &Path,
+    ) -> Result<(), BuildError> {
+        if self.image.is_some() || !self.builtin.has_compiler() {
+            return Ok(());
+        }
+        for (k, v) in native_environment() {
+            if env.contains_key(&k) {
+                return Err(BuildError::Setting {
+                    path: settings_path.to_owned(),
+                    message: format!(
+                        "[tool.hermit] env may not set `{k}`: hermit fixes it on the toolchain image"
+                    ),
+                });
+            }
+            env.insert(k, v);
+        }
+        Ok(())
+    }
+}
+
+/// `[tool.hermit] image`, parsed: a built-in image by name (`toolchain`, `trixie-python`, …)
+/// or a digest reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSetting {
+    Builtin(Builtin),
+    Reference(ImageRef),
+}
+
+impl std::str::FromStr for ImageSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(b) = Builtin::by_name(s.trim()) {
+            return Ok(ImageSetting::Builtin(b));
+        }
+        s.parse()
+            .map(ImageSetting::Reference)
+            .map_err(|e: RefError| format!("{e} (or name a built-in image: {})", Builtin::names()))
+    }
+}
+
+/// What the toolchain image adds to the fixed environment, so compiled output does not depend
+/// on where the sandbox unpacked the sources: the wheel is built in
+/// `/tmp/wheel-src/NAME-VERSION`, and debug info and `__FILE__` would carry that path.
+pub fn native_environment() -> BTreeMap<String, String> {
+    [
+        ("CFLAGS", "-ffile-prefix-map=/tmp/wheel-src=."),
+        ("CXXFLAGS", "-ffile-prefix-map=/tmp/wheel-src=."),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 /// The variables every build sees, and nothing from the host. Extra variables from
@@ -294,6 +411,37 @@ pub fn choose_lock(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_setting_is_a_built_in_name_or_a_digest_reference() {
+        assert_eq!(
+            "toolchain".parse::<ImageSetting>(),
+            Ok(ImageSetting::Builtin(Builtin::TrixieToolchain))
+        );
+        assert_eq!(
+            "trixie-python".parse::<ImageSetting>(),
+            Ok(ImageSetting::Builtin(Builtin::TrixiePython))
+        );
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert!(matches!(
+            digest.parse::<ImageSetting>(),
+            Ok(ImageSetting::Reference(_))
+        ));
+        let err = "python:3.13".parse::<ImageSetting>().unwrap_err();
+        assert!(err.contains("or name a built-in image"), "{err}");
+        assert!(err.contains("toolchain"), "{err}");
+    }
+
+    #[test]
+    fn the_native_environment_maps_the_sandbox_source_path_away() {
+        let env = native_environment();
+        assert_eq!(env.keys().collect::<Vec<_>>(), ["CFLAGS", "CXXFLAGS"]);
+        for flags in env.values() {
+            assert_eq!(flags, "-ffile-prefix-map=/tmp/wheel-src=.");
+        }
+        // Disjoint from the fixed variables, so adding them replaces nothing.
+        assert!(env.keys().all(|k| !fixed_environment(0).contains_key(k)));
+    }
 
     #[test]
     fn sde_order_is_flag_env_commit() {

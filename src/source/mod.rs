@@ -2,6 +2,7 @@
 //! sdist.
 
 pub mod config;
+pub mod native;
 mod project;
 pub mod scm;
 pub mod sdist;

@@ -16,6 +16,8 @@ pub struct Facts {
     pub mtimes: std::collections::BTreeMap<String, u64>,
     /// `TOP/PKG-INFO`, when it is UTF-8 and small.
     pub pkg_info: Option<String>,
+    /// `TOP/setup.py`, when it is UTF-8 and small (to see whether it declares extensions).
+    pub setup_py: Option<String>,
 }
 
 /// What is wrong with a given sdist; the caller names the file.
@@ -43,6 +45,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
     let mut newest: Option<u64> = None;
     let mut mtimes = std::collections::BTreeMap::new();
     let mut pkg_info = None;
+    let mut setup_py = None;
     for m in tar::read(tar_stream, tar::Limits::DEFAULT)? {
         let path = m.path.trim_start_matches("./");
         let first = path.split('/').next().unwrap_or("");
@@ -71,6 +74,9 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
         if path == format!("{first}/PKG-INFO") && m.data.len() < 1 << 20 {
             pkg_info = String::from_utf8(m.data.clone()).ok();
         }
+        if path == format!("{first}/setup.py") && m.data.len() < 1 << 20 {
+            setup_py = String::from_utf8(m.data.clone()).ok();
+        }
         if path == format!("{first}/pyproject.toml") {
             let text = String::from_utf8(m.data)
                 .map_err(|_| SdistError::PyprojectNotUtf8(path.to_owned()))?;
@@ -84,6 +90,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
         newest_mtime: newest,
         mtimes,
         pkg_info,
+        setup_py,
     })
 }
 

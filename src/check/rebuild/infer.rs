@@ -51,7 +51,9 @@ pub fn choose_python(
                 .is_ok_and(|v| specifiers.contains(&v))
         };
         if !admits(Builtin::default())
-            && let Some(b) = Builtin::ALL.into_iter().find(|b| admits(*b))
+            && let Some(b) = Builtin::ALL
+                .into_iter()
+                .find(|b| !b.has_compiler() && admits(*b))
         {
             return found(
                 b,

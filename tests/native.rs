@@ -1,0 +1,191 @@
+//! Compiled extensions: a C project builds with plain `hermit build .` on the toolchain image,
+//! reproducibly across checkouts, and the extension runs; the toolchain image is itself
+//! reproducible; a project kept on the plain image is told how to get a compiler.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::*;
+
+fn toolchain_id() -> String {
+    hermit::image::pinned_id(hermit::image::Builtin::TrixieToolchain).to_string()
+}
+
+/// Builds the `cext` fixture with `hermit build .` in a fresh checkout, with the host's umask,
+/// time zone and file times as given; returns the checkout and its stderr.
+fn build_cext(umask: &str, tz: &str, mtime: u64) -> (tempfile::TempDir, String) {
+    let project = git_project("cext");
+    for entry in walkdir::WalkDir::new(project.path()) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file()
+            && !entry.path().components().any(|c| c.as_os_str() == ".git")
+        {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(mtime))
+                .unwrap();
+        }
+    }
+    remove_at_exit(&toolchain_id());
+    let run_id = new_run_id("native");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" build ."))
+        .arg(env!("CARGO_BIN_EXE_hermit"))
+        .current_dir(project.path())
+        .env("HERMIT_RUN_ID", &run_id)
+        .env("HERMIT_CACHE_DIR", shared_cache())
+        .env("TZ", tz)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert_nothing_left(&run_id);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (project, stderr)
+}
+
+#[test]
+fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
+    let (a, said) = build_cext("022", "UTC", 1_600_000_000);
+    let (b, _) = build_cext("077", "Asia/Kathmandu", 1_234_567_890);
+    assert!(
+        said.contains("building on the trixie-toolchain image (setup.py has `ext_modules`)"),
+        "{said}"
+    );
+    let dist = a.path().join("dist");
+    let (fa, fb) = (files_in(&dist), files_in(&b.path().join("dist")));
+    assert_eq!(
+        fa.len(),
+        3,
+        "{:?}",
+        fa.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((na, ba), (nb, bb)) in fa.iter().zip(&fb) {
+        assert_eq!(na, nb);
+        assert!(ba == bb, "{na} differs between the two checkouts");
+    }
+    let m = manifest(&dist);
+    assert_eq!(m["image"]["recipe"], "images/trixie-toolchain");
+    assert_eq!(m["image"]["id"], toolchain_id().as_str());
+    assert!(
+        m["environment"]["CFLAGS"]
+            .as_str()
+            .is_some_and(|f| f.contains("-ffile-prefix-map=/tmp/wheel-src=.")),
+        "{}",
+        m["environment"]
+    );
+    // A verifier rebuilds on the recorded built-in image, chosen again by the same need.
+    let verified = hermit(&["verify", "dist/hermit-manifest.json"], a.path());
+    verified.assert_ok();
+    let report = String::from_utf8_lossy(&verified.output.stdout);
+    assert!(
+        report.contains("verified: every artifact is identical"),
+        "{report}"
+    );
+    let wheel = artifact(&m, "wheel")["name"].as_str().unwrap().to_owned();
+    assert!(wheel.ends_with("-cp313-cp313-linux_x86_64.whl"), "{wheel}");
+
+    // Unpacked on the host, mounted read-only, imported by the image's own interpreter.
+    let unzipped = tempfile::tempdir().unwrap();
+    zip::ZipArchive::new(std::fs::File::open(dist.join(&wheel)).unwrap())
+        .unwrap()
+        .extract(unzipped.path())
+        .unwrap();
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "1000:1000",
+        "-v",
+        &format!("{}:/d:ro", unzipped.path().display()),
+        &toolchain_id(),
+        "python3",
+        "-c",
+        "import sys; sys.path.insert(0, '/d'); import cext; print(cext.add(2, 3)); print(cext.where())",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("5"), "{out}");
+    // The header came through an absolute include directory; the sandbox's path is mapped away.
+    assert_eq!(lines.next(), Some("./cext-1.0.0/include/where.h"), "{out}");
+}
+
+#[test]
+fn a_c_extension_kept_on_the_plain_image_is_told_to_use_the_toolchain() {
+    let project = git_project("cext");
+    let pyproject = project.path().join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        format!("{text}\n[tool.hermit]\nimage = \"trixie-python\"\n"),
+    )
+    .unwrap();
+    git_init(project.path());
+    let run = hermit(&["build", "."], project.path());
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let said = run.stderr();
+    assert!(said.contains("for want of a C compiler"), "{said}");
+    assert!(
+        said.contains(
+            "hint: build on the image with gcc: add `[tool.hermit] image = \"toolchain\"`"
+        ),
+        "{said}"
+    );
+    assert!(
+        !said.contains("building on the trixie-toolchain image"),
+        "{said}"
+    );
+    assert!(!project.path().join("dist").exists());
+}
+
+#[test]
+fn the_toolchain_image_builds_its_pinned_digest_from_an_empty_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap().to_owned();
+    let pinned = toolchain_id();
+    remove_at_exit(&pinned);
+    let run = run_raw(
+        &[
+            "image",
+            "build",
+            "--builtin",
+            "toolchain",
+            "--cache-dir",
+            &cache_arg,
+        ],
+        &repo_root(),
+        |_| {},
+    );
+    run.assert_ok();
+    let debs = hermit::image::Builtin::TrixieToolchain
+        .embedded()
+        .lock
+        .matches("[[package]]")
+        .count();
+    assert!(
+        run.stderr()
+            .contains(&format!("fetching {debs} .deb files ({debs} to download)")),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains(&format!("image {pinned} has the pinned digest")),
+        "{}",
+        run.stderr()
+    );
+    let version = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &pinned,
+        "gcc",
+        "-dumpfullversion",
+    ]);
+    assert!(version.starts_with("14."), "{version}");
+}

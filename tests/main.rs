@@ -5,6 +5,7 @@ mod util;
 
 mod build;
 mod cli;
+mod extensions;
 mod hermetic;
 mod hostile;
 mod image;

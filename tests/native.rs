@@ -7,14 +7,24 @@ use std::time::Duration;
 
 use crate::util::*;
 
-fn toolchain_id() -> String {
+pub fn toolchain_id() -> String {
     hermit::image::pinned_id(hermit::image::Builtin::TrixieToolchain).to_string()
 }
 
 /// Builds the `cext` fixture with `hermit build .` in a fresh checkout, with the host's umask,
 /// time zone and file times as given; returns the checkout and its stderr.
 fn build_cext(umask: &str, tz: &str, mtime: u64) -> (tempfile::TempDir, String) {
-    let project = git_project("cext");
+    build_fixture("cext", umask, tz, mtime)
+}
+
+/// [`build_cext`] for any fixture.
+pub fn build_fixture(
+    fixture: &str,
+    umask: &str,
+    tz: &str,
+    mtime: u64,
+) -> (tempfile::TempDir, String) {
+    let project = git_project(fixture);
     for entry in walkdir::WalkDir::new(project.path()) {
         let entry = entry.unwrap();
         if entry.file_type().is_file()

@@ -81,6 +81,16 @@ pub struct RebuildOptions {
     pub attest: bool,
     /// The interpreter, chosen by hand (`--python`); `None` infers it.
     pub python: Option<Builtin>,
+    /// What the rebuild learned before it ended, kept for a failure's record.
+    pub known: std::sync::Arc<std::sync::Mutex<Known>>,
+}
+
+/// Facts a rebuild learns early, so that one that fails later is still counted by backend and
+/// upload year.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    pub backend: Option<String>,
+    pub upload_time: Option<String>,
 }
 
 /// Keys of [`Record::inferences`].
@@ -336,6 +346,12 @@ pub async fn rebuild(
     })?;
     let settings_path = PathBuf::from(format!("{}!/pyproject.toml", sdist_file.filename));
     let config = crate::source::config::parse(&facts.pyproject, &settings_path)?;
+    if let Ok(mut known) = opts.known.lock() {
+        *known = Known {
+            backend: Some(config.backend.clone()),
+            upload_time: wheel_file.upload_time.clone(),
+        };
+    }
     let guess = release::guess_sde(&wheel_file.filename, &wheel)?;
     timings.fetch = started.elapsed();
     let inferred = infer_conditions(opts, &wheel_file, &wheel, &facts, &config, &guess);

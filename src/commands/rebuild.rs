@@ -36,6 +36,7 @@ fn options(args: &RebuildArgs, spec: ReleaseSpec, out: PathBuf) -> RebuildOption
         cache_dir: args.endpoints.cache_dir.clone(),
         attest: args.attest,
         python: args.python,
+        known: Default::default(),
     }
 }
 
@@ -136,9 +137,13 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
                 if let Err(f) = &outcome {
                     reporter.info(format!("{}=={}: {}", spec.name, spec.version, f.error));
                 }
-                if let Err(e) =
-                    batch::note_outcome(&out, &spec, outcome.as_ref().err().map(|f| &f.error))
-                {
+                let known = opts.known.lock().map(|k| k.clone()).unwrap_or_default();
+                if let Err(e) = batch::note_outcome(
+                    &out,
+                    &spec,
+                    outcome.as_ref().err().map(|f| &f.error),
+                    &known,
+                ) {
                     reporter.info(format!("warning: {e}"));
                 }
                 (spec, outcome)

@@ -56,6 +56,7 @@ pub fn note_outcome(
     out: &Path,
     spec: &ReleaseSpec,
     error: Option<&anyhow::Error>,
+    known: &crate::check::rebuild::Known,
 ) -> Result<(), crate::record::dist::DistError> {
     use crate::check::report::{FAILURE_FILE, FAILURE_SCHEMA, FailureRecord};
     let Some(error) = error else {
@@ -73,6 +74,8 @@ pub fn note_outcome(
         schema: FAILURE_SCHEMA.into(),
         spec: format!("{}=={}", spec.name, spec.version),
         error: error.to_string(),
+        backend: known.backend.clone(),
+        upload_time: known.upload_time.clone(),
     };
     let bytes = crate::record::canonical::to_file_bytes(&record).expect("strings only");
     crate::record::dist::write_all(out, &[(FAILURE_FILE.to_owned(), bytes)]).map(drop)

@@ -171,6 +171,11 @@ pub struct FailureRecord {
     pub schema: String,
     pub spec: String,
     pub error: String,
+    /// The backend and the wheel's upload time, when the rebuild got as far as reading them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_time: Option<String>,
 }
 
 fn bad(path: &Path, why: impl Into<String>) -> ReportError {
@@ -253,8 +258,11 @@ pub fn parse_failure(bytes: &[u8], path: &Path) -> Result<Entry, ReportError> {
     Ok(Entry {
         spec: normalized_spec(&f.spec, path)?,
         verdict: "failed".into(),
-        backend: "-".into(),
-        year: "unknown".into(),
+        backend: f
+            .backend
+            .as_deref()
+            .map_or_else(|| "-".into(), |b| clip(b, 60)),
+        year: year(f.upload_time.as_deref()),
         wheel: None,
         wheel_sha256: None,
         rebuilt_sha256: None,
@@ -503,6 +511,8 @@ pub(crate) mod tests {
             schema: FAILURE_SCHEMA.into(),
             spec: "Broken_Pkg==0.1".into(),
             error: "the backend needs `distutils`".into(),
+            backend: None,
+            upload_time: None,
         })
         .unwrap();
         out.push(("out/broken/failure.json".into(), failure, true));
@@ -525,6 +535,27 @@ pub(crate) mod tests {
 
     fn json(s: &Summary) -> Vec<u8> {
         crate::record::canonical::to_file_bytes(s).unwrap()
+    }
+
+    #[test]
+    fn a_failure_that_read_its_backend_is_counted_by_backend_and_year() {
+        let bytes = serde_json::to_vec(&FailureRecord {
+            schema: FAILURE_SCHEMA.into(),
+            spec: "old==1.0".into(),
+            error: "no wheel".into(),
+            backend: Some("poetry.masonry.api".into()),
+            upload_time: Some("2019-10-11T14:34:18Z".into()),
+        })
+        .unwrap();
+        let e = parse_failure(&bytes, Path::new("out/old/failure.json")).unwrap();
+        assert_eq!(
+            (e.backend.as_str(), e.year.as_str()),
+            ("poetry.masonry.api", "2019")
+        );
+        // Records from before these fields still read.
+        let old = br#"{"schema":"hermit-rebuild-failure/1","spec":"x==1","error":"e"}"#;
+        let e = parse_failure(old, Path::new("f")).unwrap();
+        assert_eq!((e.backend.as_str(), e.year.as_str()), ("-", "unknown"));
     }
 
     #[test]

@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "40f5c1b240219ffb5dcf197a0fbd840de66d0d850362044e52ff9fead526d7eb",
+            "41196b204a32e00e30632a091cb5f8fa0ebab4d9455e51112ef795c08847e19f",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

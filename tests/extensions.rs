@@ -1,8 +1,6 @@
 //! More compiled extensions on the toolchain image: a Cython project with its own lock, and
 //! C-extension releases from the package index built from their sdists.
 
-use std::process::Command;
-
 use crate::native::{build_fixture, toolchain_id};
 use crate::util::*;
 
@@ -102,24 +100,8 @@ const RELEASES: &[(&str, &str)] = &[
 fn released_c_extension_sdists_build_twice_identically_and_import() {
     ensure_default_image();
     remove_at_exit(&toolchain_id());
-    let downloads = tempfile::tempdir().unwrap();
-    let ok = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "-d",
-        ])
-        .arg(downloads.path())
-        .args(RELEASES.iter().map(|(r, _)| *r))
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "pip download");
+    let releases: Vec<&str> = RELEASES.iter().map(|(r, _)| *r).collect();
+    let downloads = crate::locks::download_sdists(&releases);
     let sdists = files_in(downloads.path());
     assert_eq!(sdists.len(), RELEASES.len());
     for ((sdist, bytes), (release, code)) in sdists.iter().zip(RELEASES) {

@@ -58,7 +58,7 @@ fn dist_and_lock(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The released sdists of `releases` (`NAME==VERSION`), fetched from the index by pip.
-fn download_sdists(releases: &[&str]) -> tempfile::TempDir {
+pub fn download_sdists(releases: &[&str]) -> tempfile::TempDir {
     let downloads = tempfile::tempdir().unwrap();
     let ok = Command::new("python3")
         .args([

@@ -402,19 +402,22 @@ pub async fn rebuild(
     let (lock_text, prepared, rebuilt_name, rebuilt) = loop {
         attempt += 1;
         let started = std::time::Instant::now();
+        let python = builtin.python();
+        let lock = async |asked: &[String]| {
+            release_build::lock_as_of(
+                asked,
+                &sdist_file.filename,
+                cutoff.as_deref(),
+                python,
+                &index,
+                &spec_text,
+                reporter,
+            )
+            .await
+        };
         let mut asked = requirements.clone();
         asked.extend(pins.iter().map(|(_, p)| p.clone()));
-        let locked = release_build::lock_as_of(
-            &asked,
-            &sdist_file.filename,
-            cutoff.as_deref(),
-            builtin.python(),
-            &index,
-            &spec_text,
-            reporter,
-        )
-        .await;
-        let (lock_text, raised) = match locked {
+        let (lock_text, raised) = match lock(&asked).await {
             Ok(locked) => locked,
             Err(e) if !pins.is_empty() => {
                 // What the wheel says does not fit what the sdist declares (or is gone).
@@ -425,16 +428,7 @@ pub async fn rebuild(
                         );
                     }
                 }
-                release_build::lock_as_of(
-                    &requirements,
-                    &sdist_file.filename,
-                    cutoff.as_deref(),
-                    builtin.python(),
-                    &index,
-                    &spec_text,
-                    reporter,
-                )
-                .await?
+                lock(&requirements).await?
             }
             Err(e) => return Err(e.into()),
         };

@@ -4,12 +4,14 @@
 # (requirements installed and byte-compiled), timed in the same run by hyperfine. Prints the
 # ratio; the target is <= 1.2.
 # Also times one cold build (empty cache, no image) when run with --cold.
+# PROJECT=DIR times another project, e.g. PROJECT=tests/fixtures/cext, which builds on the
+# toolchain image; the bare run then gets the same CFLAGS hermit records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 cargo build --locked --release -q
 hermit=${CARGO_TARGET_DIR:-$PWD/target}/release/hermit
-project=$PWD/examples/hello
+project=$(realpath "${PROJECT:-examples/hello}")
 runs=${RUNS:-10}
 
 if [[ "${1:-}" == "--cold" ]]; then
@@ -26,6 +28,8 @@ out=$(mktemp -d)
 "$hermit" -q build "$project" --out "$out"     # warm up: image and cache present
 env_image=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['image']['build_env_id'])" "$out/hermit-manifest.json")
 sde=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['source_date_epoch'])" "$out/hermit-manifest.json")
+# Whatever the manifest's environment adds to the fixed one (CFLAGS on the toolchain image).
+extra_env=$(python3 -c "import json,sys,shlex; e=json.load(open(sys.argv[1]))['environment']; print(' '.join('-e '+shlex.quote(k+'='+v) for k,v in sorted(e.items()) if k.endswith('FLAGS')))" "$out/hermit-manifest.json")
 
 # The bare run gets the rlimits hermit pins (src/engine/portable.rs): without them Podman's
 # defaults fail where its process cannot raise its hard limits. Podman's service is driven
@@ -36,7 +40,7 @@ if docker version --format '{{range .Server.Components}}{{.Name}} {{end}}' 2>/de
 fi
 bare="$runner --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges \
   --ulimit core=0 --ulimit memlock=65536 --ulimit nofile=4096 --ulimit nproc=4096 \
-  --ulimit stack=8388608 --shm-size 64m --user 1000:1000 --tmpfs /tmp:rw,mode=1777 -e HOME=/tmp -e SOURCE_DATE_EPOCH=$sde \
+  --ulimit stack=8388608 --shm-size 64m --user 1000:1000 --tmpfs /tmp:rw,mode=1777 -e HOME=/tmp -e SOURCE_DATE_EPOCH=$sde $extra_env \
   -v $project:/project:ro $env_image python3 -c \"import shutil,subprocess,sys; \
 shutil.copytree('/project','/tmp/p',ignore=shutil.ignore_patterns('dist')); \
 subprocess.check_call([sys.executable,'-m','build','--no-isolation','--outdir','/tmp/o','/tmp/p'],stdout=subprocess.DEVNULL)\""

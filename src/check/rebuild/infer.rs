@@ -155,8 +155,23 @@ pub struct Clock {
     pub build_time_evidence: Option<String>,
 }
 
-/// A time zone that daylight saving moves: standard and summer offsets east of UTC, and
-/// when summer time starts and ends, as a POSIX `TZ` rule.
+/// Time zones that daylight saving moves, as the POSIX `TZ` rule the build is given and a name
+/// for the evidence. The offsets and transitions are read from the rule itself, so what hermit
+/// reasons with cannot disagree with what the backend's clock runs on.
+const ZONE_RULES: &[(&str, &str)] = &[
+    ("CET-1CEST,M3.5.0,M10.5.0/3", "Central European time"),
+    ("EET-2EEST,M3.5.0/3,M10.5.0/4", "Eastern European time"),
+    ("GMT0BST,M3.5.0/1,M10.5.0", "British time"),
+    ("EST5EDT,M3.2.0,M11.1.0", "US Eastern time"),
+    ("CST6CDT,M3.2.0,M11.1.0", "US Central time"),
+    ("MST7MDT,M3.2.0,M11.1.0", "US Mountain time"),
+    ("PST8PDT,M3.2.0,M11.1.0", "US Pacific time"),
+    ("AEST-10AEDT,M10.1.0,M4.1.0/3", "Australian Eastern time"),
+    ("NZST-12NZDT,M9.5.0,M4.1.0/3", "New Zealand time"),
+];
+
+/// A parsed [`ZONE_RULES`] entry: standard and summer offsets east of UTC, and when summer time
+/// starts and ends.
 struct Zone {
     posix: &'static str,
     label: &'static str,
@@ -167,80 +182,75 @@ struct Zone {
     ends: (u32, u32, u32, i64),
 }
 
-const ZONES: &[Zone] = &[
-    Zone {
-        posix: "CET-1CEST,M3.5.0,M10.5.0/3",
-        label: "Central European time",
-        standard: 3600,
-        summer: 7200,
-        starts: (3, 5, 0, 7200),
-        ends: (10, 5, 0, 10800),
-    },
-    Zone {
-        posix: "EET-2EEST,M3.5.0/3,M10.5.0/4",
-        label: "Eastern European time",
-        standard: 7200,
-        summer: 10800,
-        starts: (3, 5, 0, 10800),
-        ends: (10, 5, 0, 14400),
-    },
-    Zone {
-        posix: "GMT0BST,M3.5.0/1,M10.5.0",
-        label: "British time",
-        standard: 0,
-        summer: 3600,
-        starts: (3, 5, 0, 3600),
-        ends: (10, 5, 0, 7200),
-    },
-    Zone {
-        posix: "EST5EDT,M3.2.0,M11.1.0",
-        label: "US Eastern time",
-        standard: -18000,
-        summer: -14400,
-        starts: (3, 2, 0, 7200),
-        ends: (11, 1, 0, 7200),
-    },
-    Zone {
-        posix: "CST6CDT,M3.2.0,M11.1.0",
-        label: "US Central time",
-        standard: -21600,
-        summer: -18000,
-        starts: (3, 2, 0, 7200),
-        ends: (11, 1, 0, 7200),
-    },
-    Zone {
-        posix: "MST7MDT,M3.2.0,M11.1.0",
-        label: "US Mountain time",
-        standard: -25200,
-        summer: -21600,
-        starts: (3, 2, 0, 7200),
-        ends: (11, 1, 0, 7200),
-    },
-    Zone {
-        posix: "PST8PDT,M3.2.0,M11.1.0",
-        label: "US Pacific time",
-        standard: -28800,
-        summer: -25200,
-        starts: (3, 2, 0, 7200),
-        ends: (11, 1, 0, 7200),
-    },
-    Zone {
-        posix: "AEST-10AEDT,M10.1.0,M4.1.0/3",
-        label: "Australian Eastern time",
-        standard: 36000,
-        summer: 39600,
-        starts: (10, 1, 0, 7200),
-        ends: (4, 1, 0, 10800),
-    },
-    Zone {
-        posix: "NZST-12NZDT,M9.5.0,M4.1.0/3",
-        label: "New Zealand time",
-        standard: 43200,
-        summer: 46800,
-        starts: (9, 5, 0, 7200),
-        ends: (4, 1, 0, 10800),
-    },
-];
+static ZONES: std::sync::LazyLock<Vec<Zone>> = std::sync::LazyLock::new(|| {
+    ZONE_RULES
+        .iter()
+        .map(|(posix, label)| Zone::parse(posix, label).expect("ZONE_RULES are valid rules"))
+        .collect()
+});
+
+/// Splits a leading POSIX offset `[+-]h[:mm[:ss]]` off `s`, in seconds.
+fn posix_seconds(s: &str) -> Option<(i64, &str)> {
+    let (sign, s) = match s.as_bytes().first()? {
+        b'-' => (-1, &s[1..]),
+        b'+' => (1, &s[1..]),
+        _ => (1, s),
+    };
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(s.len());
+    let mut seconds = 0;
+    for (i, part) in s[..end].split(':').enumerate() {
+        let n: i64 = part.parse().ok()?;
+        seconds += n * [3600, 60, 1].get(i)?;
+    }
+    Some((sign * seconds, &s[end..]))
+}
+
+/// `Mm.w.d[/time]`: the month, week, weekday and local time (02:00 when not given).
+fn posix_transition(s: &str) -> Option<(u32, u32, u32, i64)> {
+    let (date, at) = match s.split_once('/') {
+        Some((d, t)) => (d, posix_seconds(t).filter(|(_, rest)| rest.is_empty())?.0),
+        None => (s, 7200),
+    };
+    let mut parts = date.strip_prefix('M')?.split('.').map(str::parse::<u32>);
+    let (m, w, d) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    ((1..=12).contains(&m) && (1..=5).contains(&w) && d <= 6 && parts.next().is_none())
+        .then_some((m, w, d, at))
+}
+
+impl Zone {
+    /// Reads `STD offset DST [offset],start,end`; POSIX counts offsets west of UTC.
+    fn parse(posix: &'static str, label: &'static str) -> Option<Zone> {
+        let name = |s: &str| {
+            let n = s
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(s.len());
+            (n >= 3).then_some(n)
+        };
+        let rest = &posix[name(posix)?..];
+        let (west, rest) = posix_seconds(rest)?;
+        let (rule, transitions) = rest.split_once(',')?;
+        let dst = name(rule)?;
+        let summer_west = match &rule[dst..] {
+            "" => west - 3600,
+            offset => posix_seconds(offset).filter(|(_, r)| r.is_empty())?.0,
+        };
+        let (starts, ends) = transitions.split_once(',')?;
+        Some(Zone {
+            posix,
+            label,
+            standard: -west,
+            summer: -summer_west,
+            starts: posix_transition(starts)?,
+            ends: posix_transition(ends)?,
+        })
+    }
+}
 
 /// Seconds since the epoch of a POSIX `Mm.w.d/time` transition in `year`, given the offset in
 /// force just before it.
@@ -701,6 +711,38 @@ mod tests {
         // Offsets nothing explains.
         let w = wheel(&[("pkg/a.py", winter + 3600), ("pkg/b.py", summer + 3 * 3600)]);
         assert_eq!(clock(&w, &sdist), None);
+    }
+
+    #[test]
+    fn zone_rules_read_as_posix_defines_them() {
+        assert_eq!(ZONES.len(), ZONE_RULES.len());
+        let z = |posix: &str| ZONES.iter().find(|z| z.posix == posix).unwrap();
+        let cet = z("CET-1CEST,M3.5.0,M10.5.0/3");
+        assert_eq!((cet.standard, cet.summer), (3600, 7200));
+        assert_eq!((cet.starts, cet.ends), ((3, 5, 0, 7200), (10, 5, 0, 10800)));
+        let uk = z("GMT0BST,M3.5.0/1,M10.5.0");
+        assert_eq!((uk.standard, uk.summer), (0, 3600));
+        assert_eq!((uk.starts, uk.ends), ((3, 5, 0, 3600), (10, 5, 0, 7200)));
+        let pacific = z("PST8PDT,M3.2.0,M11.1.0");
+        assert_eq!((pacific.standard, pacific.summer), (-28800, -25200));
+        let nz = z("NZST-12NZDT,M9.5.0,M4.1.0/3");
+        assert_eq!((nz.standard, nz.summer), (43200, 46800));
+        assert_eq!((nz.starts, nz.ends), ((9, 5, 0, 7200), (4, 1, 0, 10800)));
+        // An explicit summer offset, minutes, and rules that are not rules.
+        let half = Zone::parse("XST-5:30XDT-7,M4.1.0/0:30,M9.5.6", "x").unwrap();
+        assert_eq!((half.standard, half.summer), (19800, 25200));
+        assert_eq!(half.starts, (4, 1, 0, 1800));
+        for bad in [
+            "",
+            "CET",
+            "CET-1CEST",
+            "CET-1,M3.5.0,M10.5.0",
+            "CET-1CEST,M13.5.0,M10.5.0",
+            "C-1D,M3.5.0,M10.5.0",
+            "CET-1CEST,M3.5.0,J60",
+        ] {
+            assert!(Zone::parse(bad, "x").is_none(), "{bad}");
+        }
     }
 
     #[test]

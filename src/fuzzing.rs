@@ -82,6 +82,15 @@ pub fn wheel(data: &[u8]) {
     }
 }
 
+/// `check::compare::elf`: a native extension module read as `compare` reads one, then
+/// explained against itself and against an empty file, as both sides of a comparison.
+pub fn elf(data: &[u8]) {
+    use crate::check::compare::elf;
+    let summary = elf::summarize(data);
+    let _ = elf::explain(&summary, &summary);
+    let _ = elf::explain(&summary, &elf::summarize(&[]));
+}
+
 /// `PKG-INFO`/`METADATA` headers and the requirements they name.
 pub fn metadata(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

@@ -254,3 +254,67 @@ fn bad_specs_are_usage_errors() {
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(run.stderr().contains("NAME==VERSION"), "{}", run.stderr());
 }
+
+/// Releases whose index wheels are all native (no `py3-none-any`): each is compared with its
+/// `cp313-cp313-manylinux…_x86_64` wheel, rebuilt on the toolchain image without being asked.
+/// (simplejson 3.19.3 and wrapt 1.17.2 also upload a `py3-none-any` wheel, their pure-Python
+/// fallback, which is what they are compared with: bit-identical and same code when observed.)
+const NATIVE: &[(&str, &str)] = &[("markupsafe==3.0.2", "markupsafe-3.0.2")];
+
+#[test]
+fn native_releases_rebuild_with_a_verdict_naming_what_differs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list: String = NATIVE.iter().map(|(spec, _)| format!("{spec}\n")).collect();
+    std::fs::write(tmp.path().join("releases.txt"), list).unwrap();
+    let run = hermit(
+        &["rebuild", "-r", "releases.txt", "--out", "out"],
+        tmp.path(),
+    );
+    let table = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    for (spec, dir) in NATIVE {
+        let rec = record(&tmp.path().join("out"), dir);
+        let context = format!("{spec}\n{rec:#}\n{table}\n{}", run.stderr());
+        let wheel = rec["wheel"]["name"].as_str().unwrap();
+        assert!(
+            wheel.contains("-cp313-cp313-") && wheel.contains("manylinux"),
+            "{context}"
+        );
+        assert_eq!(rec["inferences"]["python"]["value"], "3.13", "{context}");
+        assert!(
+            rec["inferences"]["python"]["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("toolchain image"),
+            "{context}"
+        );
+        let verdict = rec["verdict"].as_str().unwrap();
+        let reasons = rec["member_reasons"].as_object().unwrap();
+        // Every differing member has its reason, and the native ones say what differs in the
+        // native code, naming the toolchain when that is what differs.
+        for member in rec["differing"].as_array().unwrap() {
+            assert!(reasons.contains_key(member.as_str().unwrap()), "{context}");
+        }
+        let native: Vec<&str> = reasons
+            .iter()
+            .filter(|(m, _)| m.ends_with(".so"))
+            .map(|(_, r)| r.as_str().unwrap())
+            .collect();
+        assert!(!native.is_empty(), "{context}");
+        for why in &native {
+            assert!(why.starts_with("native code"), "{why}\n{context}");
+            assert!(why.contains("exported symbols"), "{why}\n{context}");
+        }
+        assert!(
+            native
+                .iter()
+                .any(|w| w.contains("built by another toolchain")),
+            "{context}"
+        );
+        assert!(
+            matches!(verdict, "same-python-code" | "same-code"),
+            "{verdict}\n{context}"
+        );
+    }
+    // Not reproductions: the batch exits 1.
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+}

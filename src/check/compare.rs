@@ -6,6 +6,7 @@
 //! bytes are a function of that list and SOURCE_DATE_EPOCH, which both sides would share), so
 //! nothing is recompressed.
 
+pub mod elf;
 mod linediff;
 mod parse;
 mod report;
@@ -87,6 +88,11 @@ fn content_diff(name: &str, a: &parse::Member, b: &parse::Member) -> ContentDiff
         Some(cut)
     });
     ContentDiff {
+        native: a
+            .elf
+            .as_ref()
+            .zip(b.elf.as_ref())
+            .and_then(|(ea, eb)| elf::explain(ea, eb)),
         size_a: a.size,
         size_b: b.size,
         sha256_a: a.sha256,

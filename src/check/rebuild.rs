@@ -331,7 +331,10 @@ pub async fn rebuild(
         what,
     };
     let sdist_file = files.sdist.ok_or_else(|| missing("sdist (.tar.gz)"))?;
-    let wheel_file = files.wheel.ok_or_else(|| missing("pure-Python wheel"))?;
+    let wheel_file = files.wheel.ok_or_else(|| {
+        missing("pure-Python wheel, nor a wheel for CPython 3.13 on x86_64 Linux (manylinux)")
+    })?;
+    let native = files.native;
     let sdist = release::download_checked(&index, &sdist_file).await?;
     let wheel = release::download_checked(&index, &wheel_file).await?;
     step.finish(format!(
@@ -354,7 +357,23 @@ pub async fn rebuild(
     }
     let guess = release::guess_sde(&wheel_file.filename, &wheel)?;
     timings.fetch = started.elapsed();
-    let inferred = infer_conditions(opts, &wheel_file, &wheel, &facts, &config, &guess);
+    let mut inferred = infer_conditions(opts, &wheel_file, &wheel, &facts, &config, &guess);
+    // A native wheel was built by a compiler for one interpreter: only the toolchain image has
+    // both, and `release::find` picked the wheel tagged for its CPython. `--python` naming an
+    // image without a compiler still wins (the build then says what it lacks).
+    if native && opts.python.is_none_or(Builtin::has_compiler) {
+        inferred.python = Builtin::TrixieToolchain;
+        inferred.table.insert(
+            PYTHON.to_owned(),
+            infer::Inference {
+                value: Builtin::TrixieToolchain.python().to_owned(),
+                evidence: format!(
+                    "the index has no pure-Python wheel; `{}` is native, tagged for this CPython, so it is rebuilt on the toolchain image",
+                    wheel_file.filename
+                ),
+            },
+        );
+    }
     reporter.info(format!(
         "backend {}; SOURCE_DATE_EPOCH {}",
         config.backend,
@@ -376,6 +395,9 @@ pub async fn rebuild(
     let mut requirements = config.requires.clone();
     let cutoff = wheel_file.upload_time.clone();
     let mut env = pipeline::environment(sde, &BTreeMap::new(), &settings_path)?;
+    if inferred.python.has_compiler() {
+        env.extend(pipeline::native_environment());
+    }
     if let Some(clock) = &inferred.clock {
         env.insert("TZ".into(), clock.tz.clone());
         if let Some(t) = clock.build_time {
@@ -453,6 +475,7 @@ pub async fn rebuild(
         }
         timings.lock += started.elapsed();
         if opts.python.is_none()
+            && !native
             && builtin != Builtin::BookwormPython
             && let Some(evidence) = infer::needs_older_python(&locked_versions(&lock_text))
         {

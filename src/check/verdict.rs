@@ -5,7 +5,7 @@
 //! canonical form, one SOURCE_DATE_EPOCH); the same code (every member outside the packaging
 //! metadata); or different. Each check then reports the verdict in its own words.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -26,6 +26,11 @@ pub enum Verdict {
     /// Every file outside the packaging metadata has the same content (for wheels the entry
     /// points count as code: they decide what an installer puts on `PATH`).
     SameCode,
+    /// A native wheel whose Python code is the same but whose compiled extension modules are
+    /// not: every member that is not an ELF file is equal, the same extension modules are on
+    /// both sides, and only their bytes (and any libraries `auditwheel` vendored under
+    /// `*.libs/`) differ. The member reasons say how the native code differs.
+    SamePythonCode,
     Different,
 }
 
@@ -35,6 +40,7 @@ impl Verdict {
             Verdict::BitIdentical => "bit-identical",
             Verdict::IdenticalAfterNormalizing => "identical after normalizing",
             Verdict::SameCode => "same code",
+            Verdict::SamePythonCode => "same Python code (native code differs)",
             Verdict::Different => "different",
         }
     }
@@ -239,8 +245,55 @@ fn classify(
     }
     match (code_members(kind, released), code_members(kind, rebuilt)) {
         (Ok(a), Ok(b)) if a == b => Verdict::SameCode,
+        (Ok(a), Ok(b)) if kind == ArtifactKind::Wheel && same_python_code(&a, &b) => {
+            Verdict::SamePythonCode
+        }
         _ => Verdict::Different,
     }
+}
+
+/// Whether a wheel member is a library `auditwheel` vendored: an ELF file under a top-level
+/// `*.libs/` directory (`markupsafe.libs/libgcc_s-….so.1`). The index's wheel has them when its
+/// extensions link a library the manylinux policy does not allow; a rebuild has them or not
+/// depending on how it was repaired, so they say nothing about the project's code.
+pub fn is_vendored_library(name: &str, content: &[u8]) -> bool {
+    compare::elf::is_elf(content)
+        && name
+            .split_once('/')
+            .is_some_and(|(top, _)| top.ends_with(".libs"))
+}
+
+/// The key an extension module is matched by: its directory and module name, without the ABI
+/// suffix (`pkg/_speedups.cpython-313-x86_64-linux-gnu.so` and `pkg/_speedups.abi3.so` are
+/// both `pkg/_speedups`), which names the interpreter it was built for, not the code.
+fn extension_key(name: &str) -> String {
+    let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
+    let module = file.split('.').next().unwrap_or(file);
+    format!("{dir}/{module}")
+}
+
+/// The rule behind [`Verdict::SamePythonCode`], on two wheels' code members by matching key:
+/// the members that are not ELF files are equal, both sides have extension modules and the same
+/// ones (by [`extension_key`]), and vendored libraries are left out.
+fn same_python_code(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> bool {
+    type Split<'m> = (BTreeMap<&'m str, &'m [u8]>, BTreeSet<String>);
+    fn split(members: &BTreeMap<String, Vec<u8>>) -> Split<'_> {
+        let mut python = BTreeMap::new();
+        let mut extensions = BTreeSet::new();
+        for (name, content) in members {
+            if is_vendored_library(name, content) {
+                continue;
+            }
+            if compare::elf::is_elf(content) {
+                extensions.insert(extension_key(name));
+            } else {
+                python.insert(name.as_str(), content.as_slice());
+            }
+        }
+        (python, extensions)
+    }
+    let ((python_a, ext_a), (python_b, ext_b)) = (split(a), split(b));
+    !ext_a.is_empty() && ext_a == ext_b && python_a == python_b
 }
 
 /// The artifact in hermit's canonical form.
@@ -503,6 +556,79 @@ mod tests {
         let j = verdict(&a, &c);
         assert_eq!(j.verdict, Verdict::Different);
         assert_eq!(j.differing_code, [".dist-info/entry_points.txt"]);
+    }
+
+    /// A native wheel: `demo/__init__.py` with `code`, an extension module with `so`, and
+    /// `vendored` libraries under `demo.libs/`.
+    fn native_demo(code: &[u8], so_name: &str, so: &[u8], vendored: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut members: Vec<(&str, &[u8])> = vec![
+            ("demo/__init__.py", code),
+            (so_name, so),
+            ("demo-1.0.dist-info/METADATA", META),
+            ("demo-1.0.dist-info/WHEEL", WHEEL),
+            ("demo-1.0.dist-info/RECORD", b""),
+        ];
+        members.extend_from_slice(vendored);
+        let record: String = members
+            .iter()
+            .map(|(name, _)| format!("{name},,\n"))
+            .collect();
+        let record_index = members
+            .iter()
+            .position(|(n, _)| n.ends_with("/RECORD"))
+            .unwrap();
+        members[record_index].1 = record.as_bytes();
+        wheel(&members, (2023, 11, 14))
+    }
+
+    const SO: &str = "demo/_speedups.cpython-313-x86_64-linux-gnu.so";
+
+    #[test]
+    fn other_native_code_with_the_same_python_is_same_python_code() {
+        let released = native_demo(
+            b"x = 1\n",
+            SO,
+            b"\x7fELF index build",
+            &[("demo.libs/libgcc_s-a1b2c3.so.1", b"\x7fELF vendored")],
+        );
+        let ours = native_demo(b"x = 1\n", SO, b"\x7fELF our build", &[]);
+        let j = verdict(&ours, &released);
+        assert_eq!(j.verdict, Verdict::SamePythonCode);
+        assert_eq!(
+            j.differing_code,
+            ["demo.libs/libgcc_s-a1b2c3.so.1", SO],
+            "the native members are still listed"
+        );
+        assert!(!j.verdict.is_reproduced());
+        // An abi3 build of the same module is the same module.
+        let abi3 = native_demo(b"x = 1\n", "demo/_speedups.abi3.so", b"\x7fELF abi3", &[]);
+        assert_eq!(verdict(&abi3, &ours).verdict, Verdict::SamePythonCode);
+    }
+
+    #[test]
+    fn python_changes_or_a_missing_extension_stay_different() {
+        let released = native_demo(b"x = 1\n", SO, b"\x7fELF index build", &[]);
+        let other_python = native_demo(b"x = 2\n", SO, b"\x7fELF our build", &[]);
+        assert_eq!(
+            verdict(&other_python, &released).verdict,
+            Verdict::Different
+        );
+        // A rebuild that fell back to pure Python lacks the extension: not the same code.
+        let no_extension = native_demo(b"x = 1\n", "demo/_speedups.py", b"pass\n", &[]);
+        assert_eq!(
+            verdict(&no_extension, &released).verdict,
+            Verdict::Different
+        );
+        // Pure wheels never get the native verdict.
+        let a = demo(b"x = 1\n", META, EP, (2023, 11, 14));
+        let b = demo(b"x = 2\n", META, EP, (2023, 11, 14));
+        assert_eq!(verdict(&a, &b).verdict, Verdict::Different);
+        assert!(!is_vendored_library("demo.libs/x.so", b"not elf"));
+        assert!(!is_vendored_library("demo/x.so", b"\x7fELF"));
+        assert_eq!(
+            serde_json::to_string(&Verdict::SamePythonCode).unwrap(),
+            "\"same-python-code\""
+        );
     }
 
     #[test]

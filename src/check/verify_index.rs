@@ -56,6 +56,9 @@ pub enum Closeness {
     IdenticalAfterNormalizing,
     /// Every file outside the metadata (`.dist-info`, `PKG-INFO`, `.egg-info`) is equal.
     SameCode,
+    /// Native wheels: the same Python code and metadata; the compiled extension modules differ
+    /// (the report says how).
+    SamePythonCode,
     Different,
     /// The index has no such file for the release.
     MissingOnIndex,
@@ -69,6 +72,7 @@ impl From<Verdict> for Closeness {
             Verdict::BitIdentical => Self::BitIdentical,
             Verdict::IdenticalAfterNormalizing => Self::IdenticalAfterNormalizing,
             Verdict::SameCode => Self::SameCode,
+            Verdict::SamePythonCode => Self::SamePythonCode,
             Verdict::Different => Self::Different,
         }
     }
@@ -86,6 +90,9 @@ impl Closeness {
                 "identical after normalizing both (the bytes differ only in what hermit normalizes)"
             }
             Self::SameCode => "same code, different metadata or archive layout",
+            Self::SamePythonCode => {
+                "same Python code; the compiled extension modules differ (see the report)"
+            }
             Self::Different => "different",
             Self::MissingOnIndex => "missing on the index",
             Self::MissingInRebuild => "missing in the rebuild",
@@ -225,6 +232,12 @@ pub async fn verify_index(
 
     // How it was built.
     let mut notes = Vec::new();
+    if let (true, Some(w)) = (files.native, &files.wheel) {
+        notes.push(format!(
+            "the index has no pure-Python wheel: compared with `{}`, the native wheel for the toolchain image's CPython and platform",
+            w.filename
+        ));
+    }
     let side = |kind| {
         released
             .get(&kind)

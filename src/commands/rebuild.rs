@@ -88,6 +88,13 @@ async fn single(
         {
             text.push_str(&report.render());
         }
+        // Not "different", so no whole report: one line per member says how the native code
+        // differs and why the packaging follows.
+        if record.verdict == Verdict::SamePythonCode {
+            for (member, why) in &record.member_reasons {
+                text.push_str(&format!("  {member}: {why}\n"));
+            }
+        }
         text.push_str(&format!("{}: {}\n", record.spec, record.verdict));
         super::write_stdout(text.as_bytes())?;
     }

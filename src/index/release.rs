@@ -123,8 +123,106 @@ fn newest_versions(files: &[IndexFile], name: &PackageName, n: usize) -> Vec<Str
 #[derive(Debug, Clone)]
 pub struct ReleaseFiles {
     pub sdist: Option<IndexFile>,
-    /// The pure-Python wheel (`py3-none-any` or `py2.py3-none-any`), if any.
+    /// The pure-Python wheel (`py3-none-any` or `py2.py3-none-any`), or, when there is none,
+    /// the native wheel the toolchain image could have built ([`native_wheel`]).
     pub wheel: Option<IndexFile>,
+    /// Whether `wheel` is a native wheel, to be rebuilt on the toolchain image.
+    pub native: bool,
+}
+
+/// The interpreter of the toolchain image ([`crate::image::Builtin::TrixieToolchain`]): the
+/// native wheels a rebuild on it can be compared with are tagged for it.
+const NATIVE_PYTHON: (u32, u32) = (3, 13);
+/// The toolchain image's glibc (Debian trixie): a manylinux wheel needing a newer one could not
+/// have been built, or even loaded, there.
+pub const IMAGE_GLIBC: (u32, u32) = (2, 41);
+
+/// How well a native wheel's tags fit the toolchain image; larger is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Fit {
+    /// manylinux (glibc, as the image) before musllinux.
+    glibc: bool,
+    /// `cp313-cp313` before the stable ABI (`cp3X-abi3`), which the sdist may not even build
+    /// by default.
+    exact_abi: bool,
+    /// The newest glibc policy the wheel claims (≤ the image's): its builder's toolchain is
+    /// the closest to the image's.
+    policy: (u32, u32),
+}
+
+/// The glibc (or musl) version a platform tag asks for, and whether it is glibc; `None` for
+/// tags not for x86_64 Linux. The legacy names are aliases (PEP 600).
+fn platform_policy(tag: &str) -> Option<(bool, (u32, u32))> {
+    let arch = tag.strip_suffix("_x86_64")?;
+    let legacy = match arch {
+        "manylinux1" => Some((2, 5)),
+        "manylinux2010" => Some((2, 12)),
+        "manylinux2014" => Some((2, 17)),
+        _ => None,
+    };
+    if let Some(v) = legacy {
+        return Some((true, v));
+    }
+    let (glibc, rest) = if let Some(rest) = arch.strip_prefix("manylinux_") {
+        (true, rest)
+    } else {
+        (false, arch.strip_prefix("musllinux_")?)
+    };
+    let (major, minor) = rest.split_once('_')?;
+    Some((glibc, (major.parse().ok()?, minor.parse().ok()?)))
+}
+
+/// How a wheel's file name fits the toolchain image, or `None` when it cannot run there.
+fn native_fit(filename: &str) -> Option<Fit> {
+    let stem = filename.strip_suffix(".whl")?;
+    let mut tags = stem.rsplitn(4, '-');
+    let (platforms, abis, pythons) = (tags.next()?, tags.next()?, tags.next()?);
+    let exact = format!("cp{}{}", NATIVE_PYTHON.0, NATIVE_PYTHON.1);
+    let exact_abi = if abis.split('.').any(|a| a == exact) && pythons.split('.').any(|p| p == exact)
+    {
+        true
+    } else if abis.split('.').any(|a| a == "abi3")
+        && pythons.split('.').any(|p| {
+            p.strip_prefix("cp3")
+                .and_then(|minor| minor.parse::<u32>().ok())
+                .is_some_and(|minor| minor <= NATIVE_PYTHON.1)
+        })
+    {
+        false
+    } else {
+        return None;
+    };
+    // A compressed tag set (`manylinux_2_17_x86_64.manylinux2014_x86_64`) installs wherever
+    // any of its tags does: its policy is the oldest it names. A set mixing glibc and musl is
+    // taken as glibc.
+    let policies: Vec<(bool, (u32, u32))> =
+        platforms.split('.').filter_map(platform_policy).collect();
+    let glibc = policies.iter().any(|(g, _)| *g);
+    let policy = policies
+        .iter()
+        .filter(|(g, _)| *g == glibc)
+        .map(|(_, v)| *v)
+        .min()?;
+    if glibc && policy > IMAGE_GLIBC {
+        return None;
+    }
+    Some(Fit {
+        glibc,
+        exact_abi,
+        policy,
+    })
+}
+
+/// The native wheel a rebuild on the toolchain image is compared with, among `names`: one for
+/// CPython 3.13 on x86_64 Linux, manylinux before musllinux, the newest glibc policy the image
+/// satisfies, and among equals the first by name, so the choice never depends on the index's
+/// order.
+pub fn native_wheel<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .into_iter()
+        .filter_map(|n| Some((native_fit(n)?, n)))
+        .max_by(|(fa, na), (fb, nb)| fa.cmp(fb).then_with(|| nb.cmp(na)))
+        .map(|(_, n)| n)
 }
 
 /// Normalizes a version for comparing file names (`1.0` and `1.0.0` differ; case does not).
@@ -157,6 +255,7 @@ pub async fn find(index: &IndexClient, spec: &ReleaseSpec) -> Result<ReleaseFile
     let mut out = ReleaseFiles {
         sdist: None,
         wheel: None,
+        native: false,
     };
     let of_version = |f: &IndexFile| {
         file_version(&f.filename, &spec.name).as_deref() == Some(spec.version.as_str())
@@ -170,17 +269,21 @@ pub async fn find(index: &IndexClient, spec: &ReleaseSpec) -> Result<ReleaseFile
             newest: newest_versions(&project.files, &spec.name, NEWEST_SHOWN),
         });
     }
-    for file in project.files {
-        if !of_version(&file) {
-            continue;
-        }
+    let files: Vec<IndexFile> = project.files.into_iter().filter(of_version).collect();
+    for file in &files {
         if file.filename.ends_with(".tar.gz") {
-            out.sdist = Some(file);
+            out.sdist = Some(file.clone());
         } else if file.filename.ends_with("-py3-none-any.whl")
             || file.filename.ends_with("-py2.py3-none-any.whl")
         {
-            out.wheel = Some(file);
+            out.wheel = Some(file.clone());
         }
+    }
+    if out.wheel.is_none()
+        && let Some(name) = native_wheel(files.iter().map(|f| f.filename.as_str()))
+    {
+        out.wheel = files.iter().find(|f| f.filename == name).cloned();
+        out.native = out.wheel.is_some();
     }
     Ok(out)
 }
@@ -392,6 +495,79 @@ mod tests {
             Some("1.2")
         );
         assert_eq!(file_version("other-1.2.tar.gz", &d), None);
+    }
+
+    #[test]
+    fn picks_the_native_wheel_the_toolchain_image_could_have_built() {
+        let markupsafe = [
+            "MarkupSafe-3.0.2-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313-macosx_11_0_arm64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313-musllinux_1_2_x86_64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313-manylinux_2_5_x86_64.manylinux1_x86_64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313t-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "MarkupSafe-3.0.2-cp313-cp313-win_amd64.whl",
+            "MarkupSafe-3.0.2.tar.gz",
+        ];
+        assert_eq!(
+            native_wheel(markupsafe),
+            Some("MarkupSafe-3.0.2-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+        );
+        // The index's order does not matter.
+        assert_eq!(
+            native_wheel(markupsafe.iter().rev().copied()),
+            native_wheel(markupsafe)
+        );
+        // musllinux only when there is no manylinux; never a policy newer than the image's.
+        assert_eq!(
+            native_wheel([
+                "x-1-cp313-cp313-musllinux_1_1_x86_64.whl",
+                "x-1-cp313-cp313-manylinux_2_99_x86_64.whl",
+            ]),
+            Some("x-1-cp313-cp313-musllinux_1_1_x86_64.whl")
+        );
+        assert_eq!(
+            native_wheel([
+                "x-1-cp313-cp313-manylinux_2_28_x86_64.whl",
+                "x-1-cp313-cp313-manylinux_2_41_x86_64.whl",
+                "x-1-cp313-cp313-manylinux_2_42_x86_64.whl",
+            ]),
+            Some("x-1-cp313-cp313-manylinux_2_41_x86_64.whl")
+        );
+        // Ties go to the first name.
+        assert_eq!(
+            native_wheel([
+                "x-1-cp313-cp313-manylinux_2_17_x86_64.whl",
+                "x-1-cp313-cp313-manylinux2014_x86_64.whl",
+            ]),
+            Some("x-1-cp313-cp313-manylinux2014_x86_64.whl")
+        );
+        // The stable ABI runs on 3.13 when it was built for 3.13 or older, after cp313.
+        assert_eq!(
+            native_wheel([
+                "x-1-cp38-abi3-manylinux_2_17_x86_64.whl",
+                "x-1-cp314-abi3-manylinux_2_17_x86_64.whl",
+            ]),
+            Some("x-1-cp38-abi3-manylinux_2_17_x86_64.whl")
+        );
+        assert_eq!(
+            native_wheel([
+                "x-1-cp38-abi3-manylinux_2_28_x86_64.whl",
+                "x-1-cp313-cp313-manylinux1_x86_64.whl",
+            ]),
+            Some("x-1-cp313-cp313-manylinux1_x86_64.whl")
+        );
+        for none in [
+            "x-1-cp312-cp312-manylinux1_x86_64.whl",
+            "x-1-py3-none-any.whl",
+            "x-1-cp313-cp313-linux_x86_64.whl",
+            "x-1-cp313-cp313-manylinux_2_x_x86_64.whl",
+            "x-1.whl",
+            "garbage",
+        ] {
+            assert_eq!(native_wheel([none]), None, "{none}");
+        }
     }
 
     fn wheel_with_times(times: &[u64]) -> Vec<u8> {

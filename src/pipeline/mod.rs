@@ -29,7 +29,7 @@ pub use prepare::{PrepareOptions, Prepared, prepare};
 pub use session::{Session, SessionSetup, missing_dependencies, prepare_session};
 pub use settings::{
     ImageChoice, LockChoice, Settings, choose_lock, environment, fixed_environment, limits,
-    source_date_epoch, untrusted_limits,
+    native_environment, source_date_epoch, untrusted_limits,
 };
 
 use record::Built;

@@ -24,6 +24,9 @@ pub(super) struct Member {
     pub meta: Vec<(&'static str, String)>,
     /// When the member is itself an archive: its content, apart from its wrapper.
     pub nested: Option<Nested>,
+    /// When the member is an ELF file (a native extension module, a vendored library): what
+    /// the native comparison looks at, read before the content is dropped for its size.
+    pub elf: Option<super::elf::Summary>,
 }
 
 /// An archive inside an archive (a `.json.gz` in a wheel, a wheel in an sdist), reduced to a
@@ -57,6 +60,7 @@ impl Member {
             sha256: Sha256::of(&data),
             size: data.len() as u64,
             nested: nested(name, &data, budget),
+            elf: super::elf::is_elf(&data).then(|| super::elf::summarize(&data)),
             data: (data.len() <= KEEP_FOR_DIFF).then_some(data),
             meta,
         }

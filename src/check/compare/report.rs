@@ -32,6 +32,10 @@ pub struct ContentDiff {
     /// e.g. only the gzip header's time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nested: Option<String>,
+    /// When both sides are ELF files (native extension modules): which toolchain built each,
+    /// which sections differ, and whether the exported symbols are the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -203,6 +207,9 @@ fn render_members(out: &mut String, members: &[MemberDiff]) {
         );
         if let Some(nested) = &c.nested {
             let _ = writeln!(out, "    inside: {nested}");
+        }
+        if let Some(native) = &c.native {
+            let _ = writeln!(out, "    {native}");
         }
         if let Some(diff) = &c.unified {
             for line in diff.lines() {

@@ -18,15 +18,35 @@ const FIELDS: usize = 4;
 pub fn member_reasons(report: &Report) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for artifact in &report.artifacts {
+        let native_differs = artifact
+            .members
+            .iter()
+            .any(|m| m.content.as_ref().is_some_and(|c| c.native.is_some()) || vendored(&m.name));
         for m in &artifact.members {
             let reason = match (m.only_in, &m.content) {
+                (Some("a"), _) if vendored(&m.name) => {
+                    format!("only in the index's file: {VENDORED}")
+                }
+                (Some(_), _) if vendored(&m.name) => format!("only in the rebuild: {VENDORED}"),
                 (Some("a"), _) => "only in the index's file".to_owned(),
                 (Some(_), _) => "only in the rebuild".to_owned(),
                 (None, Some(c)) => {
-                    let mut r = format!("content differs ({} -> {} bytes)", c.size_a, c.size_b);
+                    let mut r = match &c.native {
+                        Some(native) => format!(
+                            "{} ({} -> {} bytes)",
+                            clip_to(native, 8 * VALUE_CHARS),
+                            c.size_a,
+                            c.size_b
+                        ),
+                        None => format!("content differs ({} -> {} bytes)", c.size_a, c.size_b),
+                    };
                     if let Some(nested) = &c.nested {
                         r.push_str("; ");
                         r.push_str(&clip_to(nested, 2 * VALUE_CHARS));
+                    }
+                    if let Some(why) = packaging(&m.name, c.unified.as_deref(), native_differs) {
+                        r.push_str("; ");
+                        r.push_str(&why);
                     }
                     if !m.metadata.is_empty() {
                         r.push_str("; ");
@@ -40,6 +60,57 @@ pub fn member_reasons(report: &Report) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// Why a vendored library is on one side only.
+const VENDORED: &str = "a shared library auditwheel vendored when it repaired that wheel to a manylinux tag, not the project's code";
+
+/// Whether a member lies in a top-level `*.libs/` directory, where `auditwheel repair` puts the
+/// libraries it copies into a wheel.
+fn vendored(name: &str) -> bool {
+    name.split_once('/')
+        .is_some_and(|(top, rest)| top.ends_with(".libs") && !rest.is_empty())
+}
+
+/// What a native wheel's `WHEEL` and `RECORD` differ in because of how each side was built,
+/// from the member's line diff: the `Tag:` (the platform tag each build claims) and the
+/// `Generator:`; RECORD lists the other members' hashes, so it follows from them.
+fn packaging(name: &str, unified: Option<&str>, native_differs: bool) -> Option<String> {
+    let (top, file) = name.split_once('/')?;
+    if !top.ends_with(".dist-info") {
+        return None;
+    }
+    match file {
+        "WHEEL" => {
+            let lines = |prefix: &str| -> Vec<&str> {
+                unified
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(prefix))
+                    .collect()
+            };
+            let mut parts = Vec::new();
+            for (field, what) in [
+                ("Tag: ", "the platform tag each build claims"),
+                ("Generator: ", "the backend that wrote it"),
+            ] {
+                let (a, b) = (lines(&format!("-{field}")), lines(&format!("+{field}")));
+                if !a.is_empty() || !b.is_empty() {
+                    parts.push(format!(
+                        "{} {} -> {} ({what})",
+                        field.trim_end_matches(": "),
+                        clip_to(&a.join(", "), 2 * VALUE_CHARS),
+                        clip_to(&b.join(", "), 2 * VALUE_CHARS)
+                    ));
+                }
+            }
+            (!parts.is_empty()).then(|| parts.join(", "))
+        }
+        "RECORD" if native_differs => Some(
+            "it lists each member's hash and size, so the differing native members and vendored libraries change it".into(),
+        ),
+        _ => None,
+    }
 }
 
 fn fields(m: &crate::check::compare::MemberDiff) -> String {
@@ -99,6 +170,7 @@ mod tests {
         let mut content = member("pkg-1.0.dist-info/WHEEL");
         content.content = Some(ContentDiff {
             nested: None,
+            native: None,
             size_a: 81,
             size_b: 82,
             sha256_a: Sha256::of(b"a"),
@@ -124,12 +196,65 @@ mod tests {
         );
         assert_eq!(
             got["pkg-1.0.dist-info/WHEEL"],
-            "content differs (81 -> 82 bytes)"
+            "content differs (81 -> 82 bytes); Generator flit 3.7.1 -> flit 3.9.0 (the backend that wrote it)"
         );
         assert_eq!(got["pkg/extra.py"], "only in the index's file");
+        assert!(!got.contains_key("pkg.libs/libz-1a2b.so.1"));
         let evil = &got["evil\nname"];
         assert!(!evil.contains('\n') && !evil.contains('\u{1b}'), "{evil}");
         assert!(evil.chars().count() < 160, "{evil}");
+    }
+
+    #[test]
+    fn native_members_and_what_follows_from_them_are_explained() {
+        let content = |native: Option<&str>, unified: Option<&str>| ContentDiff {
+            nested: None,
+            native: native.map(str::to_owned),
+            size_a: 10,
+            size_b: 12,
+            sha256_a: Sha256::of(b"a"),
+            sha256_b: Sha256::of(b"b"),
+            unified: unified.map(str::to_owned),
+        };
+        let mut so = member("pkg/_x.cpython-313-x86_64-linux-gnu.so");
+        so.content = Some(content(
+            Some("native code differs: built by another toolchain (.comment: GCC 10 -> GCC 14)"),
+            None,
+        ));
+        let mut wheel = member("pkg-1.0.dist-info/WHEEL");
+        wheel.content = Some(content(
+            None,
+            Some(
+                "-Tag: cp313-cp313-manylinux_2_17_x86_64\n-Tag: cp313-cp313-manylinux2014_x86_64\n+Tag: cp313-cp313-linux_x86_64\n",
+            ),
+        ));
+        let mut record = member("pkg-1.0.dist-info/RECORD");
+        record.content = Some(content(None, None));
+        let mut lib = member("pkg.libs/libgcc_s-1a2b.so.1");
+        lib.only_in = Some("a");
+        let report = Report {
+            artifacts: vec![ArtifactDiff {
+                members: vec![so, wheel, record, lib],
+                ..dummy_artifact()
+            }],
+            only_in_a: Vec::new(),
+            only_in_b: Vec::new(),
+        };
+        let got = member_reasons(&report);
+        assert_eq!(
+            got["pkg/_x.cpython-313-x86_64-linux-gnu.so"],
+            "native code differs: built by another toolchain (.comment: GCC 10 -> GCC 14) (10 -> 12 bytes)"
+        );
+        assert_eq!(
+            got["pkg-1.0.dist-info/WHEEL"],
+            "content differs (10 -> 12 bytes); Tag cp313-cp313-manylinux_2_17_x86_64, cp313-cp313-manylinux2014_x86_64 -> cp313-cp313-linux_x86_64 (the platform tag each build claims)"
+        );
+        assert!(got["pkg-1.0.dist-info/RECORD"].contains("differing native members"));
+        assert!(
+            got["pkg.libs/libgcc_s-1a2b.so.1"]
+                .starts_with("only in the index's file: a shared library auditwheel vendored"),
+            "{got:?}"
+        );
     }
 
     fn dummy_artifact() -> ArtifactDiff {

@@ -17,7 +17,7 @@ table{border-collapse:collapse;margin:0 0 1.5em}\
 th,td{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}\
 td.n{text-align:right}code{font:13px ui-monospace,monospace}\
 .bit-identical{background:#dfd}.identical-after-normalizing{background:#efd}\
-.same-code{background:#ffd}.different{background:#fdd}.failed{background:#eee}";
+.same-code{background:#ffd}.same-python-code{background:#ffe}.different{background:#fdd}.failed{background:#eee}";
 
 /// `text` safe as HTML element content or a quoted attribute value.
 pub fn escape(text: &str) -> String {

@@ -34,10 +34,11 @@ const MAX_DEPTH: usize = 3;
 const MAX_RECORDS: usize = 200_000;
 
 /// The verdicts in the order tables show them; `failed` is a rebuild that stopped with an error.
-pub const VERDICTS: [&str; 5] = [
+pub const VERDICTS: [&str; 6] = [
     "bit-identical",
     "identical-after-normalizing",
     "same-code",
+    "same-python-code",
     "different",
     "failed",
 ];
@@ -199,7 +200,7 @@ pub fn parse_record(bytes: &[u8], path: &Path) -> Result<Entry, ReportError> {
         return Err(bad(path, format!("schema `{}`", clip(&r.schema, 60))));
     }
     let verdict = r.verdict.as_str();
-    if !VERDICTS[..4].contains(&verdict) {
+    if verdict == "failed" || !VERDICTS.contains(&verdict) {
         return Err(bad(
             path,
             format!("unknown verdict `{}`", clip(verdict, 60)),
@@ -406,6 +407,7 @@ pub fn verdict_label(verdict: &str) -> &str {
     match verdict {
         "identical-after-normalizing" => "identical after normalizing",
         "same-code" => "same code",
+        "same-python-code" => "same Python code",
         other => other,
     }
 }
@@ -499,7 +501,12 @@ pub(crate) mod tests {
             "setuptools.build_meta",
         ];
         for i in 0..14u32 {
-            let verdict = VERDICTS[(i % 4) as usize];
+            let verdict = [
+                "bit-identical",
+                "identical-after-normalizing",
+                "same-code",
+                "different",
+            ][(i % 4) as usize];
             let spec = format!("pkg{i}=={}.0", i % 3 + 1);
             out.push((
                 PathBuf::from(format!("out/pkg{i}/rebuild.json")),

@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "41196b204a32e00e30632a091cb5f8fa0ebab4d9455e51112ef795c08847e19f",
+            "de1f157ff0efcb8953aa25aa349f2c986b2124c5753ef2bc1af00ecd85b7aa9b",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

@@ -174,6 +174,26 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
         "{}",
         m["commands"]
     );
+    let instance = serde_json::json!({"manifest": m.clone(), "written": []});
+    assert_eq!(crate::schema::errors("build", &instance), None);
+    // A manifest whose tools lock is not the one this hermit carries cannot be repeated.
+    let mut tampered = m.clone();
+    tampered["repair"]["tools"]["lockfile_sha256"] = "0".repeat(64).into();
+    let elsewhere = a.path().join("tampered");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        elsewhere.join("hermit-manifest.json"),
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .unwrap();
+    let refused = hermit(&["verify", "tampered/hermit-manifest.json"], a.path());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.output.stdout),
+        refused.stderr()
+    );
+    assert!(!refused.output.status.success(), "{said}");
+    assert!(said.contains("tools lock"), "{said}");
     assert!(bookworm_accepts(&wheel), "{wheel}");
     // The check proves something: the backend's own tag fails it.
     assert!(!bookworm_accepts("cext-1.0.0-cp313-cp313-linux_x86_64.whl"));

@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "de1f157ff0efcb8953aa25aa349f2c986b2124c5753ef2bc1af00ecd85b7aa9b",
+            "ee68d777d4c01295d9bb5d29ac43632f6ab0c0ddaa90c6a9903e27d5c79b05d4",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

@@ -225,6 +225,24 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
 }
 
 #[test]
+fn a_wheel_auditwheel_cannot_repair_fails_with_its_reason() {
+    let project = git_project("cext-unrepairable");
+    remove_at_exit(&toolchain_id());
+    let run = hermit(&["build", "."], project.path());
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let said = run.stderr();
+    assert!(
+        said.contains("error: auditwheel cannot give the wheel a manylinux platform tag: Cannot repair wheel, because required library \"libhelper.so\" could not be located"),
+        "{said}"
+    );
+    assert!(
+        said.contains("hint: the extension links a library"),
+        "{said}"
+    );
+    assert!(!project.path().join("dist").exists());
+}
+
+#[test]
 fn a_c_extension_kept_on_the_plain_image_is_told_to_use_the_toolchain() {
     let project = git_project("cext");
     let pyproject = project.path().join("pyproject.toml");

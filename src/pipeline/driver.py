@@ -180,7 +180,13 @@ def repair(wheel_path, outdir):
     argv = ["auditwheel", "repair", "--wheel-dir", outdir, wheel_path]
     RAN.append(argv)
     sys.argv = argv
-    code = auditwheel()
+    try:
+        code = auditwheel()
+    except ValueError as e:
+        # How auditwheel refuses a wheel that links a library it cannot find to copy in; the
+        # same line its argument errors end with, so hermit reads one shape.
+        print("auditwheel: error: %s" % e, file=sys.stderr, flush=True)
+        sys.exit(2)
     if code:
         sys.exit(code)
 

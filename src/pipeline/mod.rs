@@ -225,7 +225,7 @@ impl crate::error::Hint for BuildError {
                 "run `hermit lock` (or `hermit build` without `--locked`) in the project and commit hermit.lock".into(),
             ),
             Self::RepairRefused { .. } => Some(
-                "the extension needs a newer glibc or a library outside the manylinux policies; drop that dependency, or build on an image of your own (`--image`), whose wheels hermit leaves tagged as the backend made them".into(),
+                "the extension links a library auditwheel cannot find in the image to copy in, or needs symbols newer than every manylinux policy: drop that dependency, or build on an image of your own (`--image`), whose wheels hermit leaves tagged as the backend made them".into(),
             ),
             Self::BadRequirement(_) => {
                 Some("fix the requirement in pyproject.toml or the constraints file".into())

@@ -419,17 +419,15 @@ async fn build_artifacts(
     // The step that ends with the normalized wheel: the repair's, when there is one.
     let (raw, repaired, step) = if repair::needed(settings, &raw.0) {
         step.finish(format!("wheel {} (built)", raw.0));
-        let tools = repair::tools(
+        let repair::Tools { tree, tool, info } = repair::tools(
             opts.cache_dir.as_deref(),
             opts.index_url.as_deref(),
             reporter,
         )
         .await?;
-        let step = reporter.step(format!("repairing the platform tag with {}", tools.tool));
-        let out = session
-            .repair(&raw.0, &raw.1, tools.tree.clone(), settings.sde)
-            .await?;
-        let info = repair::record(tools, &out.0)?;
+        let step = reporter.step(format!("repairing the platform tag with {tool}"));
+        let out = session.repair(&raw.0, &raw.1, tree, settings.sde).await?;
+        let info = repair::record(tool, info, &out.0)?;
         (out, Some(info), step)
     } else {
         (raw, None, step)

@@ -149,8 +149,13 @@ pub async fn tools(
     })
 }
 
-/// What the manifest records of a repair that produced the wheel `repaired`.
-pub fn record(tools: Tools, repaired: &str) -> Result<RepairInfo, BuildError> {
+/// What the manifest records of a repair by `tool` from the locked `tools` that produced the
+/// wheel `repaired`.
+pub fn record(
+    tool: String,
+    tools: RequirementsInfo,
+    repaired: &str,
+) -> Result<RepairInfo, BuildError> {
     let tags = WheelName::parse(repaired)
         .map(|w| w.platform)
         .unwrap_or_default();
@@ -162,10 +167,10 @@ pub fn record(tools: Tools, repaired: &str) -> Result<RepairInfo, BuildError> {
         });
     };
     Ok(RepairInfo {
-        tool: tools.tool,
+        tool,
         policy,
         platform_tags: tags,
-        tools: tools.info,
+        tools,
     })
 }
 

@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "41196b204a32e00e30632a091cb5f8fa0ebab4d9455e51112ef795c08847e19f",
+            "ee68d777d4c01295d9bb5d29ac43632f6ab0c0ddaa90c6a9903e27d5c79b05d4",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

@@ -1,7 +1,7 @@
 //! More compiled extensions on the toolchain image: a Cython project with its own lock, and
 //! C-extension releases from the package index built from their sdists.
 
-use crate::native::{build_fixture, toolchain_id};
+use crate::native::{bookworm_accepts, build_fixture, toolchain_id};
 use crate::util::*;
 
 /// The wheel's extension, unpacked on the host and mounted read-only, run by the toolchain
@@ -39,6 +39,9 @@ fn run_in_toolchain(wheel: &std::path::Path, code: &str) -> String {
     ])
 }
 
+/// The Cython fixture's wheel, tagged by auditwheel for the oldest glibc its symbols allow.
+const CYEXT_WHEEL: &str = "cyext-1.0.0-cp313-cp313-manylinux1_x86_64.manylinux_2_5_x86_64.whl";
+
 #[test]
 fn a_cython_extension_builds_from_its_lock_reproducibly_and_runs() {
     let (a, said) = build_fixture("cyext", "022", "UTC", 1_600_000_000);
@@ -56,11 +59,7 @@ fn a_cython_extension_builds_from_its_lock_reproducibly_and_runs() {
     let names: Vec<&str> = fa.iter().map(|f| f.0.as_str()).collect();
     assert_eq!(
         names,
-        [
-            "cyext-1.0.0-cp313-cp313-linux_x86_64.whl",
-            "cyext-1.0.0.tar.gz",
-            "hermit-manifest.json"
-        ]
+        [CYEXT_WHEEL, "cyext-1.0.0.tar.gz", "hermit-manifest.json"]
     );
     assert!(fa == fb, "the two checkouts built different bytes");
     let m: serde_json::Value =
@@ -71,9 +70,9 @@ fn a_cython_extension_builds_from_its_lock_reproducibly_and_runs() {
         files.contains("cython-3.3.1-cp313-cp313-manylinux"),
         "{files}"
     );
+    assert!(bookworm_accepts(CYEXT_WHEEL));
     let out = run_in_toolchain(
-        &a.path()
-            .join("dist/cyext-1.0.0-cp313-cp313-linux_x86_64.whl"),
+        &a.path().join("dist").join(CYEXT_WHEEL),
         "import cyext; print(cyext.triangle(100)); print(cyext.__file__.endswith('.so'))",
     );
     assert_eq!(out.trim(), "5050\nTrue", "{out}");
@@ -125,7 +124,8 @@ fn released_c_extension_sdists_build_twice_identically_and_import() {
                 .into_iter()
                 .find(|(n, _)| n.ends_with(".whl"))
                 .unwrap_or_else(|| panic!("{release}: no wheel"));
-            assert!(name.contains("-cp313-cp313-linux_x86_64"), "{name}");
+            assert!(name.contains("-cp313-cp313-manylinux"), "{name}");
+            assert!(bookworm_accepts(&name), "{name}");
             wheels.push((name, wheel, dir));
         }
         assert_eq!(wheels[0].0, wheels[1].0);

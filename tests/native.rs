@@ -57,6 +57,49 @@ pub fn build_fixture(
     (project, stderr)
 }
 
+/// The fixture's wheel: auditwheel finds only symbols glibc 2.5 had, so the oldest policy.
+const CEXT_WHEEL: &str = "cext-1.0.0-cp313-cp313-manylinux1_x86_64.manylinux_2_5_x86_64.whl";
+
+/// Whether pip for CPython 3.13 on this host (Debian bookworm, glibc 2.36) would take the
+/// wheel `name` for a manylinux one: one of its tags is among what `packaging.tags`, the code
+/// pip decides with, lists for CPython 3.13 and the host's glibc, without the plain `linux`
+/// tag that only the machine that built it should accept. The `packaging` wheel is the one
+/// hermit's tools lock pins, from the test cache (the repair fetched it).
+pub fn bookworm_accepts(name: &str) -> bool {
+    let (path, text) = hermit::lock::tools_lock();
+    let lock = hermit::lock::Lock::parse(text, path).unwrap();
+    let file = lock
+        .package(&"packaging".parse().unwrap())
+        .expect("the tools lock has packaging")
+        .files[0]
+        .clone();
+    let cache = hermit::index::cache::Cache::open(Some(shared_cache().as_path())).unwrap();
+    let wheel = cache
+        .verify(&file.sha256)
+        .unwrap()
+        .expect("the repair fetched packaging into the test cache");
+    // The blob has no .whl name; zipimport does not mind.
+    let code = r#"
+import sys
+sys.path.insert(0, sys.argv[1])
+from packaging import tags, utils
+accepted = set(tags.cpython_tags((3, 13), ["cp313"], list(tags._manylinux.platform_tags(["x86_64"]))))
+wheel = utils.parse_wheel_filename(sys.argv[2])[3]
+print("accepted" if wheel & accepted else "refused", sorted(str(t) for t in wheel))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", code, wheel.to_str().unwrap(), name])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said.starts_with("accepted")
+}
+
 #[test]
 fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
     let (a, said) = build_cext("022", "UTC", 1_600_000_000);
@@ -96,7 +139,64 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
         "{report}"
     );
     let wheel = artifact(&m, "wheel")["name"].as_str().unwrap().to_owned();
-    assert!(wheel.ends_with("-cp313-cp313-linux_x86_64.whl"), "{wheel}");
+    assert_eq!(wheel, CEXT_WHEEL);
+    // The manifest says how the tag was made and from which locked tools, so verify repeats it.
+    let repair = &m["repair"];
+    assert_eq!(repair["policy"], "manylinux_2_5_x86_64", "{repair}");
+    assert!(
+        repair["tool"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("auditwheel 6.")),
+        "{repair}"
+    );
+    assert_eq!(
+        repair["tools"]["lockfile"],
+        "builtin:lockfiles/auditwheel.lock"
+    );
+    let tools: Vec<&str> = repair["tools"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        tools.iter().any(|f| f.starts_with("auditwheel-"))
+            && tools.iter().any(|f| f.starts_with("pyelftools-")),
+        "{tools:?}"
+    );
+    // The tools never join the build requirements.
+    let requirements = m["requirements"]["files"].to_string();
+    assert!(!requirements.contains("auditwheel"), "{requirements}");
+    assert!(
+        m["commands"]
+            .to_string()
+            .contains("\"auditwheel\",\"repair\""),
+        "{}",
+        m["commands"]
+    );
+    let instance = serde_json::json!({"manifest": m.clone(), "written": []});
+    assert_eq!(crate::schema::errors("build", &instance), None);
+    // A manifest whose tools lock is not the one this hermit carries cannot be repeated.
+    let mut tampered = m.clone();
+    tampered["repair"]["tools"]["lockfile_sha256"] = "0".repeat(64).into();
+    let elsewhere = a.path().join("tampered");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        elsewhere.join("hermit-manifest.json"),
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .unwrap();
+    let refused = hermit(&["verify", "tampered/hermit-manifest.json"], a.path());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.output.stdout),
+        refused.stderr()
+    );
+    assert!(!refused.output.status.success(), "{said}");
+    assert!(said.contains("tools lock"), "{said}");
+    assert!(bookworm_accepts(&wheel), "{wheel}");
+    // The check proves something: the backend's own tag fails it.
+    assert!(!bookworm_accepts("cext-1.0.0-cp313-cp313-linux_x86_64.whl"));
 
     // Unpacked on the host, mounted read-only, imported by the image's own interpreter.
     let unzipped = tempfile::tempdir().unwrap();
@@ -122,6 +222,24 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
     assert_eq!(lines.next(), Some("5"), "{out}");
     // The header came through an absolute include directory; the sandbox's path is mapped away.
     assert_eq!(lines.next(), Some("./cext-1.0.0/include/where.h"), "{out}");
+}
+
+#[test]
+fn a_wheel_auditwheel_cannot_repair_fails_with_its_reason() {
+    let project = git_project("cext-unrepairable");
+    remove_at_exit(&toolchain_id());
+    let run = hermit(&["build", "."], project.path());
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let said = run.stderr();
+    assert!(
+        said.contains("error: auditwheel cannot give the wheel a manylinux platform tag: Cannot repair wheel, because required library \"libhelper.so\" could not be located"),
+        "{said}"
+    );
+    assert!(
+        said.contains("hint: the extension links a library"),
+        "{said}"
+    );
+    assert!(!project.path().join("dist").exists());
 }
 
 #[test]

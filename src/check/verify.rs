@@ -163,6 +163,13 @@ pub async fn verify(
             lock.label, manifest.requirements.lockfile_sha256
         ));
     }
+    if let Some(why) = manifest
+        .repair
+        .as_ref()
+        .and_then(crate::pipeline::repair::recorded_tools_difference)
+    {
+        differences.push(why);
+    }
     let image = match &manifest.image.reference {
         Some(text) => Some(text.parse::<crate::image::ImageRef>()?),
         None => manifest

@@ -39,6 +39,16 @@ pub fn default_lock() -> (&'static str, &'static str) {
     )
 }
 
+/// The lock of the tools hermit itself runs after a native build (`auditwheel` and what it
+/// needs), kept apart from any project's build requirements: a project never sees them, and
+/// they never satisfy one of its requirements.
+pub fn tools_lock() -> (&'static str, &'static str) {
+    (
+        "lockfiles/auditwheel.lock",
+        include_str!("../../lockfiles/auditwheel.lock"),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
     /// Where it was read from, for messages (as the user named it, never written out).

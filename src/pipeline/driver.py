@@ -7,6 +7,10 @@
 #   both:                sdist, then wheel /out/sdist/<it> /out/wheel, in one process (what
 #                        `python -m build` does); hermit uses the wheel only when it keeps the
 #                        sdist byte for byte, and otherwise builds again from its rewrite
+#   repair WHEEL OUTDIR: retag WHEEL for the oldest manylinux policy its extensions allow with
+#                        `auditwheel repair`, into OUTDIR; auditwheel and its dependencies are
+#                        handed in under /src/hermit-tools/lib from hermit's own tools lock and
+#                        are on this step's path only
 #   requires [SDIST]:    ask the backend's get_requires_for_build_* hooks what it needs on top
 #                        of build-system.requires: for the sdist and the wheel of /src/source,
 #                        or for the wheel of SDIST; prints one line `HERMIT-REQUIRES <json>`
@@ -163,6 +167,30 @@ def safe_members(archive):
         yield m
 
 
+def repair(wheel_path, outdir):
+    # Never byte-compiled into the volume, never on the build's path: these are hermit's tools,
+    # not the project's requirements.
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, "/src/hermit-tools/lib")
+    from auditwheel.main import main as auditwheel
+
+    os.makedirs(outdir)
+    # --plat auto (the default): the policy of the oldest glibc the extension's versioned
+    # symbols and linked libraries allow, with its legacy alias (manylinux1, manylinux2014).
+    argv = ["auditwheel", "repair", "--wheel-dir", outdir, wheel_path]
+    RAN.append(argv)
+    sys.argv = argv
+    try:
+        code = auditwheel()
+    except ValueError as e:
+        # How auditwheel refuses a wheel that links a library it cannot find to copy in; the
+        # same line its argument errors end with, so hermit reads one shape.
+        print("auditwheel: error: %s" % e, file=sys.stderr, flush=True)
+        sys.exit(2)
+    if code:
+        sys.exit(code)
+
+
 def requires(sdist_path=None):
     import json
 
@@ -189,6 +217,8 @@ def main():
         sdist()
     elif step == "wheel":
         wheel(sys.argv[2], sys.argv[3])
+    elif step == "repair":
+        repair(sys.argv[2], sys.argv[3])
     elif step == "requires":
         requires(*sys.argv[2:3])
     elif step == "both":

@@ -9,6 +9,7 @@
 mod input;
 mod prepare;
 mod record;
+pub mod repair;
 mod session;
 mod settings;
 
@@ -21,7 +22,7 @@ use crate::image::ImageRef;
 use crate::lock::Lock;
 use crate::normalize::{self, Action, Policy};
 use crate::output::Reporter;
-use crate::record::manifest::{ArtifactKind, Manifest};
+use crate::record::manifest::{ArtifactKind, Manifest, RepairInfo};
 
 pub use input::{BuildInput, Input};
 pub mod locking;
@@ -160,6 +161,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("auditwheel cannot give the wheel a manylinux platform tag: {reason}")]
+    RepairRefused { reason: String },
     #[error("the {step} step was stopped by the sandbox: {why}")]
     LimitHit { step: &'static str, why: String },
     #[error("the {step} step ended without the driver's report of what it did")]
@@ -220,6 +223,9 @@ impl crate::error::Hint for BuildError {
             )),
             Self::NoProjectLock { .. } | Self::StaleProjectLock { .. } => Some(
                 "run `hermit lock` (or `hermit build` without `--locked`) in the project and commit hermit.lock".into(),
+            ),
+            Self::RepairRefused { .. } => Some(
+                "the extension links a library auditwheel cannot find in the image to copy in, or needs symbols newer than every manylinux policy: drop that dependency, or build on an image of your own (`--image`), whose wheels hermit leaves tagged as the backend made them".into(),
             ),
             Self::BadRequirement(_) => {
                 Some("fix the requirement in pyproject.toml or the constraints file".into())
@@ -359,19 +365,28 @@ pub async fn build(
             (prepared, session)
         }
     };
-    let built = build_artifacts(&session, &input, &settings, reporter).await?;
-    let manifest = record::manifest(&input, &settings, prepared, session.commands(), &built);
+    let (built, repair) = build_artifacts(&session, &input, &settings, opts, reporter).await?;
+    let manifest = record::manifest(
+        &input,
+        &settings,
+        prepared,
+        session.commands(),
+        &built,
+        repair,
+    );
     let written = record::write_dist(&opts.out, built, extra_outputs, &manifest, opts.provenance)?;
     Ok(BuildResult { manifest, written })
 }
 
-/// The sdist (unless one was given), then the wheel from it, each normalized.
+/// The sdist (unless one was given), then the wheel from it (its platform tag repaired when
+/// [`repair::needed`]), each normalized; and what the repair did, if there was one.
 async fn build_artifacts(
     session: &Session<'_>,
     input: &BuildInput,
     settings: &Settings,
+    opts: &BuildOptions,
     reporter: &Reporter,
-) -> Result<Vec<Built>, BuildError> {
+) -> Result<(Vec<Built>, Option<RepairInfo>), BuildError> {
     let mut built = Vec::new();
     let (sdist_name, sdist_bytes, early_wheel) = match &input.input {
         Input::Project(_) => {
@@ -401,10 +416,26 @@ async fn build_artifacts(
                 .await?
         }
     };
+    // The step that ends with the normalized wheel: the repair's, when there is one.
+    let (raw, repaired, step) = if repair::needed(settings, &raw.0) {
+        step.finish(format!("wheel {} (built)", raw.0));
+        let repair::Tools { tree, tool, info } = repair::tools(
+            opts.cache_dir.as_deref(),
+            opts.index_url.as_deref(),
+            reporter,
+        )
+        .await?;
+        let step = reporter.step(format!("repairing the platform tag with {tool}"));
+        let out = session.repair(&raw.0, &raw.1, tree, settings.sde).await?;
+        let info = repair::record(tool, info, &out.0)?;
+        (out, Some(info), step)
+    } else {
+        (raw, None, step)
+    };
     let wheel = normalized(ArtifactKind::Wheel, raw, input, settings, reporter)?;
     step.finish(finished(&wheel));
     built.push(wheel);
-    Ok(built)
+    Ok((built, repaired))
 }
 
 /// The backend's `(name, bytes)` normalized under the build's policy, with the details shown.

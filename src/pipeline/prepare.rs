@@ -55,8 +55,15 @@ pub async fn prepare(
     // The image first: its interpreter decides which of the lock's files apply.
     let base = base_image(docker, janitor, &cache, opts, reporter).await?;
     let python = lock.python_for(&base.python.version)?;
-    let fetched =
-        fetch_requirements(&lock, &python, &cache, opts.index_url.as_deref(), reporter).await?;
+    let fetched = fetch_locked(
+        &lock,
+        &python,
+        &cache,
+        opts.index_url.as_deref(),
+        "build requirements",
+        reporter,
+    )
+    .await?;
     let env_id = build_env(
         docker,
         janitor,
@@ -94,12 +101,14 @@ pub async fn prepare(
 }
 
 /// Every locked file, from the cache when all are there (no network at all), else from the
-/// package index; each one checked against its sha256 either way.
-async fn fetch_requirements(
+/// package index; each one checked against its sha256 either way. `what` names them in
+/// progress lines (`build requirements`, `tools`).
+pub(super) async fn fetch_locked(
     lock: &Lock,
     python: &str,
     cache: &Cache,
     index_url: Option<&str>,
+    what: &str,
     reporter: &Reporter,
 ) -> Result<Vec<Fetched>, BuildError> {
     let target = lock::target::Target::linux_x86_64(python);
@@ -107,13 +116,10 @@ async fn fetch_requirements(
         return Ok(found);
     }
     let endpoint = crate::index::endpoints::index_url(index_url)?;
-    let step = reporter.step(format!("fetching build requirements from {}", endpoint.url));
+    let step = reporter.step(format!("fetching {what} from {}", endpoint.url));
     let index = crate::index::simple::IndexClient::new(endpoint)?;
     let fetched = lock::fetch::fetch(lock, &target, &index, cache, reporter).await?;
-    step.finish(format!(
-        "fetched and verified {} build requirements",
-        fetched.len()
-    ));
+    step.finish(format!("fetched and verified {} {what}", fetched.len()));
     Ok(fetched)
 }
 

@@ -45,6 +45,7 @@ pub fn manifest(
     prepared: Prepared,
     commands: Vec<Vec<String>>,
     built: &[Built],
+    repair: Option<manifest::RepairInfo>,
 ) -> Manifest {
     Manifest {
         schema: manifest::SCHEMA.into(),
@@ -59,6 +60,7 @@ pub fn manifest(
         environment: settings.env.clone(),
         commands,
         normalize: settings.policy,
+        repair,
         artifacts: built.iter().map(Built::artifact).collect(),
     }
 }

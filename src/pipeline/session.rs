@@ -141,6 +141,32 @@ impl<'a> Session<'a> {
         single_output(self.sandbox.download(outdir).await?, "wheel", ".whl")
     }
 
+    /// Repairs the platform tag of the wheel `name` with the tools in `tools` (see
+    /// [`super::repair`]): both are handed into `/src`, and the tools are on the path of the
+    /// repair step only. Returns the repaired wheel's name and bytes.
+    pub async fn repair(
+        &self,
+        name: &str,
+        wheel: &[u8],
+        mut tools: Tree,
+        mtime: u64,
+    ) -> Result<(String, Vec<u8>), BuildError> {
+        let bad_name = || BuildError::UnexpectedOutput {
+            step: "repair",
+            what: ".whl",
+            found: crate::output::sanitize_line(name),
+        };
+        tools
+            .insert_file(&format!("repair/{name}"), 0o644, wheel.to_vec())
+            .map_err(|_| bad_name())?;
+        self.sandbox.upload("/src", tools.to_tar(mtime)).await?;
+        let outdir = "/out/repaired";
+        let wheel_path = format!("/src/repair/{name}");
+        self.run_driver("repair", &["repair", &wheel_path, outdir])
+            .await?;
+        single_output(self.sandbox.download(outdir).await?, "repair", ".whl")
+    }
+
     /// What the backend's `get_requires_for_build_*` hooks ask for on top of
     /// `build-system.requires`: for the project's sdist and wheel, or for the wheel of a
     /// given sdist. Not recorded among the build's commands: it decides the lock, and a build
@@ -232,6 +258,11 @@ fn check_step(step: &'static str, out: &StepOutput, lockfile: &str) -> Result<()
     }
     if let Some(why) = out.limit_hit() {
         return Err(BuildError::LimitHit { step, why });
+    }
+    if step == "repair"
+        && let Some(reason) = super::repair::refusal(&out.log)
+    {
+        return Err(BuildError::RepairRefused { reason });
     }
     let lines: Vec<&str> = out.log.lines().collect();
     let tail = lines[lines.len().saturating_sub(30)..].join("\n");

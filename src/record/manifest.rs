@@ -30,7 +30,25 @@ pub struct Manifest {
     pub environment: BTreeMap<String, String>,
     pub commands: Vec<Vec<String>>,
     pub normalize: Policy,
+    /// How the wheel's platform tag was made portable, for a platform-specific wheel built on
+    /// the toolchain image; absent for every other build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<RepairInfo>,
     pub artifacts: Vec<Artifact>,
+}
+
+/// The wheel repair: the tool, the tag policy it applied, and the locked files it ran from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairInfo {
+    /// The tool and its locked version, e.g. `auditwheel 6.8.2`.
+    pub tool: String,
+    /// The PEP 600 policy the wheel was tagged for, e.g. `manylinux_2_5_x86_64`.
+    pub policy: String,
+    /// The platform tags the repaired wheel carries, as in its name.
+    pub platform_tags: Vec<String>,
+    /// The tools lock (`builtin:lockfiles/auditwheel.lock`) and the files installed from it.
+    pub tools: RequirementsInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +329,7 @@ pub(crate) mod tests {
             environment: [("TZ".to_owned(), "UTC".to_owned())].into(),
             commands: vec![vec!["python3".into(), "-m".into(), "build".into()]],
             normalize: Policy::Auto,
+            repair: None,
             artifacts: vec![Artifact {
                 name: "x-1.0.tar.gz".into(),
                 kind: ArtifactKind::Sdist,
@@ -349,6 +368,35 @@ pub(crate) mod tests {
             Sha256::of(&sample().to_bytes()).hex(),
             "bc650a179ec7191855154ba1148dfa57988cb39dab4b5e1844adc4cf4319fcd1"
         );
+    }
+
+    #[test]
+    fn a_repair_is_recorded_only_when_there_was_one() {
+        let plain = String::from_utf8(sample().to_bytes()).unwrap();
+        assert!(!plain.contains("\"repair\""), "{plain}");
+        let mut m = sample();
+        m.repair = Some(RepairInfo {
+            tool: "auditwheel 6.8.2".into(),
+            policy: "manylinux_2_5_x86_64".into(),
+            platform_tags: vec!["manylinux1_x86_64".into(), "manylinux_2_5_x86_64".into()],
+            tools: RequirementsInfo {
+                lockfile: "builtin:lockfiles/auditwheel.lock".into(),
+                lockfile_sha256: Sha256::of(b"t"),
+                files: vec![RequirementFile {
+                    name: "auditwheel-6.8.2-py3-none-any.whl".into(),
+                    sha256: Sha256::of(b"a"),
+                }],
+            },
+        });
+        let bytes = m.to_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["repair"]["policy"], "manylinux_2_5_x86_64");
+        assert_eq!(
+            value["repair"]["tools"]["lockfile"],
+            "builtin:lockfiles/auditwheel.lock"
+        );
+        let back = Manifest::from_bytes(&bytes, Path::new("m.json")).unwrap();
+        assert_eq!(back, m);
     }
 
     #[test]

@@ -15,31 +15,11 @@ fn build_with_variations(
     mtime: i64,
 ) -> Vec<(String, Vec<u8>)> {
     let project = git_project(fixture);
-    for entry in walkdir::WalkDir::new(project.path()) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file()
-            && !entry.path().components().any(|c| c.as_os_str() == ".git")
-        {
-            let f = std::fs::File::options()
-                .write(true)
-                .open(entry.path())
-                .unwrap();
-            f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(mtime as u64))
-                .unwrap();
-        }
-    }
+    set_file_times(project.path(), mtime as u64);
     let run_id = new_run_id("var");
     ensure_default_image();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("umask {umask} && exec \"$0\" build ."))
-        .arg(env!("CARGO_BIN_EXE_hermit"))
-        .current_dir(project.path())
-        .env("HERMIT_RUN_ID", &run_id)
-        .env("HERMIT_CACHE_DIR", shared_cache())
-        .env("TZ", tz)
+    let status = build_as_user(project.path(), umask, tz, &run_id)
         .env("LANG", "de_DE.UTF-8")
-        .env_remove("SOURCE_DATE_EPOCH")
         .output()
         .unwrap();
     assert!(

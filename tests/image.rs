@@ -32,36 +32,36 @@ fn image_build_gives_the_pinned_digest_twice_the_second_time_from_an_empty_cache
 
 /// The older interpreter's image (for rebuilding releases of its era) is pinned and
 /// reproduced the same way.
+/// Builds a built-in image with `hermit image build ARGS` from an empty cache, downloading
+/// every `.deb` of its lock, and checks it gets its pinned digest; returns that digest.
+pub fn builtin_from_an_empty_cache(builtin: hermit::image::Builtin, args: &[&str]) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    let pinned = hermit::image::pinned_id(builtin).to_string();
+    remove_at_exit(&pinned);
+    let mut argv = vec![
+        "image",
+        "build",
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ];
+    argv.extend(args);
+    let run = run_raw(&argv, &repo_root(), |_| {});
+    run.assert_ok();
+    let debs = builtin.embedded().lock.matches("[[package]]").count();
+    for said in [
+        format!("fetching {debs} .deb files ({debs} to download)"),
+        format!("image {pinned} has the pinned digest"),
+    ] {
+        assert!(run.stderr().contains(&said), "{}", run.stderr());
+    }
+    pinned
+}
+
 #[test]
 fn the_python_3_11_image_builds_its_pinned_digest_from_an_empty_cache() {
-    let cache = tempfile::tempdir().unwrap();
-    let cache_arg = cache.path().to_str().unwrap().to_owned();
-    let pinned = hermit::image::pinned_id(hermit::image::Builtin::BookwormPython).to_string();
-    remove_at_exit(&pinned);
-    let run = run_raw(
-        &[
-            "image",
-            "build",
-            "--python",
-            "3.11",
-            "--cache-dir",
-            &cache_arg,
-        ],
-        &repo_root(),
-        |_| {},
-    );
-    run.assert_ok();
-    assert!(
-        run.stderr()
-            .contains("fetching 36 .deb files (36 to download)"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr()
-            .contains(&format!("image {pinned} has the pinned digest")),
-        "{}",
-        run.stderr()
+    let pinned = builtin_from_an_empty_cache(
+        hermit::image::Builtin::BookwormPython,
+        &["--python", "3.11"],
     );
     let version = docker(&[
         "run",

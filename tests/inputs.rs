@@ -172,12 +172,7 @@ fn a_project_lock_made_by_hermit_lock_builds() {
     .assert_ok();
     let m = manifest(&project.path().join("dist"));
     assert_eq!(m["requirements"]["lockfile"], "build.lock");
-    let files: Vec<&str> = m["requirements"]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let files = names(&m["requirements"]["files"]);
     assert!(
         files.iter().any(|f| f.starts_with("flit_core-")),
         "{files:?}"

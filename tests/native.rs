@@ -3,12 +3,46 @@
 //! reproducible; a project kept on the plain image is told how to get a compiler.
 
 use std::process::Command;
-use std::time::Duration;
 
 use crate::util::*;
 
 pub fn toolchain_id() -> String {
     hermit::image::pinned_id(hermit::image::Builtin::TrixieToolchain).to_string()
+}
+
+/// The wheel's extension, unpacked on the host and mounted read-only, run by the toolchain
+/// image's own interpreter; returns what `code` printed.
+pub fn run_in_toolchain(wheel: &std::path::Path, code: &str) -> String {
+    let unzipped = tempfile::tempdir().unwrap();
+    zip::ZipArchive::new(std::fs::File::open(wheel).unwrap())
+        .unwrap()
+        .extract(unzipped.path())
+        .unwrap();
+    // Readable by the image's unprivileged user whatever modes the wheel stores.
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(unzipped.path()) {
+        let entry = entry.unwrap();
+        let mode = if entry.file_type().is_dir() {
+            0o755
+        } else {
+            0o644
+        };
+        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "1000:1000",
+        "-v",
+        &format!("{}:/d:ro", unzipped.path().display()),
+        &toolchain_id(),
+        "python3",
+        "-c",
+        &format!("import sys; sys.path.insert(0, '/d'); {code}"),
+    ])
 }
 
 /// Builds the `cext` fixture with `hermit build .` in a fresh checkout, with the host's umask,
@@ -25,30 +59,10 @@ pub fn build_fixture(
     mtime: u64,
 ) -> (tempfile::TempDir, String) {
     let project = git_project(fixture);
-    for entry in walkdir::WalkDir::new(project.path()) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file()
-            && !entry.path().components().any(|c| c.as_os_str() == ".git")
-        {
-            let f = std::fs::File::options()
-                .write(true)
-                .open(entry.path())
-                .unwrap();
-            f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(mtime))
-                .unwrap();
-        }
-    }
+    set_file_times(project.path(), mtime);
     remove_at_exit(&toolchain_id());
     let run_id = new_run_id("native");
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("umask {umask} && exec \"$0\" build ."))
-        .arg(env!("CARGO_BIN_EXE_hermit"))
-        .current_dir(project.path())
-        .env("HERMIT_RUN_ID", &run_id)
-        .env("HERMIT_CACHE_DIR", shared_cache())
-        .env("TZ", tz)
-        .env_remove("SOURCE_DATE_EPOCH")
+    let out = build_as_user(project.path(), umask, tz, &run_id)
         .output()
         .unwrap();
     assert_nothing_left(&run_id);
@@ -153,12 +167,7 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
         repair["tools"]["lockfile"],
         "builtin:lockfiles/auditwheel.lock"
     );
-    let tools: Vec<&str> = repair["tools"]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let tools = names(&repair["tools"]["files"]);
     assert!(
         tools.iter().any(|f| f.starts_with("auditwheel-"))
             && tools.iter().any(|f| f.starts_with("pyelftools-")),
@@ -198,26 +207,10 @@ fn a_c_extension_builds_without_flags_reproducibly_and_runs() {
     // The check proves something: the backend's own tag fails it.
     assert!(!bookworm_accepts("cext-1.0.0-cp313-cp313-linux_x86_64.whl"));
 
-    // Unpacked on the host, mounted read-only, imported by the image's own interpreter.
-    let unzipped = tempfile::tempdir().unwrap();
-    zip::ZipArchive::new(std::fs::File::open(dist.join(&wheel)).unwrap())
-        .unwrap()
-        .extract(unzipped.path())
-        .unwrap();
-    let out = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--user",
-        "1000:1000",
-        "-v",
-        &format!("{}:/d:ro", unzipped.path().display()),
-        &toolchain_id(),
-        "python3",
-        "-c",
-        "import sys; sys.path.insert(0, '/d'); import cext; print(cext.add(2, 3)); print(cext.where())",
-    ]);
+    let out = run_in_toolchain(
+        &dist.join(&wheel),
+        "import cext; print(cext.add(2, 3)); print(cext.where())",
+    );
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("5"), "{out}");
     // The header came through an absolute include directory; the sandbox's path is mapped away.
@@ -272,39 +265,9 @@ fn a_c_extension_kept_on_the_plain_image_is_told_to_use_the_toolchain() {
 
 #[test]
 fn the_toolchain_image_builds_its_pinned_digest_from_an_empty_cache() {
-    let cache = tempfile::tempdir().unwrap();
-    let cache_arg = cache.path().to_str().unwrap().to_owned();
-    let pinned = toolchain_id();
-    remove_at_exit(&pinned);
-    let run = run_raw(
-        &[
-            "image",
-            "build",
-            "--builtin",
-            "toolchain",
-            "--cache-dir",
-            &cache_arg,
-        ],
-        &repo_root(),
-        |_| {},
-    );
-    run.assert_ok();
-    let debs = hermit::image::Builtin::TrixieToolchain
-        .embedded()
-        .lock
-        .matches("[[package]]")
-        .count();
-    assert!(
-        run.stderr()
-            .contains(&format!("fetching {debs} .deb files ({debs} to download)")),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr()
-            .contains(&format!("image {pinned} has the pinned digest")),
-        "{}",
-        run.stderr()
+    let pinned = crate::image::builtin_from_an_empty_cache(
+        hermit::image::Builtin::TrixieToolchain,
+        &["--builtin", "toolchain"],
     );
     let version = docker(&[
         "run",

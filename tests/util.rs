@@ -116,6 +116,49 @@ pub fn ensure_default_image() {
     }
 }
 
+/// `hermit build .` in `project` as a user whose shell has `umask` and `TZ=tz`, without
+/// SOURCE_DATE_EPOCH, under `run_id`, with the tests' shared cache.
+pub fn build_as_user(project: &Path, umask: &str, tz: &str, run_id: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("umask {umask} && exec \"$0\" build ."))
+        .arg(env!("CARGO_BIN_EXE_hermit"))
+        .current_dir(project)
+        .env("HERMIT_RUN_ID", run_id)
+        .env("HERMIT_CACHE_DIR", shared_cache())
+        .env("TZ", tz)
+        .env_remove("SOURCE_DATE_EPOCH");
+    cmd
+}
+
+/// The `name` of each object in a manifest's list of files.
+pub fn names(files: &serde_json::Value) -> Vec<&str> {
+    files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect()
+}
+
+/// Sets every file's mtime below `dir`, outside `.git`, to `secs` since the epoch: a checkout
+/// made at another time.
+pub fn set_file_times(dir: &Path, secs: u64) {
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file()
+            && !entry.path().components().any(|c| c.as_os_str() == ".git")
+        {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+                .unwrap();
+        }
+    }
+}
+
 /// Copies a fixture into a fresh git repository with one commit at a fixed time.
 pub fn git_project(fixture: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();

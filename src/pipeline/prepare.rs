@@ -74,14 +74,7 @@ pub async fn prepare(
         reporter,
     )
     .await?;
-    let mut files: Vec<RequirementFile> = fetched
-        .iter()
-        .map(|f| RequirementFile {
-            name: f.filename.clone(),
-            sha256: f.sha256,
-        })
-        .collect();
-    files.sort();
+    let files = recorded(&fetched);
     Ok(Prepared {
         env_id,
         image: ImageInfo {
@@ -98,6 +91,39 @@ pub async fn prepare(
             files,
         },
     })
+}
+
+/// The fetched files as the manifest records them: name and sha256, sorted.
+pub(super) fn recorded(fetched: &[Fetched]) -> Vec<RequirementFile> {
+    let mut files: Vec<RequirementFile> = fetched
+        .iter()
+        .map(|f| RequirementFile {
+            name: f.filename.clone(),
+            sha256: f.sha256,
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The fetched files' bytes, each checked again against its sha256: the cache is a directory
+/// anyone with the user's rights may have changed since it was filled.
+pub(super) fn read_fetched(fetched: &[Fetched]) -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+    fetched
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f.path).map_err(|source| CacheError::Io {
+                path: f.path.clone(),
+                source,
+            })?;
+            if Sha256::of(&bytes) != f.sha256 {
+                return Err(BuildError::CacheChanged {
+                    path: f.path.clone(),
+                });
+            }
+            Ok((f.filename.clone(), bytes))
+        })
+        .collect()
 }
 
 /// Every locked file, from the cache when all are there (no network at all), else from the
@@ -221,19 +247,7 @@ async fn build_env(
         }
     }
     let step = reporter.step("laying out the build requirements");
-    let mut wheels = Vec::with_capacity(fetched.len());
-    for f in fetched {
-        let bytes = std::fs::read(&f.path).map_err(|source| CacheError::Io {
-            path: f.path.clone(),
-            source,
-        })?;
-        if Sha256::of(&bytes) != f.sha256 {
-            return Err(BuildError::CacheChanged {
-                path: f.path.clone(),
-            });
-        }
-        wheels.push((f.filename.clone(), bytes));
-    }
+    let wheels = read_fetched(fetched)?;
     let tree = image::site::site_tree(&wheels, &python.purelib, "/usr/local/bin")?;
     step.finish(format!("laid out {} build requirements", fetched.len()));
     // A lock whose every package is for another platform lays out nothing to compile.

@@ -8,12 +8,12 @@
 
 use crate::archive::tree::Tree;
 use crate::image::site::site_tree;
-use crate::index::cache::{Cache, CacheError};
+use crate::index::cache::Cache;
 use crate::lock::Lock;
 use crate::lock::target::WheelName;
 use crate::output::Reporter;
 use crate::record::digest::Sha256;
-use crate::record::manifest::{RepairInfo, RequirementFile, RequirementsInfo};
+use crate::record::manifest::{RepairInfo, RequirementsInfo};
 
 use super::BuildError;
 use super::settings::Settings;
@@ -108,25 +108,8 @@ pub async fn tools(
     let cache = Cache::open(cache_dir)?;
     let fetched =
         super::prepare::fetch_locked(&lock, &python, &cache, index_url, "tools", reporter).await?;
-    let mut wheels = Vec::with_capacity(fetched.len());
-    let mut files = Vec::with_capacity(fetched.len());
-    for f in &fetched {
-        let bytes = std::fs::read(&f.path).map_err(|source| CacheError::Io {
-            path: f.path.clone(),
-            source,
-        })?;
-        if Sha256::of(&bytes) != f.sha256 {
-            return Err(BuildError::CacheChanged {
-                path: f.path.clone(),
-            });
-        }
-        wheels.push((f.filename.clone(), bytes));
-        files.push(RequirementFile {
-            name: f.filename.clone(),
-            sha256: f.sha256,
-        });
-    }
-    files.sort();
+    let wheels = super::prepare::read_fetched(&fetched)?;
+    let files = super::prepare::recorded(&fetched);
     let relative = TOOLS_DIR.trim_start_matches("/src");
     let tree = site_tree(
         &wheels,

@@ -283,6 +283,9 @@ fn native_releases_rebuild_with_a_verdict_naming_what_differs() {
             wheel.contains("-cp313-cp313-") && wheel.contains("manylinux"),
             "{context}"
         );
+        // Repaired with the locked auditwheel, as the release was.
+        let rebuilt = rec["rebuilt"]["name"].as_str().unwrap();
+        assert!(rebuilt.contains("-cp313-cp313-manylinux"), "{context}");
         assert_eq!(rec["inferences"]["python"]["value"], "3.13", "{context}");
         assert!(
             rec["inferences"]["python"]["evidence"]

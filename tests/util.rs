@@ -522,6 +522,11 @@ impl IndexDir {
 /// Every file of the built-in lock, from the shared test cache (filled by the build before).
 pub fn add_default_lock(index: &mut IndexDir) {
     let (origin, text) = hermit::lock::default_lock();
+    add_lock_files(index, origin, text);
+}
+
+/// [`add_default_lock`] for any lock: each of its files the shared cache holds.
+pub fn add_lock_files(index: &mut IndexDir, origin: &str, text: &str) {
     let lock = hermit::lock::Lock::parse(text, origin).unwrap();
     let cache = shared_cache();
     for package in &lock.packages {

@@ -163,6 +163,65 @@ fn verify_index_finds_a_plain_release_bit_identical_and_names_a_changed_wheel() 
     assert!(run.stderr().contains("9.9"), "{}", run.stderr());
 }
 
+/// A C-extension release, as hermit itself makes it (sdist and a manylinux wheel, no pure
+/// wheel): `verify --index` compares with the native wheel, rebuilds on the toolchain image,
+/// repairs the wheel with the locked auditwheel as the release was, and finds both files the
+/// same but for what hermit's build normalized (`verify --index` keeps the backend's and
+/// auditwheel's raw bytes, as a release made without hermit has them).
+#[test]
+fn verify_index_checks_a_native_release_against_its_manylinux_wheel() {
+    let project = git_project("cext");
+    let out = tempfile::tempdir().unwrap();
+    hermit(
+        &["build", ".", "--out", out.path().to_str().unwrap()],
+        project.path(),
+    )
+    .assert_ok();
+    let release: Vec<_> = files_in(out.path())
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".whl") || n.ends_with(".tar.gz"))
+        .collect();
+    let wheel = &release.iter().find(|(n, _)| n.ends_with(".whl")).unwrap().0;
+    assert!(wheel.contains("-cp313-cp313-manylinux"), "{wheel}");
+    let mut index = IndexDir::new();
+    for (name, bytes) in &release {
+        index.add("cext", name, bytes);
+    }
+    add_default_lock(&mut index);
+    let (origin, text) = hermit::lock::tools_lock();
+    add_lock_files(&mut index, origin, text);
+    let server = Served::start(index.root.path());
+    let run = hermit_with(
+        &[
+            "verify",
+            "--index",
+            "cext==1.0.0",
+            "--index-url",
+            &server.url(),
+        ],
+        project.path(),
+        no_proxy,
+    );
+    let text = stdout(&run);
+    assert_eq!(run.code(), 0, "{text}\n{}", run.stderr());
+    for (name, _) in &release {
+        assert!(
+            text.contains(&format!("{name}: identical after normalizing")),
+            "{name}:\n{text}\n{}",
+            run.stderr()
+        );
+    }
+    // Repaired, the rebuilt wheel has the released wheel's name and tags.
+    assert!(
+        text.contains(&format!("released/{wheel} vs rebuilt/{wheel}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("the index has no pure-Python wheel"),
+        "{text}"
+    );
+}
+
 #[test]
 fn build_with_provenance_writes_a_statement_naming_the_artifacts() {
     let project = git_project("hatchling-app");

@@ -528,6 +528,19 @@ pub async fn rebuild(
         match built {
             Ok((name, raw)) => {
                 step.finish(format!("built {name}"));
+                let started = std::time::Instant::now();
+                let (name, raw) = pipeline::repair_like_release(
+                    &session,
+                    builtin,
+                    (name, raw),
+                    &wheel_file.filename,
+                    mtime,
+                    opts.cache_dir.as_deref(),
+                    opts.index_url.as_deref(),
+                    reporter,
+                )
+                .await?;
+                timings.build += started.elapsed();
                 break (lock_text, prepared, name, raw);
             }
             Err(BuildError::MissingRequirement { names, .. }) if attempt == 1 => {

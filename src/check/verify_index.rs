@@ -314,6 +314,22 @@ pub async fn verify_index(
     let step = reporter.step("building the wheel from the sdist");
     let (wheel_name, wheel) = session.wheel_from(&sdist_name, &sdist, mtime).await?;
     step.finish(format!("wheel {wheel_name}"));
+    let (wheel_name, wheel) = match &files.wheel {
+        Some(released) => {
+            pipeline::repair_like_release(
+                &session,
+                choice.builtin,
+                (wheel_name, wheel),
+                &released.filename,
+                mtime,
+                opts.cache_dir.as_deref(),
+                opts.index_url.as_deref(),
+                reporter,
+            )
+            .await?
+        }
+        None => (wheel_name, wheel),
+    };
     drop(session);
 
     if let Some(out) = &opts.out {

@@ -378,6 +378,46 @@ pub async fn build(
     Ok(BuildResult { manifest, written })
 }
 
+/// Repairs `wheel`'s platform tag in `session` with the locked auditwheel (see [`repair`]):
+/// the step still running, the repaired wheel, and what the manifest records of the repair.
+pub async fn repair_wheel(
+    session: &Session<'_>,
+    wheel: &(String, Vec<u8>),
+    mtime: u64,
+    cache_dir: Option<&std::path::Path>,
+    index_url: Option<&str>,
+    reporter: &Reporter,
+) -> Result<(crate::output::Step, (String, Vec<u8>), RepairInfo), BuildError> {
+    let repair::Tools { tree, tool, info } = repair::tools(cache_dir, index_url, reporter).await?;
+    let step = reporter.step(format!("repairing the platform tag with {tool}"));
+    let out = session.repair(&wheel.0, &wheel.1, tree, mtime).await?;
+    let info = repair::record(tool, info, &out.0)?;
+    Ok((step, out, info))
+}
+
+/// A release check's rebuilt wheel, repaired as the released one was: when the index's wheel
+/// carries a manylinux tag (auditwheel's work, or its equivalent) and ours, built on the
+/// toolchain image, is platform-specific. Otherwise the wheel as the backend wrote it.
+#[allow(clippy::too_many_arguments)]
+pub async fn repair_like_release(
+    session: &Session<'_>,
+    builtin: crate::image::Builtin,
+    wheel: (String, Vec<u8>),
+    released: &str,
+    mtime: u64,
+    cache_dir: Option<&std::path::Path>,
+    index_url: Option<&str>,
+    reporter: &Reporter,
+) -> Result<(String, Vec<u8>), BuildError> {
+    if !(builtin.has_compiler() && repair::released_as_manylinux(released, &wheel.0)) {
+        return Ok(wheel);
+    }
+    let (step, out, _) =
+        repair_wheel(session, &wheel, mtime, cache_dir, index_url, reporter).await?;
+    step.finish(format!("repaired as the release was: {}", out.0));
+    Ok(out)
+}
+
 /// The sdist (unless one was given), then the wheel from it (its platform tag repaired when
 /// [`repair::needed`]), each normalized; and what the repair did, if there was one.
 async fn build_artifacts(
@@ -419,15 +459,15 @@ async fn build_artifacts(
     // The step that ends with the normalized wheel: the repair's, when there is one.
     let (raw, repaired, step) = if repair::needed(settings, &raw.0) {
         step.finish(format!("wheel {} (built)", raw.0));
-        let repair::Tools { tree, tool, info } = repair::tools(
+        let (step, out, info) = repair_wheel(
+            session,
+            &raw,
+            settings.sde,
             opts.cache_dir.as_deref(),
             opts.index_url.as_deref(),
             reporter,
         )
         .await?;
-        let step = reporter.step(format!("repairing the platform tag with {tool}"));
-        let out = session.repair(&raw.0, &raw.1, tree, settings.sde).await?;
-        let info = repair::record(tool, info, &out.0)?;
         (out, Some(info), step)
     } else {
         (raw, None, step)

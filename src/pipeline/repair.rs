@@ -36,6 +36,14 @@ pub fn is_platform_specific(name: &str) -> bool {
     WheelName::parse(name).is_some_and(|w| w.platform.iter().any(|p| p != "any"))
 }
 
+/// Whether a release check repairs its rebuilt wheel `ours`: it is platform-specific and the
+/// released wheel `released` carries a manylinux tag, so the release was repaired too.
+pub fn released_as_manylinux(released: &str, ours: &str) -> bool {
+    is_platform_specific(ours)
+        && WheelName::parse(released)
+            .is_some_and(|w| w.platform.iter().any(|p| p.starts_with("manylinux")))
+}
+
 /// The PEP 600 policy among a repaired wheel's platform tags (`manylinux_2_5_x86_64` beside
 /// its legacy alias `manylinux1_x86_64`); the oldest glibc when there are several.
 pub fn policy_of(platform_tags: &[String]) -> Option<String> {
@@ -243,5 +251,22 @@ mod tests {
         info.tools.lockfile_sha256 = Sha256::of(b"another lock");
         let why = recorded_tools_difference(&info).unwrap();
         assert!(why.contains("use the hermit version that made it"), "{why}");
+    }
+
+    #[test]
+    fn a_release_check_repairs_only_what_the_release_repaired() {
+        let ours = "m-1.0-cp313-cp313-linux_x86_64.whl";
+        let released = "m-1.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
+        assert!(released_as_manylinux(released, ours));
+        assert!(!released_as_manylinux(
+            "m-1.0-cp313-cp313-linux_x86_64.whl",
+            ours
+        ));
+        assert!(!released_as_manylinux(
+            "m-1.0-cp313-cp313-musllinux_1_2_x86_64.whl",
+            ours
+        ));
+        assert!(!released_as_manylinux(released, "m-1.0-py3-none-any.whl"));
+        assert!(!released_as_manylinux("not a wheel", ours));
     }
 }

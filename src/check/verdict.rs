@@ -257,10 +257,14 @@ fn classify(
 /// extensions link a library the manylinux policy does not allow; a rebuild has them or not
 /// depending on how it was repaired, so they say nothing about the project's code.
 pub fn is_vendored_library(name: &str, content: &[u8]) -> bool {
-    compare::elf::is_elf(content)
-        && name
-            .split_once('/')
-            .is_some_and(|(top, _)| top.ends_with(".libs"))
+    compare::elf::is_elf(content) && in_vendored_dir(name)
+}
+
+/// Whether a member lies in a top-level `*.libs/` directory, where `auditwheel repair` puts the
+/// libraries it copies into a wheel.
+pub fn in_vendored_dir(name: &str) -> bool {
+    name.split_once('/')
+        .is_some_and(|(top, rest)| top.ends_with(".libs") && !rest.is_empty())
 }
 
 /// The key an extension module is matched by: its directory and module name, without the ABI

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use crate::archive::time;
 use crate::archive::zip as zipfmt;
 use crate::index::simple::{IndexClient, IndexFile, PackageName};
+use crate::lock::target::{LinuxTag, WheelName};
 use crate::normalize::Backend;
 use crate::record::digest::Sha256;
 
@@ -151,38 +152,21 @@ struct Fit {
 }
 
 /// The glibc (or musl) version a platform tag asks for, and whether it is glibc; `None` for
-/// tags not for x86_64 Linux. The legacy names are aliases (PEP 600).
+/// tags not for x86_64 Linux.
 fn platform_policy(tag: &str) -> Option<(bool, (u32, u32))> {
-    let arch = tag.strip_suffix("_x86_64")?;
-    let legacy = match arch {
-        "manylinux1" => Some((2, 5)),
-        "manylinux2010" => Some((2, 12)),
-        "manylinux2014" => Some((2, 17)),
-        _ => None,
-    };
-    if let Some(v) = legacy {
-        return Some((true, v));
-    }
-    let (glibc, rest) = if let Some(rest) = arch.strip_prefix("manylinux_") {
-        (true, rest)
-    } else {
-        (false, arch.strip_prefix("musllinux_")?)
-    };
-    let (major, minor) = rest.split_once('_')?;
-    Some((glibc, (major.parse().ok()?, minor.parse().ok()?)))
+    LinuxTag::parse(tag)
+        .filter(|t| t.arch == "x86_64")
+        .map(|t| (t.glibc, t.version))
 }
 
 /// How a wheel's file name fits the toolchain image, or `None` when it cannot run there.
 fn native_fit(filename: &str) -> Option<Fit> {
-    let stem = filename.strip_suffix(".whl")?;
-    let mut tags = stem.rsplitn(4, '-');
-    let (platforms, abis, pythons) = (tags.next()?, tags.next()?, tags.next()?);
+    let wheel = WheelName::parse(filename)?;
     let exact = format!("cp{}{}", NATIVE_PYTHON.0, NATIVE_PYTHON.1);
-    let exact_abi = if abis.split('.').any(|a| a == exact) && pythons.split('.').any(|p| p == exact)
-    {
+    let exact_abi = if wheel.abi.contains(&exact) && wheel.python.contains(&exact) {
         true
-    } else if abis.split('.').any(|a| a == "abi3")
-        && pythons.split('.').any(|p| {
+    } else if wheel.abi.iter().any(|a| a == "abi3")
+        && wheel.python.iter().any(|p| {
             p.strip_prefix("cp3")
                 .and_then(|minor| minor.parse::<u32>().ok())
                 .is_some_and(|minor| minor <= NATIVE_PYTHON.1)
@@ -195,8 +179,11 @@ fn native_fit(filename: &str) -> Option<Fit> {
     // A compressed tag set (`manylinux_2_17_x86_64.manylinux2014_x86_64`) installs wherever
     // any of its tags does: its policy is the oldest it names. A set mixing glibc and musl is
     // taken as glibc.
-    let policies: Vec<(bool, (u32, u32))> =
-        platforms.split('.').filter_map(platform_policy).collect();
+    let policies: Vec<(bool, (u32, u32))> = wheel
+        .platform
+        .iter()
+        .filter_map(|t| platform_policy(t))
+        .collect();
     let glibc = policies.iter().any(|(g, _)| *g);
     let policy = policies
         .iter()

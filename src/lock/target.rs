@@ -223,6 +223,51 @@ impl WheelName {
     }
 }
 
+/// A Linux platform tag as PEP 600 and PEP 656 define it: the C library (glibc for
+/// `manylinux`, musl for `musllinux`), its version and the architecture. The legacy manylinux
+/// names are aliases: `manylinux2014_x86_64` is glibc 2.17.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinuxTag<'t> {
+    pub glibc: bool,
+    pub version: (u32, u32),
+    pub arch: &'t str,
+    /// Written with a legacy name (`manylinux1`, `manylinux2010`, `manylinux2014`).
+    pub legacy: bool,
+}
+
+impl<'t> LinuxTag<'t> {
+    pub fn parse(tag: &'t str) -> Option<Self> {
+        for (name, version) in [
+            ("manylinux1_", (2, 5)),
+            ("manylinux2010_", (2, 12)),
+            ("manylinux2014_", (2, 17)),
+        ] {
+            if let Some(arch) = tag.strip_prefix(name) {
+                return (!arch.is_empty()).then_some(Self {
+                    glibc: true,
+                    version,
+                    arch,
+                    legacy: true,
+                });
+            }
+        }
+        let (glibc, rest) = match tag.strip_prefix("manylinux_") {
+            Some(rest) => (true, rest),
+            None => (false, tag.strip_prefix("musllinux_")?),
+        };
+        let mut parts = rest.splitn(3, '_');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        let arch = parts.next().filter(|a| !a.is_empty())?;
+        Some(Self {
+            glibc,
+            version: (major, minor),
+            arch,
+            legacy: false,
+        })
+    }
+}
+
 /// The version in a distribution file name, wheel or sdist; `None` for anything else.
 pub fn file_version(filename: &str) -> Option<String> {
     if let Some(w) = WheelName::parse(filename) {
@@ -315,5 +360,30 @@ mod tests {
         assert!(eval("implementation_name == 'cpython'", &[]));
         assert!(!eval("extra == 'toml'", &[]));
         assert!(eval("extra == 'toml'", &["toml"]));
+    }
+
+    #[test]
+    fn linux_tags_read_as_pep_600_and_656_define_them() {
+        let t = LinuxTag::parse("manylinux2014_aarch64").unwrap();
+        assert_eq!(
+            (t.glibc, t.version, t.arch, t.legacy),
+            (true, (2, 17), "aarch64", true)
+        );
+        let t = LinuxTag::parse("manylinux_2_28_x86_64").unwrap();
+        assert_eq!(
+            (t.glibc, t.version, t.arch, t.legacy),
+            (true, (2, 28), "x86_64", false)
+        );
+        let t = LinuxTag::parse("musllinux_1_2_x86_64").unwrap();
+        assert_eq!((t.glibc, t.version, t.arch), (false, (1, 2), "x86_64"));
+        for bad in [
+            "linux_x86_64",
+            "manylinux_2_x86_64",
+            "manylinux1_",
+            "manylinux_2_17_",
+            "any",
+        ] {
+            assert_eq!(LinuxTag::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::archive::tree::Tree;
 use crate::image::site::site_tree;
 use crate::index::cache::Cache;
 use crate::lock::Lock;
-use crate::lock::target::WheelName;
+use crate::lock::target::{LinuxTag, WheelName};
 use crate::output::Reporter;
 use crate::record::digest::Sha256;
 use crate::record::manifest::{RepairInfo, RequirementsInfo};
@@ -50,12 +50,8 @@ pub fn policy_of(platform_tags: &[String]) -> Option<String> {
     platform_tags
         .iter()
         .filter_map(|tag| {
-            let rest = tag.strip_prefix("manylinux_")?;
-            let mut parts = rest.splitn(3, '_');
-            let major: u32 = parts.next()?.parse().ok()?;
-            let minor: u32 = parts.next()?.parse().ok()?;
-            let arch = parts.next()?;
-            (!arch.is_empty()).then_some(((major, minor), tag))
+            let t = LinuxTag::parse(tag).filter(|t| t.glibc && !t.legacy)?;
+            Some((t.version, tag))
         })
         .min()
         .map(|(_, tag)| tag.clone())

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::check::compare::Report;
+use crate::check::verdict::in_vendored_dir;
 
 /// Longest value of one metadata field quoted in a reason.
 const VALUE_CHARS: usize = 60;
@@ -18,16 +19,17 @@ const FIELDS: usize = 4;
 pub fn member_reasons(report: &Report) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for artifact in &report.artifacts {
-        let native_differs = artifact
-            .members
-            .iter()
-            .any(|m| m.content.as_ref().is_some_and(|c| c.native.is_some()) || vendored(&m.name));
+        let native_differs = artifact.members.iter().any(|m| {
+            m.content.as_ref().is_some_and(|c| c.native.is_some()) || in_vendored_dir(&m.name)
+        });
         for m in &artifact.members {
             let reason = match (m.only_in, &m.content) {
-                (Some("a"), _) if vendored(&m.name) => {
+                (Some("a"), _) if in_vendored_dir(&m.name) => {
                     format!("only in the index's file: {VENDORED}")
                 }
-                (Some(_), _) if vendored(&m.name) => format!("only in the rebuild: {VENDORED}"),
+                (Some(_), _) if in_vendored_dir(&m.name) => {
+                    format!("only in the rebuild: {VENDORED}")
+                }
                 (Some("a"), _) => "only in the index's file".to_owned(),
                 (Some(_), _) => "only in the rebuild".to_owned(),
                 (None, Some(c)) => {
@@ -64,13 +66,6 @@ pub fn member_reasons(report: &Report) -> BTreeMap<String, String> {
 
 /// Why a vendored library is on one side only.
 const VENDORED: &str = "a shared library auditwheel vendored when it repaired that wheel to a manylinux tag, not the project's code";
-
-/// Whether a member lies in a top-level `*.libs/` directory, where `auditwheel repair` puts the
-/// libraries it copies into a wheel.
-fn vendored(name: &str) -> bool {
-    name.split_once('/')
-        .is_some_and(|(top, rest)| top.ends_with(".libs") && !rest.is_empty())
-}
 
 /// What a native wheel's `WHEEL` and `RECORD` differ in because of how each side was built,
 /// from the member's line diff: the `Tag:` (the platform tag each build claims) and the

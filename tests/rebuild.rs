@@ -186,6 +186,38 @@ const FIDELITY: &[Expected] = &[
         "six-1.13.0",
         &[("umask", "0002"), ("clock", "1572974912")],
     ),
+    // Only the license file group-writable, as in the maintainer's checkout and the sdist;
+    // METADATA and WHEEL, which setuptools wrote, not: the sdist's modes are kept.
+    (
+        "colorama==0.4.3",
+        "colorama-0.4.3",
+        &[("sdist-group-write", "kept"), ("python", "3.11")],
+    ),
+    // Built by `poetry` 1.0 itself, whose dependencies of 2019 have no wheel for CPython 3.11:
+    // later wheels stand in where there are some, pyrsistent 0.14 (never a wheel) is built
+    // from its sdist in the sandbox, and html5lib 1.0 (imports `collections.Mapping`) is raised.
+    (
+        "clikit==0.4.1",
+        "clikit-0.4.1",
+        &[
+            ("backend-version", "poetry==1.0.0b8"),
+            (
+                "requirements-without-wheels",
+                "cachecontrol==0.12.6, cffi==1.15.1, msgpack==1.0.5, pycparser==2.20, pyrsistent==0.14.11",
+            ),
+            ("backend-raised", "html5lib==1.1"),
+        ],
+    ),
+    // flit 1.2 (`flit.buildapi`): pytoml from its sdist, docutils 0.14 (mode `rU`) raised.
+    (
+        "entrypoints==0.3",
+        "entrypoints-0.3",
+        &[
+            ("backend-version", "flit==1.2.1"),
+            ("requirements-without-wheels", "pytoml==0.1.21"),
+            ("backend-raised", "docutils==0.16"),
+        ],
+    ),
 ];
 
 #[test]
@@ -233,6 +265,20 @@ fn inferred_build_conditions_make_older_releases_bit_identical() {
         .as_str()
         .unwrap();
     assert!(why.contains("before CPython 3.12"), "{why}");
+    // What was built from an sdist is locked as the sdist, by its hash, and said so.
+    let lock = std::fs::read_to_string(tmp.path().join("out/clikit-0.4.1/build.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"pyrsistent-0.14.11.tar.gz\"\nsha256 = \"3ca82748918eb65e2d89f222b702277099aca77e34843c5eb9d52451173970e2\""),
+        "{lock}"
+    );
+    let clikit = record(&tmp.path().join("out"), "clikit-0.4.1");
+    let why = clikit["inferences"]["requirements-without-wheels"]["evidence"]
+        .as_str()
+        .unwrap();
+    assert!(
+        why.contains("built from pyrsistent-0.14.11.tar.gz in the sandbox"),
+        "{why}"
+    );
 }
 
 #[test]

@@ -266,7 +266,12 @@ pub fn verify(
     unhashed: Unhashed,
 ) -> Result<(), RecordError> {
     let mut listed = BTreeSet::new();
-    for row in parse(record, bytes)? {
+    for mut row in parse(record, bytes)? {
+        // Some wheels of 2019 (flit 1) list `x.dist-info//tmp/…/LICENSE` for the member
+        // `x.dist-info/tmp/…/LICENSE`: an empty path segment means nothing, as to installers.
+        while row.path.contains("//") {
+            row.path = row.path.replace("//", "/");
+        }
         let Some(data) = files.get(row.path.as_str()) else {
             return Err(RecordError::Absent {
                 record: record.to_owned(),
@@ -397,6 +402,14 @@ mod tests {
         let absent = format!("{good}gone.py,,\n");
         let err = verify(REC, absent.as_bytes(), &files, Unhashed::Allowed).unwrap_err();
         assert!(matches!(err, RecordError::Absent { line: 3, .. }), "{err}");
+        // An empty path segment names the same member.
+        let doubled: BTreeMap<&str, &[u8]> =
+            [("a-1.dist-info/tmp/LICENSE", &b"L"[..]), (REC, &b""[..])].into();
+        let rows = write(&[
+            Row::of("a-1.dist-info//tmp/LICENSE", b"L"),
+            Row::unhashed(REC),
+        ]);
+        verify(REC, rows.as_bytes(), &doubled, Unhashed::Refused).unwrap();
         let md5 = format!("\"a, \"\"b\"\".py\",md5=x,1\n{REC},,\n");
         let err = verify(REC, md5.as_bytes(), &files, Unhashed::Allowed).unwrap_err();
         assert!(matches!(err, RecordError::NotSha256 { .. }), "{err}");

@@ -99,14 +99,19 @@ pub const BACKEND_VERSION: &str = "backend-version";
 pub const TIME_ZONE: &str = "time-zone";
 pub const CLOCK: &str = "clock";
 pub const UMASK: &str = "umask";
+pub const GROUP_WRITE: &str = "sdist-group-write";
 pub const ZIP_SYSTEM: &str = "zip-system";
 pub const SETUPTOOLS_VERSION: &str = "setuptools-version";
 /// A backend package raised to the first release that runs on the interpreter.
 pub const RAISED: &str = "backend-raised";
+/// Build requirements with no wheel for the interpreter at the upload time: a later wheel, or
+/// the sdist built in the sandbox.
+pub const SUBSTITUTED: &str = "requirements-without-wheels";
 /// The build driver sets the clock the backend reads from these (see `driver.py`).
 const CLOCK_VAR: &str = "HERMIT_CLOCK";
 const CLOCK_AFTER_VAR: &str = "HERMIT_CLOCK_AFTER";
 const UMASK_VAR: &str = "HERMIT_UMASK";
+const GROUP_WRITE_VAR: &str = "HERMIT_KEEP_GROUP_WRITE";
 const ZIP_SYSTEM_VAR: &str = "HERMIT_ZIP_SYSTEM";
 
 /// What the released files say about how the release was built.
@@ -178,6 +183,9 @@ fn infer_conditions(
                 },
             );
         }
+    }
+    if let Some(k) = infer::keep_group_write(wheel) {
+        table.insert(GROUP_WRITE.to_owned(), k);
     }
     if let Some(u) = infer::umask(wheel) {
         table.insert(UMASK.to_owned(), u);
@@ -408,6 +416,9 @@ pub async fn rebuild(
             );
         }
     }
+    if inferred.table.contains_key(GROUP_WRITE) {
+        env.insert(GROUP_WRITE_VAR.into(), "1".into());
+    }
     if let Some(umask) = inferred.table.get(UMASK) {
         env.insert(UMASK_VAR.into(), umask.value.clone());
     }
@@ -439,21 +450,71 @@ pub async fn rebuild(
         };
         let mut asked = requirements.clone();
         asked.extend(pins.iter().map(|(_, p)| p.clone()));
-        let (lock_text, raised) = match lock(&asked).await {
+        let locked = match lock(&asked).await {
             Ok(locked) => locked,
             Err(e) if !pins.is_empty() => {
-                // What the wheel says does not fit what the sdist declares (or is gone).
-                for (key, p) in pins.drain(..) {
-                    if let Some(i) = table.get_mut(key) {
-                        i.evidence += &format!(
-                            "; `{p}` could not be locked ({e}), so the newest at upload time was used"
-                        );
+                // What the wheel says does not fit what the sdist declares (a maintainer may
+                // build with an older backend than the sdist asks for), or is gone. The
+                // wheel's word first, in place of what it contradicts; else the declaration.
+                let pinned: Vec<String> = pins.iter().map(|(_, p)| p.clone()).collect();
+                let (overridden, replaced) = override_named(&requirements, &pinned);
+                let retried = match replaced.is_empty() {
+                    true => None,
+                    false => lock(&overridden).await.ok(),
+                };
+                match retried {
+                    Some(locked) => {
+                        for (key, p) in &pins {
+                            if let Some(i) = table.get_mut(*key) {
+                                i.evidence += &format!(
+                                    "; it contradicts the sdist's {}, so `{p}` stands in for it",
+                                    replaced.join(", ")
+                                );
+                            }
+                        }
+                        locked
+                    }
+                    None => {
+                        for (key, p) in pins.drain(..) {
+                            if let Some(i) = table.get_mut(key) {
+                                i.evidence += &format!(
+                                    "; `{p}` could not be locked ({e}), so the newest at upload time was used"
+                                );
+                            }
+                        }
+                        lock(&requirements).await?
                     }
                 }
-                lock(&requirements).await?
             }
             Err(e) => return Err(e.into()),
         };
+        let release_build::AsOfLock {
+            text: lock_text,
+            raised,
+            substitutes,
+        } = locked;
+        if !substitutes.is_empty() {
+            let inference = infer::Inference {
+                value: substitutes
+                    .iter()
+                    .map(|s| format!("{}=={}", s.name, s.version))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                evidence: format!(
+                    "no version allowed at the upload time has a wheel for CPython {python}: {}",
+                    substitutes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            };
+            reporter.info(format!(
+                "inferred {SUBSTITUTED}: {} ({})",
+                inference.value, inference.evidence
+            ));
+            table.insert(SUBSTITUTED.into(), inference);
+        }
         if !raised.is_empty() {
             let inference = infer::Inference {
                 value: raised
@@ -639,6 +700,23 @@ pub async fn rebuild(
     })
 }
 
+/// `requirements` with each one naming a package that `pins` pin left out, and the pins added;
+/// with the requirements left out, quoted.
+fn override_named(requirements: &[String], pins: &[String]) -> (Vec<String>, Vec<String>) {
+    let name = |r: &str| {
+        crate::lock::pep508::requirement::<pep508_rs::VerbatimUrl>(r)
+            .ok()
+            .map(|r| r.name.to_string())
+    };
+    let pinned: Vec<Option<String>> = pins.iter().map(|p| name(p)).collect();
+    let (replaced, mut kept): (Vec<String>, Vec<String>) = requirements
+        .iter()
+        .cloned()
+        .partition(|r| name(r).is_some_and(|n| pinned.contains(&Some(n))));
+    kept.extend(pins.iter().cloned());
+    (kept, replaced.iter().map(|r| format!("`{r}`")).collect())
+}
+
 fn file_record(file: &IndexFile, bytes: &[u8]) -> IndexFileRecord {
     IndexFileRecord {
         name: file.filename.clone(),
@@ -660,6 +738,19 @@ pub fn requirement_names(names: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pin_from_the_wheel_replaces_the_requirement_it_contradicts() {
+        let (asked, replaced) = override_named(
+            &["poetry>=1.0.0".into(), "wheel".into()],
+            &["poetry==1.0.0a8".into()],
+        );
+        assert_eq!(asked, ["wheel", "poetry==1.0.0a8"]);
+        assert_eq!(replaced, ["`poetry>=1.0.0`"]);
+        let (asked, replaced) = override_named(&["flit_core>=3".into()], &["hatchling==1".into()]);
+        assert_eq!(asked, ["flit_core>=3", "hatchling==1"]);
+        assert!(replaced.is_empty());
+    }
 
     #[test]
     fn reads_missing_requirement_names() {

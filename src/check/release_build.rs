@@ -3,12 +3,11 @@
 //! SOURCE_DATE_EPOCH read off the released files, and the build requirements locked as the
 //! package index offered them when the release was uploaded.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::index::release::{self, ReleaseError, SdeGuess};
 use crate::index::simple::IndexClient;
-use crate::lock::resolve::{ResolveError, resolve_constrained};
+use crate::lock::resolve::{ResolveError, Substitute, resolve_as_of};
 use crate::lock::target::Target;
 use crate::normalize::Backend;
 use crate::output::Reporter;
@@ -92,8 +91,10 @@ fn parse_requirements(
 /// only calls the backend's hooks, so its version does not show in the wheel; an old one may
 /// not even run on the image's Python (before 1.0 it needed `packaging` releases that import
 /// `distutils`, gone since Python 3.12). A backend package known not to run on `python` is
-/// raised to the first release that does (see [`runnable`]). Returns the lock's text and, for
-/// each package raised, its new pin and why.
+/// raised to the first release that does (see [`runnable`]). A package with no wheel for the
+/// target at the cutoff takes a later wheel, or its sdist (see `Mode::Era`). Returns the
+/// lock's text, for each package raised its new pin and why, and the packages that are not
+/// wheels from the cutoff.
 pub async fn lock_as_of(
     requirements: &[String],
     sdist_name: &str,
@@ -102,7 +103,7 @@ pub async fn lock_as_of(
     index: &IndexClient,
     spec_text: &str,
     reporter: &Reporter,
-) -> Result<(String, Vec<(String, String)>), AsOfLockError> {
+) -> Result<AsOfLock, AsOfLockError> {
     let backend = parse_requirements(requirements, sdist_name)?;
     let when = cutoff.unwrap_or("now (the index gives no upload time)");
     let resolve_error = |source| AsOfLockError::Resolve {
@@ -114,8 +115,7 @@ pub async fn lock_as_of(
         requirements.join(", ")
     ));
     let target = Target::linux_x86_64(python);
-    let none = BTreeMap::new();
-    let as_of = resolve_constrained(&backend, &[], &target, index, &none, cutoff, reporter)
+    let (as_of, substitutes) = resolve_as_of(&backend, &target, index, cutoff, reporter)
         .await
         .map_err(resolve_error)?;
     // Exact pins only (they already cover the backend's extras and markers): the resolver
@@ -135,9 +135,19 @@ pub async fn lock_as_of(
         .collect();
     with_frontend.push(FRONTEND.to_owned());
     let parsed = parse_requirements(&with_frontend, sdist_name)?;
-    let mut lock = resolve_constrained(&parsed, &[], &target, index, &none, None, reporter)
+    let (mut lock, _) = resolve_as_of(&parsed, &target, index, None, reporter)
         .await
         .map_err(resolve_error)?;
+    // The cutoff's substitutes the frontend's resolution kept (an exact pin, so all of them
+    // unless a package was raised).
+    let substitutes = substitutes
+        .into_iter()
+        .filter(|s| {
+            lock.packages
+                .iter()
+                .any(|p| p.name == s.name && p.version == s.version)
+        })
+        .collect();
     let mut inputs = requirements.to_vec();
     inputs.push(FRONTEND.to_owned());
     inputs.sort();
@@ -148,23 +158,65 @@ pub async fn lock_as_of(
         lock.packages.len(),
         as_of.packages.len()
     ));
-    Ok((lock.to_toml(&format!("hermit rebuild {spec_text}")), raised))
+    Ok(AsOfLock {
+        text: lock.to_toml(&format!("hermit rebuild {spec_text}")),
+        raised,
+        substitutes,
+    })
 }
+
+/// A lock made as of a release's upload time.
+pub struct AsOfLock {
+    pub text: String,
+    /// Each package raised to a release that runs on the interpreter: its pin and why.
+    pub raised: Vec<(String, String)>,
+    /// The packages that are not wheels from the cutoff: a later wheel, or an sdist.
+    pub substitutes: Vec<Substitute>,
+}
+
+/// Backend packages whose releases up to a version do not run on newer interpreters: (name,
+/// first release that runs, the Python that broke the older ones, what it removed). Each was
+/// met rebuilding a real release; the stand-in is the first release without the call.
+const UNRUNNABLE: &[(&str, &str, &str, &str)] = &[
+    (
+        "setuptools",
+        "41.1.0",
+        "3.9",
+        "calls `HTMLParser.unescape`, gone since Python 3.9",
+    ),
+    (
+        "html5lib",
+        "1.1",
+        "3.10",
+        "imports `collections.Mapping`, gone since Python 3.10",
+    ),
+    (
+        "docutils",
+        "0.16",
+        "3.11",
+        "opens files in mode `rU`, refused since Python 3.11",
+    ),
+];
 
 /// The first release of a backend package that runs on `python`, when `version` does not:
 /// the interpreters hermit has are no older than 3.11, and some releases of their era used
-/// what 3.9 removed.
+/// what later Pythons removed (see [`UNRUNNABLE`]).
 pub fn runnable(name: &str, version: &str, python: &str) -> Option<(&'static str, String)> {
     let v = |s: &str| pep440_rs::Version::from_str(s).ok();
     let (version_v, python_v) = (v(version)?, v(python)?);
-    (name == "setuptools" && version_v < v("41.1.0")? && python_v >= v("3.9")?).then(|| {
-        (
-            "41.1.0",
-            format!(
-                "setuptools {version} calls `HTMLParser.unescape`, gone since Python 3.9; 41.1.0, the first release without it, stands in"
-            ),
-        )
-    })
+    UNRUNNABLE
+        .iter()
+        .find(|(n, first, broke, _)| {
+            *n == name
+                && v(first).is_some_and(|f| version_v < f)
+                && v(broke).is_some_and(|b| python_v >= b)
+        })
+        .map(|(n, first, _, what)| {
+            (
+                *first,
+                format!("{n} {version} {what}; {first}, the first release without it, stands in"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -189,6 +241,12 @@ mod tests {
         assert_eq!(runnable("setuptools", "41.1.0", "3.11"), None);
         assert_eq!(runnable("setuptools", "40.0.0", "3.8"), None);
         assert_eq!(runnable("wheel", "0.30.0", "3.11"), None);
+        let (v, why) = runnable("docutils", "0.14", "3.11").unwrap();
+        assert_eq!(v, "0.16");
+        assert!(why.contains("`rU`"), "{why}");
+        assert_eq!(runnable("docutils", "0.14", "3.10"), None);
+        assert_eq!(runnable("html5lib", "1.0.1", "3.11").unwrap().0, "1.1");
+        assert_eq!(runnable("html5lib", "1.1", "3.13"), None);
     }
 
     #[test]

@@ -185,10 +185,23 @@ impl Case<'_> {
             let (a, b) = (normalize(self.released)?, normalize(self.rebuilt)?);
             self.differing_members(&a, &b, |_| true)?
         };
-        let differing_code =
-            self.differing_members(self.released.bytes, self.rebuilt.bytes, |name| {
-                is_code(self.kind, name)
-            })?;
+        let differing_code = {
+            let read = |side: Side<'_>| {
+                code_members(self.kind, side.bytes).map_err(|source| JudgeError::Members {
+                    name: side.name.to_owned(),
+                    source,
+                })
+            };
+            let (a, b) = (read(self.released)?, read(self.rebuilt)?);
+            let mut names: Vec<String> = a
+                .iter()
+                .filter(|(k, v)| b.get(*k) != Some(*v))
+                .map(|(k, _)| k.clone())
+                .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
+                .collect();
+            names.sort();
+            names
+        };
         Ok(Detailed {
             verdict,
             report: Some(report),
@@ -351,7 +364,33 @@ fn code_members(
     kind: ArtifactKind,
     bytes: &[u8],
 ) -> Result<BTreeMap<String, Vec<u8>>, MembersError> {
-    members(kind, bytes, |name| is_code(kind, name))
+    let mut code = members(kind, bytes, |name| is_code(kind, name))?;
+    for (name, content) in code.iter_mut() {
+        if is_python_source(name) && content.windows(2).any(|w| w == b"\r\n") {
+            *content = lf_only(content);
+        }
+    }
+    Ok(code)
+}
+
+/// Python reads source files with universal newlines: a `.py` file written on Windows (CRLF)
+/// compiles to the same code as with LF, string literals included.
+fn is_python_source(name: &str) -> bool {
+    name.ends_with(".py") || name.ends_with(".pyi")
+}
+
+fn lf_only(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len());
+    let mut i = 0;
+    while i < content.len() {
+        if content[i] == b'\r' && content.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(content[i]);
+        i += 1;
+    }
+    out
 }
 
 /// The files passing `keep`, by matching key, with their contents. Every member read is
@@ -534,6 +573,19 @@ mod tests {
             [".dist-info/METADATA", ".dist-info/RECORD"]
         );
         assert!(j.differing_code.is_empty());
+    }
+
+    #[test]
+    fn python_written_on_windows_is_the_same_code() {
+        let a = demo(b"x = 1\r\ns = '''a\r\nb'''\r\n", META, EP, (2023, 11, 14));
+        let b = demo(b"x = 1\ns = '''a\nb'''\n", META, EP, (2023, 11, 14));
+        let j = verdict(&a, &b);
+        assert_eq!(j.verdict, Verdict::SameCode);
+        assert!(j.differing_code.is_empty(), "{:?}", j.differing_code);
+        // A lone CR is not a line ending Python reads as LF here: still different.
+        let c = demo(b"x = 1\rs = 2\n", META, EP, (2023, 11, 14));
+        assert_eq!(verdict(&c, &b).verdict, Verdict::Different);
+        assert_eq!(lf_only(b"a\r\n\r\rb\r"), b"a\n\r\rb\r");
     }
 
     #[test]

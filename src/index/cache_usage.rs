@@ -41,7 +41,8 @@ pub enum Kind {
     Blobs,
     /// Image recipe packages (`debs/`).
     Debs,
-    /// Build-environment image records (`build-env/`).
+    /// Build-environment image records (`build-env/`) and records of the wheels built from
+    /// locked sdists (`sdist-requirements/`).
     BuildEnv,
     /// Anything else (left by another version, or by hand).
     Other,
@@ -62,7 +63,7 @@ impl Kind {
         match self {
             Kind::Blobs => "requirement and release files (blobs/sha256)",
             Kind::Debs => "image packages (debs)",
-            Kind::BuildEnv => "build-environment records (build-env)",
+            Kind::BuildEnv => "build records (build-env, sdist-requirements)",
             Kind::Other => "other",
         }
     }
@@ -136,7 +137,9 @@ fn classify(rel: &str, regular: bool) -> (Kind, Option<Sha256>) {
             Some(Ok(d)) => (Kind::Debs, Some(d)),
             _ => (Kind::Other, None),
         },
-        ["build-env", key] if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) => {
+        ["build-env" | "sdist-requirements", key]
+            if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
             (Kind::BuildEnv, None)
         }
         _ => (Kind::Other, None),

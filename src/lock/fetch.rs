@@ -1,6 +1,8 @@
 //! Fetching a lock's files into the cache, verified against the lock.
 //!
-//! One wheel per package is chosen for the target. The cache is tried first (and re-verified);
+//! One wheel per package is chosen for the target, or, for a package locked with no wheel that
+//! installs there, its `.tar.gz` sdist (built into a wheel in the sandbox before the build
+//! environment is made; see `pipeline::prepare`). The cache is tried first (and re-verified);
 //! otherwise the file is found on the index by name, or, for a pip lock that names only hashes,
 //! by hash, downloaded, and checked against the LOCK's sha256, never the index's: the index is
 //! where tampering would come from.
@@ -37,7 +39,7 @@ pub enum FetchError {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(
-        "`{lock}` locks only an sdist for `{name}` {version}; hermit installs wheels only: lock a version with a wheel"
+        "`{lock}` locks only a `.zip` sdist for `{name}` {version}; hermit builds requirements from wheels or `.tar.gz` sdists: lock a version with one"
     )]
     SdistOnly {
         lock: String,
@@ -94,6 +96,15 @@ fn applies(pkg: &LockedPackage, target: &Target) -> bool {
     }
 }
 
+/// How well a locked file installs on the target: any fitting wheel beats the sdist, which is
+/// built into a wheel first.
+fn install_rank(target: &Target, filename: &str) -> Option<u32> {
+    match target.wheel_rank(filename) {
+        Some(r) => Some(r + 1),
+        None => filename.ends_with(".tar.gz").then_some(0),
+    }
+}
+
 /// The named file hermit installs for this package, if the lock names files.
 fn choose_named<'a>(
     lock: &Lock,
@@ -110,7 +121,7 @@ fn choose_named<'a>(
     }
     let best = named
         .iter()
-        .filter_map(|&(n, f)| target.wheel_rank(n).map(|r| (r, n, f)))
+        .filter_map(|&(n, f)| install_rank(target, n).map(|r| (r, n, f)))
         // Highest rank; among equals the smallest name, so the choice never depends on order.
         .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)));
     match best {
@@ -220,7 +231,7 @@ async fn fetch_one(
             Some(h) => pinned.contains(&h),
             None => same_version(f),
         })
-        .filter_map(|f| target.wheel_rank(&f.filename).map(|r| (r, f)))
+        .filter_map(|f| install_rank(target, &f.filename).map(|r| (r, f)))
         .collect();
     candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.filename.cmp(&b.1.filename)));
     let Some(&(_, remote)) = candidates.first() else {
@@ -339,14 +350,20 @@ mod tests {
     }
 
     #[test]
-    fn sdist_only_and_foreign_wheels_are_clear_errors() {
+    fn an_sdist_is_taken_only_without_a_wheel_and_foreign_wheels_are_clear_errors() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(Some(tmp.path())).unwrap();
         let target = Target::linux_x86_64("3.13");
-        let err =
-            check_cached(&lock_with(&[("demo-1.0.tar.gz", b"s")]), &target, &cache).unwrap_err();
+        cache.put(&Sha256::of(b"s"), b"s").unwrap();
+        let lock = lock_with(&[
+            ("demo-1.0.tar.gz", b"s"),
+            ("demo-1.0-cp313-cp313-win_amd64.whl", b"w"),
+        ]);
+        let got = check_cached(&lock, &target, &cache).unwrap().unwrap();
+        assert_eq!(got[0].filename, "demo-1.0.tar.gz");
+        let err = check_cached(&lock_with(&[("demo-1.0.zip", b"s")]), &target, &cache).unwrap_err();
         assert!(matches!(err, FetchError::SdistOnly { .. }), "{err}");
-        assert!(err.to_string().contains("wheels only"));
+        assert!(err.to_string().contains("`.tar.gz` sdists"), "{err}");
         let err = check_cached(
             &lock_with(&[("demo-1.0-cp313-cp313-win_amd64.whl", b"w")]),
             &target,

@@ -12,7 +12,7 @@ pub struct CoreMetadata {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
-    #[error("`{file}` has no readable `*.dist-info/METADATA`: {reason}")]
+    #[error("`{file}` has no readable metadata: {reason}")]
     Missing { file: String, reason: String },
     #[error("`{file}` is not a readable wheel: {source}")]
     Zip {
@@ -103,9 +103,193 @@ pub fn from_wheel(filename: &str, bytes: &[u8]) -> Result<String, MetadataError>
     String::from_utf8(data).map_err(|_| missing(format!("`{}` is not UTF-8", entry.name)))
 }
 
+/// What an sdist says of itself that a resolution needs before it is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SdistMetadata {
+    /// `Requires-Python` from `PKG-INFO`; `Requires-Dist` from there, or, where setuptools
+    /// wrote none (before metadata 2.2), from `*.egg-info/requires.txt`.
+    pub core: CoreMetadata,
+    /// `build-system.requires`, or legacy setuptools' without a `pyproject.toml`; with `wheel`
+    /// added for setuptools, whose hook asks for it.
+    pub build_requires: Vec<Requirement>,
+}
+
+/// Reads an sdist's metadata without building it. A `requires.txt` is only trusted at the
+/// top (`NAME-VER/X.egg-info/`) or one level down (`NAME-VER/src/X.egg-info/`).
+pub fn from_sdist(filename: &str, bytes: &[u8]) -> Result<SdistMetadata, MetadataError> {
+    let missing = |reason: String| MetadataError::Missing {
+        file: filename.to_owned(),
+        reason,
+    };
+    let facts = crate::source::sdist::inspect(bytes).map_err(|e| missing(e.to_string()))?;
+    let pkg_info = facts
+        .pkg_info
+        .as_deref()
+        .ok_or_else(|| missing("no readable `PKG-INFO` at the top".into()))?;
+    let mut core = parse(pkg_info);
+    if core.requires_dist.is_empty()
+        && let Some(text) = requires_txt(bytes, &facts.top)
+    {
+        core.requires_dist = from_requires_txt(&text);
+    }
+    let config = crate::source::config::parse(
+        &facts.pyproject,
+        std::path::Path::new(&format!("{filename}!/pyproject.toml")),
+    )
+    .map_err(|e| missing(e.to_string()))?;
+    let mut wanted = config.requires;
+    let named = |want: &str| {
+        wanted.iter().any(|r| {
+            super::pep508::requirement(r).is_ok_and(|r: Requirement| r.name.to_string() == want)
+        })
+    };
+    if config.backend.starts_with("setuptools") && !named("wheel") {
+        wanted.push("wheel".into());
+    }
+    let build_requires = wanted
+        .iter()
+        .map(|r| {
+            super::pep508::requirement(r).map_err(|reason| MetadataError::BadRequirement {
+                file: filename.to_owned(),
+                requirement: r.clone(),
+                reason,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SdistMetadata {
+        core,
+        build_requires,
+    })
+}
+
+/// `TOP/X.egg-info/requires.txt` or `TOP/src/X.egg-info/requires.txt`, the shallowest first.
+fn requires_txt(bytes: &[u8], top: &str) -> Option<String> {
+    let (stream, _) = crate::archive::gzip::open(bytes).ok()?;
+    let members = crate::archive::tar::read(stream, crate::archive::tar::Limits::DEFAULT).ok()?;
+    let mut found: Vec<(usize, String)> = members
+        .into_iter()
+        .filter_map(|m| {
+            let path = m.path.trim_start_matches("./");
+            let below = path.strip_prefix(top)?.strip_prefix('/')?;
+            let parts: Vec<&str> = below.split('/').collect();
+            let depth = match parts.as_slice() {
+                [dir, "requires.txt"] if dir.ends_with(".egg-info") => 0,
+                ["src", dir, "requires.txt"] if dir.ends_with(".egg-info") => 1,
+                _ => return None,
+            };
+            (m.data.len() < 1 << 20)
+                .then(|| String::from_utf8(m.data).ok())
+                .flatten()
+                .map(|t| (depth, t))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next().map(|(_, t)| t)
+}
+
+/// setuptools' `requires.txt` as PEP 508 strings: a `[extra]`, `[:marker]` or
+/// `[extra:marker]` header puts its marker on the requirements below it.
+pub fn from_requires_txt(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let (extra, env) = section.split_once(':').unwrap_or((section, ""));
+            let mut parts = Vec::new();
+            if !env.trim().is_empty() {
+                parts.push(format!("({})", env.trim()));
+            }
+            if !extra.trim().is_empty() {
+                parts.push(format!("extra == \"{}\"", extra.trim()));
+            }
+            marker = (!parts.is_empty()).then(|| parts.join(" and "));
+            continue;
+        }
+        out.push(match &marker {
+            Some(m) => format!("{line} ; {m}"),
+            None => line.to_owned(),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requires_txt_sections_become_markers() {
+        let text = "six\nattrs>=17.4\n\n[:python_version < \"3\"]\nfuncsigs\n\n[test]\npytest\n\n[docs:sys_platform == \"win32\"]\ncolorama\n";
+        assert_eq!(
+            from_requires_txt(text),
+            [
+                "six",
+                "attrs>=17.4",
+                "funcsigs ; (python_version < \"3\")",
+                "pytest ; extra == \"test\"",
+                "colorama ; (sys_platform == \"win32\") and extra == \"docs\"",
+            ]
+        );
+        for r in from_requires_txt(text) {
+            crate::lock::pep508::requirement::<pep508_rs::VerbatimUrl>(&r).unwrap();
+        }
+    }
+
+    fn sdist(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut t = crate::archive::tree::Tree::new();
+        for (p, c) in files {
+            t.insert_file(p, 0o644, c.as_bytes().to_vec()).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, &t.to_tar(0)).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn an_old_setuptools_sdist_names_its_dependencies_in_egg_info() {
+        let bytes = sdist(&[
+            (
+                "p-0.14/PKG-INFO",
+                "Metadata-Version: 1.1\nName: p\n\nbody\n",
+            ),
+            ("p-0.14/p.egg-info/requires.txt", "six\n"),
+            ("p-0.14/tests/x.egg-info/requires.txt", "evil\n"),
+            ("p-0.14/setup.py", ""),
+        ]);
+        let m = from_sdist("p-0.14.tar.gz", &bytes).unwrap();
+        assert_eq!(m.core.requires_dist, ["six"]);
+        let build: Vec<String> = m.build_requires.iter().map(|r| r.to_string()).collect();
+        assert_eq!(build, ["setuptools>=40.8.0", "wheel"]);
+    }
+
+    #[test]
+    fn a_modern_sdist_names_its_backend_and_dependencies() {
+        let bytes = sdist(&[
+            (
+                "q-1/PKG-INFO",
+                "Metadata-Version: 2.2\nName: q\nRequires-Python: >=3.8\nRequires-Dist: idna\n\n",
+            ),
+            ("q-1/q.egg-info/requires.txt", "ignored\n"),
+            (
+                "q-1/pyproject.toml",
+                "[build-system]\nrequires = [\"flit_core>=3\"]\nbuild-backend = \"flit_core.buildapi\"\n",
+            ),
+        ]);
+        let m = from_sdist("q-1.tar.gz", &bytes).unwrap();
+        assert_eq!(m.core.requires_dist, ["idna"]);
+        assert_eq!(m.core.requires_python.as_deref(), Some(">=3.8"));
+        let build: Vec<String> = m.build_requires.iter().map(|r| r.to_string()).collect();
+        assert_eq!(build, ["flit-core>=3"]);
+        let err = from_sdist("junk-1.tar.gz", b"junk").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`junk-1.tar.gz` has no readable"),
+            "{err}"
+        );
+    }
 
     /// Found by `fuzz/run.sh` (metadata): a non-ASCII character in a marker panicked inside
     /// `pep508_rs`.

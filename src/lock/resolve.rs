@@ -50,8 +50,61 @@ pub enum ResolveError {
 #[derive(Debug, Clone)]
 struct Candidate {
     version: Version,
-    /// The wheel hermit will install for this version.
+    /// The file hermit will install for this version: a wheel, or an sdist built into one.
     wheel: IndexFile,
+    kind: Kind,
+}
+
+/// Where a candidate comes from, in the order a release-era resolution tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A wheel the index had at the cutoff (or today, without one).
+    Wheel,
+    /// A wheel uploaded after the cutoff: no version at the cutoff had one for the target.
+    LateWheel,
+    /// An sdist from the cutoff, built into a wheel in the sandbox: no version ever had a wheel.
+    Sdist,
+}
+
+/// Which files a resolution may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Wheels only, as the index stood at the cutoff: a project's own lock.
+    Wheels,
+    /// A release's era: wheels at the cutoff first, then for a package with none for the
+    /// target the oldest later wheel that fits, then its sdist. Old build backends pin
+    /// dependencies whose wheels were made for interpreters hermit does not have.
+    Era,
+}
+
+/// A locked package that is not a wheel from the cutoff, and how it was taken instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Substitute {
+    pub name: PackageName,
+    pub version: String,
+    pub kind: Kind,
+    pub filename: String,
+    pub upload_time: Option<String>,
+}
+
+impl std::fmt::Display for Substitute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            Kind::Wheel => write!(f, "{}=={}", self.name, self.version),
+            Kind::LateWheel => write!(
+                f,
+                "{}=={} (the oldest wheel that fits, uploaded {})",
+                self.name,
+                self.version,
+                self.upload_time.as_deref().unwrap_or("later")
+            ),
+            Kind::Sdist => write!(
+                f,
+                "{}=={} (no wheel on the index; built from {} in the sandbox)",
+                self.name, self.version, self.filename
+            ),
+        }
+    }
 }
 
 type Deps = std::sync::Arc<Vec<Requirement>>;
@@ -68,6 +121,7 @@ struct Resolver<'a> {
     /// Files uploaded after this time (seconds, nanoseconds since 1970) are not seen.
     exclude_newer: Option<(i64, u32)>,
     reporter: &'a Reporter,
+    mode: Mode,
     candidates: HashMap<PackageName, Vec<Candidate>>,
     deps: HashMap<(PackageName, Version), Option<Deps>>,
 }
@@ -166,6 +220,49 @@ pub async fn resolve_constrained(
     exclude_newer: Option<&str>,
     reporter: &Reporter,
 ) -> Result<Lock, ResolveError> {
+    let (lock, _) = resolve_in_mode(
+        requirements,
+        constraints,
+        target,
+        index,
+        preferences,
+        (exclude_newer, Mode::Wheels),
+        reporter,
+    )
+    .await?;
+    Ok(lock)
+}
+
+/// Resolves `requirements` as the index stood at `cutoff` for a release of that era (see
+/// [`Mode::Era`]); returns the lock and every package that is not a wheel from the cutoff.
+pub async fn resolve_as_of(
+    requirements: &[Requirement],
+    target: &Target,
+    index: &IndexClient,
+    cutoff: Option<&str>,
+    reporter: &Reporter,
+) -> Result<(Lock, Vec<Substitute>), ResolveError> {
+    resolve_in_mode(
+        requirements,
+        &[],
+        target,
+        index,
+        &BTreeMap::new(),
+        (cutoff, Mode::Era),
+        reporter,
+    )
+    .await
+}
+
+async fn resolve_in_mode(
+    requirements: &[Requirement],
+    constraints: &[Requirement],
+    target: &Target,
+    index: &IndexClient,
+    preferences: &BTreeMap<PackageName, String>,
+    (exclude_newer, mode): (Option<&str>, Mode),
+    reporter: &Reporter,
+) -> Result<(Lock, Vec<Substitute>), ResolveError> {
     let mut pins: BTreeMap<PackageName, Vec<Requirement>> = BTreeMap::new();
     for c in constraints
         .iter()
@@ -197,6 +294,7 @@ pub async fn resolve_constrained(
         pins,
         exclude_newer,
         reporter,
+        mode,
         candidates: HashMap::new(),
         deps: HashMap::new(),
     };
@@ -366,8 +464,16 @@ impl Resolver<'_> {
     async fn candidates(&mut self, name: &PackageName) -> Result<&Vec<Candidate>, ResolveError> {
         if !self.candidates.contains_key(name) {
             let project = self.index.project(name).await?;
-            let files = uploaded_by(project.files, self.exclude_newer);
-            let list = pick_wheels(&files, self.target, &self.python);
+            let list = match self.mode {
+                Mode::Wheels => pick_wheels(
+                    &uploaded_by(project.files, self.exclude_newer),
+                    self.target,
+                    &self.python,
+                ),
+                Mode::Era => {
+                    era_candidates(project.files, self.exclude_newer, self.target, &self.python)
+                }
+            };
             self.candidates.insert(name.clone(), list);
         }
         Ok(&self.candidates[name])
@@ -383,23 +489,35 @@ impl Resolver<'_> {
         if let Some(d) = self.deps.get(&key) {
             return Ok(d.clone());
         }
-        let text = match self.index.metadata(&c.wheel).await? {
-            Some(t) => t,
-            None => {
-                let bytes = self.index.download(&c.wheel).await?;
-                metadata::from_wheel(&c.wheel.filename, &bytes)?
-            }
+        let mut build_requires = Vec::new();
+        let meta = if c.kind == Kind::Sdist {
+            let bytes = self.index.download(&c.wheel).await?;
+            let sdist = metadata::from_sdist(&c.wheel.filename, &bytes)?;
+            build_requires = sdist.build_requires;
+            sdist.core
+        } else {
+            let text = match self.index.metadata(&c.wheel).await? {
+                Some(t) => t,
+                None => {
+                    let bytes = self.index.download(&c.wheel).await?;
+                    metadata::from_wheel(&c.wheel.filename, &bytes)?
+                }
+            };
+            metadata::parse(&text)
         };
-        let meta = metadata::parse(&text);
         let admits = meta
             .requires_python
             .as_deref()
             .and_then(|s| VersionSpecifiers::from_str(s).ok())
             .is_none_or(|s| s.contains(&self.python));
+        // An sdist is built without isolation, in the same environment: what builds it is
+        // locked beside what it needs at run time.
         let deps = admits
             .then(|| {
-                meta.requirements(&c.wheel.filename)
-                    .map(std::sync::Arc::new)
+                meta.requirements(&c.wheel.filename).map(|mut r| {
+                    r.extend(build_requires);
+                    std::sync::Arc::new(r)
+                })
             })
             .transpose()?;
         self.deps.insert(key, deps.clone());
@@ -410,9 +528,19 @@ impl Resolver<'_> {
         self,
         roots: &[Requirement],
         chosen: BTreeMap<PackageName, Candidate>,
-    ) -> Result<Lock, ResolveError> {
+    ) -> Result<(Lock, Vec<Substitute>), ResolveError> {
         let mut packages = Vec::new();
+        let mut substitutes = Vec::new();
         for (name, c) in chosen {
+            if c.kind != Kind::Wheel {
+                substitutes.push(Substitute {
+                    name: name.clone(),
+                    version: c.version.to_string(),
+                    kind: c.kind,
+                    filename: c.wheel.filename.clone(),
+                    upload_time: c.wheel.upload_time.clone(),
+                });
+            }
             let sha256 = match c.wheel.sha256 {
                 Some(h) => h,
                 None => Sha256::of(&self.index.download(&c.wheel).await?),
@@ -430,14 +558,15 @@ impl Resolver<'_> {
         let mut requirements: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
         requirements.sort();
         requirements.dedup();
-        Ok(Lock {
+        let lock = Lock {
             origin: String::new(),
             python: Some(self.target.python.clone()),
             requires_python: None,
             requirements,
             dynamic: Vec::new(),
             packages,
-        })
+        };
+        Ok((lock, substitutes))
     }
 }
 
@@ -536,8 +665,69 @@ fn pick_wheels(files: &[IndexFile], target: &Target, python: &Version) -> Vec<Ca
     }
     best.into_iter()
         .rev()
-        .map(|(version, (_, wheel))| Candidate { version, wheel })
+        .map(|(version, (_, wheel))| Candidate {
+            version,
+            wheel,
+            kind: Kind::Wheel,
+        })
         .collect()
+}
+
+/// A release era's candidates, in the order they are tried: wheels at the cutoff (newest
+/// first); for versions with none, the wheels uploaded later (oldest first: nearest the era);
+/// last the sdists at the cutoff (newest first) of versions with no wheel at all.
+fn era_candidates(
+    files: Vec<IndexFile>,
+    cutoff: Option<(i64, u32)>,
+    target: &Target,
+    python: &Version,
+) -> Vec<Candidate> {
+    let (before, after): (Vec<IndexFile>, Vec<IndexFile>) = files.into_iter().partition(|f| {
+        cutoff.is_none_or(|c| {
+            f.upload_time
+                .as_deref()
+                .and_then(rfc3339)
+                .is_none_or(|t| t <= c)
+        })
+    });
+    let mut list = pick_wheels(&before, target, python);
+    let mut late = pick_wheels(&after, target, python);
+    late.retain(|l| !list.iter().any(|c| c.version == l.version));
+    late.reverse();
+    for c in &mut late {
+        c.kind = Kind::LateWheel;
+    }
+    let with_wheel: BTreeSet<Version> = list
+        .iter()
+        .chain(&late)
+        .map(|c| c.version.clone())
+        .collect();
+    let mut sdists: BTreeMap<Version, IndexFile> = BTreeMap::new();
+    for f in before.into_iter().filter(|f| !f.yanked) {
+        let Some(version) = f
+            .filename
+            .strip_suffix(".tar.gz")
+            .and_then(|_| file_version(&f.filename))
+            .and_then(|v| Version::from_str(&v).ok())
+        else {
+            continue;
+        };
+        let admits = f
+            .requires_python
+            .as_deref()
+            .and_then(|s| VersionSpecifiers::from_str(s).ok())
+            .is_none_or(|s| s.contains(python));
+        if admits && !with_wheel.contains(&version) {
+            sdists.entry(version).or_insert(f);
+        }
+    }
+    list.extend(late);
+    list.extend(sdists.into_iter().rev().map(|(version, wheel)| Candidate {
+        version,
+        wheel,
+        kind: Kind::Sdist,
+    }));
+    list
 }
 
 #[cfg(test)]
@@ -576,6 +766,54 @@ mod tests {
         ] {
             assert_eq!(rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_release_era_takes_cutoff_wheels_then_later_wheels_oldest_first_then_sdists() {
+        let at = |name: &str, time: &str| IndexFile {
+            upload_time: Some(time.to_owned()),
+            ..file(name, None, false)
+        };
+        let files = vec![
+            // At the cutoff: wheels for an older CPython only, and sdists.
+            at(
+                "m-0.6-cp37-cp37m-manylinux1_x86_64.whl",
+                "2019-01-01T00:00:00Z",
+            ),
+            at("m-0.6.tar.gz", "2019-01-01T00:00:00Z"),
+            at("m-0.5.tar.gz", "2018-01-01T00:00:00Z"),
+            at("m-0.4-py3-none-any.whl", "2017-01-01T00:00:00Z"),
+            // Later: two versions with a wheel for the target.
+            at(
+                "m-1.0-cp311-cp311-manylinux1_x86_64.whl",
+                "2022-01-01T00:00:00Z",
+            ),
+            at(
+                "m-1.1-cp311-cp311-manylinux1_x86_64.whl",
+                "2023-01-01T00:00:00Z",
+            ),
+            at("m-2.0.tar.gz", "2024-01-01T00:00:00Z"),
+        ];
+        let t = Target::linux_x86_64("3.11");
+        let py = Version::from_str("3.11.0").unwrap();
+        let cutoff = rfc3339("2020-01-01T00:00:00Z");
+        let got: Vec<(String, Kind)> = era_candidates(files.clone(), cutoff, &t, &py)
+            .into_iter()
+            .map(|c| (c.version.to_string(), c.kind))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("0.4".to_owned(), Kind::Wheel),
+                ("1.0".to_owned(), Kind::LateWheel),
+                ("1.1".to_owned(), Kind::LateWheel),
+                ("0.6".to_owned(), Kind::Sdist),
+                ("0.5".to_owned(), Kind::Sdist),
+            ]
+        );
+        // Only wheels from the cutoff in a project's own resolution.
+        let wheels = pick_wheels(&uploaded_by(files, cutoff), &t, &py);
+        assert_eq!(wheels.len(), 1);
     }
 
     #[test]

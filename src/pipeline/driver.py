@@ -31,6 +31,9 @@ import tarfile
 # `hermit rebuild` sets HERMIT_UMASK when the released wheel shows its maintainer's (002).
 UMASK = int(os.environ.get("HERMIT_UMASK", "022"), 8) & 0o077
 os.umask(UMASK)
+# ... and HERMIT_KEEP_GROUP_WRITE when its wheel kept some files' group write from the checkout
+# (which the sdist kept too) though the files its backend wrote did not have it.
+KEEP_GROUP_WRITE = not UMASK & 0o020 or os.environ.get("HERMIT_KEEP_GROUP_WRITE") == "1"
 
 RAN = []
 
@@ -140,13 +143,13 @@ def unpack(sdist_path):
 def data_filter(member, path):
     # The `data` filter clears group write; a maintainer's umask of 002 kept it.
     safe = tarfile.data_filter(member, path)
-    if safe is not None and safe.mode is not None and not UMASK & 0o020 and member.mode & 0o020:
+    if safe is not None and safe.mode is not None and KEEP_GROUP_WRITE and member.mode & 0o020:
         safe = safe.replace(mode=safe.mode | 0o020, deep=False)
     return safe
 
 
 def safe_members(archive):
-    keep = 0o775 if not UMASK & 0o020 else 0o755
+    keep = 0o775 if KEEP_GROUP_WRITE else 0o755
     for m in archive.getmembers():
         name = os.path.normpath(m.name)
         inside = not m.name.startswith("/") and name != ".." and not name.startswith("../")

@@ -6,6 +6,7 @@
 //! and images), [`session`] (the container and the driver's steps), [`record`] (the manifest
 //! and the output directory).
 
+mod from_source;
 mod input;
 mod prepare;
 mod record;
@@ -132,6 +133,12 @@ pub enum BuildError {
         code: i64,
         tail: String,
     },
+    #[error("building the locked sdist `{file}` into a wheel failed: {source}")]
+    FromSource {
+        file: String,
+        #[source]
+        source: Box<BuildError>,
+    },
     #[error("the {step} step produced {found} instead of exactly one {what}")]
     UnexpectedOutput {
         step: &'static str,
@@ -230,6 +237,9 @@ impl crate::error::Hint for BuildError {
             Self::BadRequirement(_) => {
                 Some("fix the requirement in pyproject.toml or the constraints file".into())
             }
+            Self::FromSource { .. } => Some(
+                "no wheel of it installs on the image's Python, so hermit built its sdist (offline, in the lock's environment): lock a version that has a wheel, or choose another interpreter (`--python`)".into(),
+            ),
             _ => None,
         }
     }

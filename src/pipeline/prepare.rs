@@ -64,17 +64,29 @@ pub async fn prepare(
         reporter,
     )
     .await?;
-    let env_id = build_env(
+    // The manifest records what the lock names: an sdist, not the wheel built from it.
+    let files = recorded(&fetched);
+    let installable = super::from_source::installable(
         docker,
         janitor,
         &cache,
         &base.id,
         &base.python,
         &fetched,
+        &opts.lock.label,
         reporter,
     )
     .await?;
-    let files = recorded(&fetched);
+    let env_id = build_env(
+        docker,
+        janitor,
+        &cache,
+        &base.id,
+        &base.python,
+        &installable,
+        reporter,
+    )
+    .await?;
     Ok(Prepared {
         env_id,
         image: ImageInfo {
@@ -209,7 +221,7 @@ const BUILD_ENV_LAYOUT: &str = "hermit-build-env/1";
 /// and byte-compiled, in one read-only layer. Deterministic, so it is made once per machine
 /// and found again by a tag derived from its inputs.
 #[allow(clippy::too_many_arguments)]
-async fn build_env(
+pub(super) async fn build_env(
     docker: &Docker,
     janitor: &Janitor,
     cache: &Cache,

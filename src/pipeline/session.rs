@@ -58,6 +58,27 @@ impl<'a> Session<'a> {
         setup: SessionSetup<'_>,
         reporter: &Reporter,
     ) -> Result<Session<'a>, BuildError> {
+        Self::start_in(
+            docker,
+            janitor,
+            prepared.env_id,
+            &prepared.requirements.lockfile,
+            setup,
+            reporter,
+        )
+        .await
+    }
+
+    /// Starts a container on `env_id`; a missing requirement is named as missing from
+    /// `lockfile_label`.
+    pub async fn start_in(
+        docker: &'a Docker,
+        janitor: &Janitor,
+        env_id: crate::image::ImageId,
+        lockfile_label: &str,
+        setup: SessionSetup<'_>,
+        reporter: &Reporter,
+    ) -> Result<Session<'a>, BuildError> {
         let SessionSetup {
             env,
             limits,
@@ -75,7 +96,7 @@ impl<'a> Session<'a> {
             }
         }
         let spec = Spec {
-            image: prepared.env_id.to_string(),
+            image: env_id.to_string(),
             env,
             user: BUILD_USER.into(),
             limits,
@@ -83,7 +104,7 @@ impl<'a> Session<'a> {
         let sandbox = Sandbox::start(docker, janitor, &spec, input.to_tar(mtime)).await?;
         Ok(Session {
             sandbox,
-            lockfile_label: prepared.requirements.lockfile.clone(),
+            lockfile_label: lockfile_label.to_owned(),
             reporter: reporter.clone(),
             ran: Mutex::new(Vec::new()),
         })

@@ -521,24 +521,66 @@ fn show_time(t: u64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
-/// The maintainer's umask, when every file in the wheel is group-writable (`002`, the default
-/// of many Linux desktops); `None` when none or only some are (the sandbox's `022` fits, or
-/// nothing does).
-pub fn umask(wheel: &[u8]) -> Option<Inference> {
+type FileModes = Vec<(String, u32)>;
+
+/// The wheel's files by name with their Unix permission bits (members made on Unix only), and
+/// the bits of the two its backend writes afresh, `*.dist-info/METADATA` and `WHEEL`.
+fn modes(wheel: &[u8]) -> Option<(FileModes, Vec<u32>)> {
     let archive = zipfmt::parse(wheel).ok()?;
-    let files: Vec<u32> = archive
+    let files: Vec<(String, u32)> = archive
         .entries
         .iter()
         .filter(|e| !e.is_dir() && e.system() == 3)
-        .map(|e| e.unix_mode() & 0o777)
+        .map(|e| (e.name.clone(), e.unix_mode() & 0o777))
         .collect();
-    let writable = files.iter().filter(|m| *m & 0o020 != 0).count();
-    (!files.is_empty() && writable == files.len()).then(|| Inference {
+    let generated = files
+        .iter()
+        .filter(|(name, _)| {
+            name.split_once('/').is_some_and(|(top, rest)| {
+                top.ends_with(".dist-info") && matches!(rest, "METADATA" | "WHEEL")
+            })
+        })
+        .map(|(_, m)| *m)
+        .collect();
+    Some((files, generated))
+}
+
+/// The maintainer's umask, when the files the backend wrote afresh (METADATA and WHEEL) are
+/// group-writable (`002`, the default of many Linux desktops); the sources keep the modes the
+/// sdist gives them. `None` when they are not (the sandbox's `022` fits).
+pub fn umask(wheel: &[u8]) -> Option<Inference> {
+    let (files, generated) = modes(wheel)?;
+    let writable = files.iter().filter(|(_, m)| *m & 0o020 != 0).count();
+    (!generated.is_empty() && generated.iter().all(|m| m & 0o020 != 0)).then(|| Inference {
         value: "0002".into(),
         evidence: format!(
-            "all {} files in the wheel are group-writable (mode {:o})",
-            files.len(),
-            files.iter().max().copied().unwrap_or_default()
+            "the wheel's METADATA and WHEEL, which the backend writes, are group-writable (mode {:o}), as are {writable} of its {} files",
+            generated.iter().max().copied().unwrap_or_default(),
+            files.len()
+        ),
+    })
+}
+
+/// Whether the sdist's group-writable files keep that bit when unpacked: when some files in the
+/// wheel have it though the files its backend wrote (METADATA, WHEEL) do not, the wheel was
+/// built from the maintainer's checkout, whose modes the sdist carries.
+pub fn keep_group_write(wheel: &[u8]) -> Option<Inference> {
+    let (files, generated) = modes(wheel)?;
+    if generated.is_empty() || generated.iter().any(|m| m & 0o020 != 0) {
+        return None;
+    }
+    let writable: Vec<&str> = files
+        .iter()
+        .filter(|(_, m)| *m & 0o020 != 0)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let first = writable.first()?;
+    Some(Inference {
+        value: "kept".into(),
+        evidence: format!(
+            "{} of the wheel's {} files are group-writable (`{first}`) though its METADATA and WHEEL are not: modes from the maintainer's checkout, which the sdist carries",
+            writable.len(),
+            files.len()
         ),
     })
 }
@@ -862,18 +904,33 @@ mod tests {
     }
 
     #[test]
-    fn group_writable_files_mean_umask_002() {
-        let w = |mode: u32| {
+    fn group_writable_files_mean_umask_002_or_modes_kept_from_the_sdist() {
+        let w = |generated: u32, source: u32| {
             zipfmt::write(
                 &[
                     NewEntry {
                         name: "p/a.py",
-                        mode,
+                        mode: source,
                         data: b"a",
                     },
                     NewEntry {
+                        name: "p/b.py",
+                        mode: 0o644,
+                        data: b"b",
+                    },
+                    NewEntry {
+                        name: "p-1.dist-info/METADATA",
+                        mode: generated,
+                        data: b"m",
+                    },
+                    NewEntry {
+                        name: "p-1.dist-info/WHEEL",
+                        mode: generated,
+                        data: b"w",
+                    },
+                    NewEntry {
                         name: "p-1.dist-info/RECORD",
-                        mode,
+                        mode: 0o644,
                         data: b"r",
                     },
                 ],
@@ -882,14 +939,24 @@ mod tests {
             )
             .unwrap()
         };
-        let i = umask(&w(0o664)).unwrap();
+        let i = umask(&w(0o664, 0o664)).unwrap();
         assert_eq!(i.value, "0002");
         assert!(
-            i.evidence.contains("all 2 files") && i.evidence.contains("664"),
+            i.evidence.contains("(mode 664), as are 3 of its 5 files"),
             "{}",
             i.evidence
         );
-        assert_eq!(umask(&w(0o644)), None);
+        assert_eq!(keep_group_write(&w(0o664, 0o664)), None);
+        assert_eq!(umask(&w(0o644, 0o644)), None);
+        assert_eq!(keep_group_write(&w(0o644, 0o644)), None);
+        let k = keep_group_write(&w(0o644, 0o664)).unwrap();
+        assert_eq!(k.value, "kept");
+        assert!(
+            k.evidence.contains("1 of the wheel's 5 files"),
+            "{}",
+            k.evidence
+        );
+        assert_eq!(umask(&w(0o644, 0o664)), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub(super) async fn choose_lock(
     let Some(path) = opts.constraint.as_ref() else {
         // Nothing pins the build requirements: take them as the index stood when the release
         // was uploaded, as its maintainer's `python -m build` most likely found them.
-        let (text, _) = release_build::lock_as_of(
+        let text = release_build::lock_as_of(
             &config.requires,
             "pyproject.toml",
             uploaded,
@@ -40,7 +40,8 @@ pub(super) async fn choose_lock(
             &format!("verify --index {}=={}", opts.spec.name, opts.spec.version),
             reporter,
         )
-        .await?;
+        .await?
+        .text;
         let label = format!("as-of-upload:{}", uploaded.unwrap_or("now"));
         return resolved_for_run(opts, label, text.into_bytes());
     };

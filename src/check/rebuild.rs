@@ -98,6 +98,7 @@ pub const PYTHON: &str = "python";
 pub const BACKEND_VERSION: &str = "backend-version";
 pub const TIME_ZONE: &str = "time-zone";
 pub const CLOCK: &str = "clock";
+pub const CLOCK_EARLY: &str = "clock-early";
 pub const UMASK: &str = "umask";
 pub const GROUP_WRITE: &str = "sdist-group-write";
 pub const ZIP_SYSTEM: &str = "zip-system";
@@ -110,6 +111,7 @@ pub const SUBSTITUTED: &str = "requirements-without-wheels";
 /// The build driver sets the clock the backend reads from these (see `driver.py`).
 const CLOCK_VAR: &str = "HERMIT_CLOCK";
 const CLOCK_AFTER_VAR: &str = "HERMIT_CLOCK_AFTER";
+const CLOCK_EARLY_VAR: &str = "HERMIT_CLOCK_EARLY";
 const UMASK_VAR: &str = "HERMIT_UMASK";
 const GROUP_WRITE_VAR: &str = "HERMIT_KEEP_GROUP_WRITE";
 const ZIP_SYSTEM_VAR: &str = "HERMIT_ZIP_SYSTEM";
@@ -177,6 +179,15 @@ fn infer_conditions(
         if let (Some(t), Some(evidence)) = (c.build_time, &c.build_time_evidence) {
             table.insert(
                 CLOCK.to_owned(),
+                infer::Inference {
+                    value: t.to_string(),
+                    evidence: evidence.clone(),
+                },
+            );
+        }
+        if let Some((t, evidence)) = &c.early {
+            table.insert(
+                CLOCK_EARLY.to_owned(),
                 infer::Inference {
                     value: t.to_string(),
                     evidence: evidence.clone(),
@@ -414,6 +425,9 @@ pub async fn rebuild(
                 CLOCK_AFTER_VAR.into(),
                 facts.newest_mtime.unwrap_or(0).to_string(),
             );
+            if let Some((early, _)) = clock.early {
+                env.insert(CLOCK_EARLY_VAR.into(), early.to_string());
+            }
         }
     }
     if inferred.table.contains_key(GROUP_WRITE) {

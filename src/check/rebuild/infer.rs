@@ -153,6 +153,10 @@ pub struct Clock {
     /// the epoch), when they show one; `None` when they carry a backend's fixed default.
     pub build_time: Option<u64>,
     pub build_time_evidence: Option<String>,
+    /// setuptools' earlier time: what it wrote into the egg-info before it began the wheel's
+    /// `.dist-info` (top_level.txt, a version file), when that shows an earlier time than
+    /// METADATA; with why.
+    pub early: Option<(u64, String)>,
 }
 
 /// Time zones that daylight saving moves, as the POSIX `TZ` rule the build is given and a name
@@ -508,11 +512,37 @@ pub fn clock(wheel: &[u8], sdist: &BTreeMap<String, u64>) -> Option<Clock> {
             (u64::try_from(t).ok(), Some(evidence))
         }
     };
+    let early = build_time.and_then(|late| {
+        let shown = |file: &str| {
+            archive.entries.iter().find_map(|e| {
+                let (top, rest) = e.name.split_once('/')?;
+                (top.ends_with(".dist-info") && rest == file)
+                    .then(|| time::from_dos(e.dos_date, e.dos_time))
+            })
+        };
+        let (metadata, top_level) = (shown("METADATA")?, shown("top_level.txt")?);
+        let early = u64::try_from(top_level as i64 - offset_of(top_level as i64)).ok()?;
+        // A build writes both within a minute; METADATA's time must be the clock's.
+        (top_level < metadata
+            && metadata - top_level <= 60
+            && metadata as i64 - offset_of(metadata as i64) == late as i64)
+            .then(|| {
+                (
+                    early,
+                    format!(
+                        "top_level.txt, which setuptools copies from the egg-info it wrote before the `.dist-info`, shows {}, {} s before METADATA",
+                        show_time(top_level),
+                        metadata - top_level
+                    ),
+                )
+            })
+    });
     Some(Clock {
         tz,
         tz_evidence,
         build_time,
         build_time_evidence,
+        early,
     })
 }
 
@@ -569,9 +599,10 @@ pub fn keep_group_write(wheel: &[u8]) -> Option<Inference> {
     if generated.is_empty() || generated.iter().any(|m| m & 0o020 != 0) {
         return None;
     }
+    // RECORD is the backend's too (wheel 0.33 writes it group-writable whatever the umask).
     let writable: Vec<&str> = files
         .iter()
-        .filter(|(_, m)| *m & 0o020 != 0)
+        .filter(|(n, m)| *m & 0o020 != 0 && !n.ends_with(".dist-info/RECORD"))
         .map(|(n, _)| n.as_str())
         .collect();
     let first = writable.first()?;
@@ -803,6 +834,30 @@ mod tests {
         let aest = &ZONES[7];
         assert_eq!(aest.offset_at(epoch(2023, 1, 1, 0, 0, 0)), 39600);
         assert_eq!(aest.offset_at(epoch(2023, 6, 1, 0, 0, 0)), 36000);
+    }
+
+    #[test]
+    fn setuptools_egg_info_written_a_second_earlier_is_an_early_clock() {
+        let src = epoch(2020, 6, 20, 8, 0, 0) as u64;
+        let built = epoch(2020, 6, 27, 23, 44, 30) as u64;
+        let sdist = BTreeMap::from([("idna/core.py".into(), src)]);
+        let w = |top_level: u64| {
+            wheel(&[
+                ("idna/core.py", src),
+                ("idna-2.10.dist-info/METADATA", built),
+                ("idna-2.10.dist-info/WHEEL", built),
+                ("idna-2.10.dist-info/top_level.txt", top_level),
+                ("idna-2.10.dist-info/RECORD", built),
+            ])
+        };
+        let c = clock(&w(built - 2), &sdist).unwrap();
+        assert_eq!(c.build_time, Some(built));
+        let (early, why) = c.early.unwrap();
+        assert_eq!(early, built - 2);
+        assert!(why.contains("2 s before METADATA"), "{why}");
+        // The same time, or one far from the build's, is no early clock.
+        assert_eq!(clock(&w(built), &sdist).unwrap().early, None);
+        assert_eq!(clock(&w(built - 600), &sdist).unwrap().early, None);
     }
 
     #[test]

@@ -194,6 +194,13 @@ const FIDELITY: &[Expected] = &[
         "colorama-0.4.3",
         &[("sdist-group-write", "kept"), ("python", "3.11")],
     ),
+    // poetry-core 1.4 copies its `.dist-info` in the order the file system lists it; the
+    // maintainer's listed WHEEL, LICENSE, METADATA, entry_points.txt.
+    (
+        "isort==5.13.2",
+        "isort-5.13.2",
+        &[("directory-order", "5 directories as the wheel lists them")],
+    ),
     // Built by `poetry` 1.0 itself, whose dependencies of 2019 have no wheel for CPython 3.11:
     // later wheels stand in where there are some, pyrsistent 0.14 (never a wheel) is built
     // from its sdist in the sandbox, and html5lib 1.0 (imports `collections.Mapping`) is raised.
@@ -369,4 +376,57 @@ fn native_releases_rebuild_with_a_verdict_naming_what_differs() {
     }
     // Not reproductions: the batch exits 1.
     assert_eq!(run.code(), 1, "{}", run.stderr());
+}
+
+#[test]
+fn ctrl_c_stops_the_whole_batch() {
+    use crate::util::{assert_nothing_left, docker, hermit_cmd, new_run_id};
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let specs = ["tuf==6.0.0", "attrs==24.2.0", "tomlkit==0.13.2"];
+    std::fs::write(tmp.path().join("list.txt"), specs.join("\n")).unwrap();
+    let run_id = new_run_id("batch-int");
+    let mut child = hermit_cmd(&run_id)
+        .args(["rebuild", "-r", "list.txt", "-j", "2", "--out", "out"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // With -j 2 each rebuild has a run of its own: RUN-1, RUN-2, RUN-3.
+    let runs: Vec<String> = (1..=specs.len()).map(|i| format!("{run_id}-{i}")).collect();
+    let start = Instant::now();
+    while !runs[..2].iter().any(|run| {
+        !docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.hermit.run={run}"),
+        ])
+        .trim()
+        .is_empty()
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no container appeared"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the batch ended first");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("started no other"), "{stderr}");
+    for run in &runs {
+        assert_nothing_left(run);
+    }
+    // Nothing written for what was interrupted or never started.
+    assert!(!tmp.path().join("out/tomlkit-0.13.2").exists(), "{stderr}");
+    assert!(!tmp.path().join("out/attrs-24.2.0/failure.json").exists());
 }

@@ -100,6 +100,7 @@ pub const TIME_ZONE: &str = "time-zone";
 pub const CLOCK: &str = "clock";
 pub const CLOCK_EARLY: &str = "clock-early";
 pub const UMASK: &str = "umask";
+pub const DIR_ORDER: &str = "directory-order";
 pub const GROUP_WRITE: &str = "sdist-group-write";
 pub const ZIP_SYSTEM: &str = "zip-system";
 pub const SETUPTOOLS_VERSION: &str = "setuptools-version";
@@ -113,6 +114,7 @@ const CLOCK_VAR: &str = "HERMIT_CLOCK";
 const CLOCK_AFTER_VAR: &str = "HERMIT_CLOCK_AFTER";
 const CLOCK_EARLY_VAR: &str = "HERMIT_CLOCK_EARLY";
 const UMASK_VAR: &str = "HERMIT_UMASK";
+const DIR_ORDER_VAR: &str = "HERMIT_DIR_ORDER";
 const GROUP_WRITE_VAR: &str = "HERMIT_KEEP_GROUP_WRITE";
 const ZIP_SYSTEM_VAR: &str = "HERMIT_ZIP_SYSTEM";
 
@@ -123,6 +125,8 @@ struct Inferred {
     /// (inference key, `NAME==VERSION` or `NAME<VERSION`) requirements added when locking.
     pins: Vec<(&'static str, String)>,
     clock: Option<infer::Clock>,
+    /// The directory listing order the wheel shows (see [`infer::dir_order`]), as JSON.
+    dir_listing: Option<String>,
     table: BTreeMap<String, infer::Inference>,
 }
 
@@ -195,6 +199,11 @@ fn infer_conditions(
             );
         }
     }
+    let mut dir_listing = None;
+    if let Some((order, listing)) = infer::dir_order(wheel) {
+        table.insert(DIR_ORDER.to_owned(), order);
+        dir_listing = Some(listing);
+    }
     if let Some(k) = infer::keep_group_write(wheel) {
         table.insert(GROUP_WRITE.to_owned(), k);
     }
@@ -205,6 +214,7 @@ fn infer_conditions(
         table.insert(ZIP_SYSTEM.to_owned(), z);
     }
     Inferred {
+        dir_listing,
         python,
         pins,
         clock,
@@ -435,6 +445,9 @@ pub async fn rebuild(
     }
     if let Some(umask) = inferred.table.get(UMASK) {
         env.insert(UMASK_VAR.into(), umask.value.clone());
+    }
+    if let Some(listing) = &inferred.dir_listing {
+        env.insert(DIR_ORDER_VAR.into(), listing.clone());
     }
     if let Some(system) = inferred.table.get(ZIP_SYSTEM) {
         env.insert(ZIP_SYSTEM_VAR.into(), system.value.clone());

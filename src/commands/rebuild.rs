@@ -10,6 +10,7 @@ use crate::check::rebuild::{self, RebuildError, RebuildOptions, RebuildResult};
 use crate::check::verdict::Verdict;
 use crate::cli::RebuildArgs;
 use crate::commands::{Failure, on_engine};
+use crate::error::Exit;
 use crate::index::release::ReleaseSpec;
 use crate::output::Reporter;
 
@@ -127,6 +128,10 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
     let batch_run = crate::engine::janitor::Janitor::for_new_run()
         .run_id()
         .to_owned();
+    // Ctrl-C or SIGTERM reaches every rebuild running (each removes what it made); the batch
+    // then starts no other, writes nothing for the ones interrupted, and stops.
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let stopped = &stopped;
     // `buffered` keeps the list's order whatever finishes first, so the table, the JSON and
     // the exit code do not depend on -j.
     let outcomes: Vec<_> = futures_util::stream::iter(specs)
@@ -135,12 +140,19 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
             let out = base.join(default_dir(&spec));
             let run = format!("{batch_run}-{}", i + 1);
             async move {
+                if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (spec, None);
+                }
                 let opts = options(args, spec.clone(), out.clone());
                 let outcome = if args.jobs > 1 {
                     one_of_many(&opts, crate::engine::janitor::Janitor::new(run), reporter).await
                 } else {
                     one(&opts, reporter).await
                 };
+                if matches!(&outcome, Err(f) if f.exit == Exit::Interrupted) {
+                    stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return (spec, None);
+                }
                 if let Err(f) = &outcome {
                     reporter.info(format!("{}=={}: {}", spec.name, spec.version, f.error));
                 }
@@ -153,12 +165,26 @@ async fn batch(args: &RebuildArgs, file: &Path, reporter: &Reporter) -> Result<u
                 ) {
                     reporter.info(format!("warning: {e}"));
                 }
-                (spec, outcome)
+                (spec, Some(outcome))
             }
         })
         .buffered(usize::from(args.jobs))
         .collect()
         .await;
+    if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        let done = outcomes.iter().filter(|(_, o)| o.is_some()).count();
+        return Err(Failure::new(
+            Exit::Interrupted,
+            anyhow::anyhow!(
+                "interrupted; removed the containers and volumes of the rebuilds running, started no other; {done} of the {} releases had finished (their records are in {})",
+                outcomes.len(),
+                base.display()
+            ),
+        ));
+    }
+    let outcomes = outcomes
+        .into_iter()
+        .filter_map(|(spec, outcome)| outcome.map(|o| (spec, o)));
     let mut rows = Vec::new();
     let mut results = Vec::new();
     let mut all_reproduced = true;

@@ -41,7 +41,8 @@ RAN = []
 # HERMIT_CLOCK: every time the build reads as "now" (the clock, or the mtime of a file the build
 # itself wrote, newer than anything in the sdist) is read as HERMIT_CLOCK when it becomes a
 # date. HERMIT_ZIP_SYSTEM=0: zip members say "made on MS-DOS/Windows", as Python's zipfile
-# writes them there. Installed as a sitecustomize so the backend's own process, which `build`
+# writes them there. HERMIT_DIR_ORDER: directories (by the end of their path) list their
+# entries in the order given, as the maintainer's file system listed them. Installed as a sitecustomize so the backend's own process, which `build`
 # starts, has it too.
 HOOK = """\
 import os
@@ -82,6 +83,51 @@ def _hermit_zip_system():
         init(self, *args, **kwargs)
         self.create_system = 0
     zipfile.ZipInfo.__init__ = made_on_windows
+def _hermit_dir_order():
+    import json
+    order = json.loads(os.environ["HERMIT_DIR_ORDER"])
+    rank = {d: {n: i for i, n in enumerate(names)} for d, names in order.items()}
+    depth = max([d.count("/") + 1 for d in rank] or [0])
+    def ranks(path):
+        if isinstance(path, int):
+            return None
+        parts = os.path.abspath(os.fsdecode(path)).split("/")
+        for k in range(min(depth, len(parts)), 0, -1):
+            r = rank.get("/".join(parts[-k:]))
+            if r is not None:
+                return r
+        return None
+    def ordered(items, r, name):
+        # Stable: what the wheel does not show keeps the file system's order, after the rest.
+        return sorted(items, key=lambda i: r.get(os.fsdecode(name(i)), len(r)))
+    class Listing:
+        def __init__(self, entries):
+            self._it = iter(entries)
+        def __iter__(self):
+            return self
+        def __next__(self):
+            return next(self._it)
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return False
+        def close(self):
+            pass
+    listdir, scandir = os.listdir, os.scandir
+    def listdir_in_order(path="."):
+        names = listdir(path)
+        r = ranks(path)
+        return names if r is None else ordered(names, r, lambda n: n)
+    def scandir_in_order(path="."):
+        r = ranks(path)
+        if r is None:
+            return scandir(path)
+        with scandir(path) as it:
+            entries = list(it)
+        return Listing(ordered(entries, r, lambda e: e.name))
+    os.listdir, os.scandir = listdir_in_order, scandir_in_order
+if os.environ.get("HERMIT_DIR_ORDER"):
+    _hermit_dir_order()
 if os.environ.get("HERMIT_CLOCK"):
     _hermit_clock()
 if os.environ.get("HERMIT_ZIP_SYSTEM") == "0":
@@ -90,7 +136,7 @@ if os.environ.get("HERMIT_ZIP_SYSTEM") == "0":
 
 
 def install_hook():
-    if not (os.environ.get("HERMIT_CLOCK") or os.environ.get("HERMIT_ZIP_SYSTEM")):
+    if not any(os.environ.get(v) for v in ("HERMIT_CLOCK", "HERMIT_ZIP_SYSTEM", "HERMIT_DIR_ORDER")):
         return
     os.makedirs("/tmp/hermit-hook", exist_ok=True)
     with open("/tmp/hermit-hook/sitecustomize.py", "w") as f:

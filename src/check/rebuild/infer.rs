@@ -616,6 +616,56 @@ pub fn keep_group_write(wheel: &[u8]) -> Option<Inference> {
     })
 }
 
+/// The largest listing handed to the build as an environment variable (Linux refuses one
+/// string over 128 KiB).
+const MAX_DIR_ORDER: usize = 96 * 1024;
+
+/// The order the maintainer's file system listed directories in, as the wheel's member order
+/// shows it, when a directory's entries are not in byte order: some backends write members in
+/// the order the file system lists them (poetry-core copies its `.dist-info` so before 1.5,
+/// wheel before 0.31 walks the tree so), and the sandbox's file system lists in another order.
+/// Returns the inference and the listing for the build: every directory with two or more
+/// entries, by its path in the wheel, with its entries' names in the order they first appear.
+/// `None` when every directory is in byte order (the backend sorted, or nothing is known) or
+/// the listing is too big to hand over.
+pub fn dir_order(wheel: &[u8]) -> Option<(Inference, String)> {
+    let archive = zipfmt::parse(wheel).ok()?;
+    let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &archive.entries {
+        let parts: Vec<&str> = e.name.split('/').filter(|p| !p.is_empty()).collect();
+        // The root is the build's own directory, not one a backend lists for the wheel.
+        for depth in 1..parts.len() {
+            let children = order.entry(parts[..depth].join("/")).or_default();
+            let child = parts[depth];
+            if !children.iter().any(|c| c == child) {
+                children.push(child.to_owned());
+            }
+        }
+    }
+    order.retain(|_, children| children.len() > 1);
+    let unsorted: Vec<(&String, &Vec<String>)> = order
+        .iter()
+        .filter(|(_, c)| c.windows(2).any(|w| w[0] > w[1]))
+        .collect();
+    let (dir, children) = unsorted.first()?;
+    let evidence = format!(
+        "{} of the wheel's {} directories list their entries out of byte order (`{dir}`: {}): the backend wrote them as the maintainer's file system listed them",
+        unsorted.len(),
+        order.len(),
+        children.join(", ")
+    );
+    let listing = serde_json::to_string(&order).ok()?;
+    (listing.len() <= MAX_DIR_ORDER).then(|| {
+        (
+            Inference {
+                value: format!("{} directories as the wheel lists them", order.len()),
+                evidence,
+            },
+            listing,
+        )
+    })
+}
+
 /// An upper bound on the setuptools that wrote the wheel's METADATA, from what its releases
 /// wrote: none before 57 named the license files it copied (`License-File:`), and before 62.2
 /// distutils wrote `Platform: UNKNOWN` for a project that names no platform.
@@ -834,6 +884,48 @@ mod tests {
         let aest = &ZONES[7];
         assert_eq!(aest.offset_at(epoch(2023, 1, 1, 0, 0, 0)), 39600);
         assert_eq!(aest.offset_at(epoch(2023, 6, 1, 0, 0, 0)), 36000);
+    }
+
+    #[test]
+    fn directory_order_is_read_off_the_member_order_when_it_is_not_sorted() {
+        let w = |names: &[&str]| {
+            let entries: Vec<NewEntry<'_>> = names
+                .iter()
+                .map(|name| NewEntry {
+                    name,
+                    mode: 0o644,
+                    data: b"x",
+                })
+                .collect();
+            zipfmt::write(&entries, 0, 0).unwrap()
+        };
+        let sorted = w(&[
+            "p/a.py",
+            "p/b.py",
+            "p-1.dist-info/METADATA",
+            "p-1.dist-info/WHEEL",
+        ]);
+        assert_eq!(dir_order(&sorted), None);
+        let (i, listing) = dir_order(&w(&[
+            "p/b.py",
+            "p/sub/x.py",
+            "p/a.py",
+            "p-1.dist-info/WHEEL",
+            "p-1.dist-info/LICENSE",
+            "p-1.dist-info/RECORD",
+        ]))
+        .unwrap();
+        assert_eq!(
+            listing,
+            r#"{"p":["b.py","sub","a.py"],"p-1.dist-info":["WHEEL","LICENSE","RECORD"]}"#
+        );
+        assert_eq!(i.value, "2 directories as the wheel lists them");
+        assert!(
+            i.evidence
+                .starts_with("2 of the wheel's 2 directories list their entries out of byte order (`p`: b.py, sub, a.py)"),
+            "{}",
+            i.evidence
+        );
     }
 
     #[test]

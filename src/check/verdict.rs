@@ -192,15 +192,7 @@ impl Case<'_> {
                     source,
                 })
             };
-            let (a, b) = (read(self.released)?, read(self.rebuilt)?);
-            let mut names: Vec<String> = a
-                .iter()
-                .filter(|(k, v)| b.get(*k) != Some(*v))
-                .map(|(k, _)| k.clone())
-                .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
-                .collect();
-            names.sort();
-            names
+            differing_names(&read(self.released)?, &read(self.rebuilt)?)
         };
         Ok(Detailed {
             verdict,
@@ -225,16 +217,23 @@ impl Case<'_> {
                 source,
             })
         };
-        let (a, b) = (read(self.released, a)?, read(self.rebuilt, b)?);
-        let mut names: Vec<String> = a
-            .iter()
-            .filter(|(k, v)| b.get(*k) != Some(*v))
-            .map(|(k, _)| k.clone())
-            .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
-            .collect();
-        names.sort();
-        Ok(names)
+        Ok(differing_names(
+            &read(self.released, a)?,
+            &read(self.rebuilt, b)?,
+        ))
     }
+}
+
+/// Names (sorted) of the members whose content differs or that one side lacks.
+fn differing_names(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let mut names: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The verdict alone. A file that cannot be read or normalized is `Different` unless its code

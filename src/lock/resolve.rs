@@ -647,12 +647,7 @@ fn pick_wheels(files: &[IndexFile], target: &Target, python: &Version) -> Vec<Ca
         else {
             continue;
         };
-        let admits = f
-            .requires_python
-            .as_deref()
-            .and_then(|s| VersionSpecifiers::from_str(s).ok())
-            .is_none_or(|s| s.contains(python));
-        if !admits {
+        if !admits(f, python) {
             continue;
         }
         let better = match best.get(&version) {
@@ -671,6 +666,15 @@ fn pick_wheels(files: &[IndexFile], target: &Target, python: &Version) -> Vec<Ca
             kind: Kind::Wheel,
         })
         .collect()
+}
+
+/// Whether the file's `requires-python` (from the index page) admits the target's Python; a
+/// missing or unreadable one does.
+fn admits(f: &IndexFile, python: &Version) -> bool {
+    f.requires_python
+        .as_deref()
+        .and_then(|s| VersionSpecifiers::from_str(s).ok())
+        .is_none_or(|s| s.contains(python))
 }
 
 /// A release era's candidates, in the order they are tried: wheels at the cutoff (newest
@@ -712,12 +716,7 @@ fn era_candidates(
         else {
             continue;
         };
-        let admits = f
-            .requires_python
-            .as_deref()
-            .and_then(|s| VersionSpecifiers::from_str(s).ok())
-            .is_none_or(|s| s.contains(python));
-        if admits && !with_wheel.contains(&version) {
+        if admits(&f, python) && !with_wheel.contains(&version) {
             sdists.entry(version).or_insert(f);
         }
     }

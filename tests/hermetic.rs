@@ -2,7 +2,7 @@
 //! or directory; and it leaves nothing behind on the engine, even when interrupted.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -128,13 +128,7 @@ fn sigkill_leaves_resources_that_the_next_command_removes() {
 fn ctrl_c_removes_the_container_and_volumes() {
     let run_id = new_run_id("int");
     let (project, child) = build_until_its_container_runs(&run_id);
-    // Interrupt as a terminal would.
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),

@@ -380,7 +380,7 @@ fn native_releases_rebuild_with_a_verdict_naming_what_differs() {
 
 #[test]
 fn ctrl_c_stops_the_whole_batch() {
-    use crate::util::{assert_nothing_left, docker, hermit_cmd, new_run_id};
+    use crate::util::{assert_nothing_left, docker, hermit_cmd, interrupt, new_run_id};
     use std::time::{Duration, Instant};
     let tmp = tempfile::tempdir().unwrap();
     let specs = ["tuf==6.0.0", "attrs==24.2.0", "tomlkit==0.13.2"];
@@ -413,12 +413,7 @@ fn ctrl_c_stops_the_whole_batch() {
         assert!(child.try_wait().unwrap().is_none(), "the batch ended first");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

@@ -542,3 +542,13 @@ pub fn add_lock_files(index: &mut IndexDir, origin: &str, text: &str) {
         }
     }
 }
+
+/// Sends SIGINT to `child`, as a terminal's Ctrl-C does.
+pub fn interrupt(child: &std::process::Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "could not signal {}", child.id());
+}

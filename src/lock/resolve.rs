@@ -31,10 +31,12 @@ pub enum ResolveError {
     Metadata(#[from] MetadataError),
     #[error("`{requirement}` names a URL; hermit locks released versions from the index only")]
     Url { requirement: String },
-    #[error("no version of `{name}` satisfies {constraints} with a wheel for {target}")]
+    #[error("no version of `{name}` satisfies {constraints} with {files} for {target}")]
     NoVersion {
         name: String,
         constraints: String,
+        /// What a version needs to be taken: `a wheel`, or `a wheel or an sdist`.
+        files: &'static str,
         target: String,
     },
     #[error(
@@ -75,6 +77,15 @@ pub enum Mode {
     /// target the oldest later wheel that fits, then its sdist. Old build backends pin
     /// dependencies whose wheels were made for interpreters hermit does not have.
     Era,
+}
+
+impl Mode {
+    fn files(self) -> &'static str {
+        match self {
+            Mode::Wheels => "a wheel",
+            Mode::Era => "a wheel or an sdist",
+        }
+    }
 }
 
 /// A locked package that is not a wheel from the cutoff, and how it was taken instead.
@@ -406,6 +417,7 @@ impl Resolver<'_> {
                 return Err(ResolveError::NoVersion {
                     name: name.to_string(),
                     constraints: describe(&list),
+                    files: self.mode.files(),
                     target: self.target.to_string(),
                 });
             };
@@ -442,6 +454,7 @@ impl Resolver<'_> {
         Err(ResolveError::NoVersion {
             name: name.to_string(),
             constraints: describe(list),
+            files: self.mode.files(),
             target: self.target.to_string(),
         })
     }

@@ -505,9 +505,18 @@ impl Resolver<'_> {
         let mut build_requires = Vec::new();
         let meta = if c.kind == Kind::Sdist {
             let bytes = self.index.download(&c.wheel).await?;
-            let sdist = metadata::from_sdist(&c.wheel.filename, &bytes)?;
-            build_requires = sdist.build_requires;
-            sdist.core
+            match metadata::from_sdist(&c.wheel.filename, &bytes) {
+                Ok(sdist) => {
+                    build_requires = sdist.build_requires;
+                    sdist.core
+                }
+                // A last resort that cannot be read is no candidate: the next one is tried.
+                Err(e) => {
+                    self.reporter.detail(format!("passed over: {e}"));
+                    self.deps.insert(key, None);
+                    return Ok(None);
+                }
+            }
         } else {
             let text = match self.index.metadata(&c.wheel).await? {
                 Some(t) => t,
@@ -894,6 +903,11 @@ mod tests {
     type Releases<'a> = &'a [(&'a str, &'a [&'a str])];
 
     async fn index_of(projects: &[(&str, Releases<'_>)]) -> crate::lock::test_index::Server {
+        crate::lock::test_index::serve(wheel_routes(projects)).await
+    }
+
+    /// The routes of [`index_of`].
+    fn wheel_routes(projects: &[(&str, Releases<'_>)]) -> Vec<(String, Vec<u8>)> {
         let mut routes = Vec::new();
         for (name, versions) in projects {
             let mut page = String::from("<html><body>\n");
@@ -913,7 +927,7 @@ mod tests {
             }
             routes.push((format!("/simple/{name}/"), page.into_bytes()));
         }
-        crate::lock::test_index::serve(routes).await
+        routes
     }
 
     async fn resolve_on(
@@ -960,6 +974,92 @@ mod tests {
         v.iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_release_era_builds_what_never_had_a_wheel_and_passes_over_a_broken_sdist() {
+        fn sdist(files: &[(&str, &str)]) -> Vec<u8> {
+            let mut t = crate::archive::tree::Tree::new();
+            for (p, c) in files {
+                t.insert_file(p, 0o644, c.as_bytes().to_vec()).unwrap();
+            }
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut gz, &t.to_tar(0)).unwrap();
+            gz.finish().unwrap()
+        }
+        let good = sdist(&[
+            ("p-0.9/PKG-INFO", "Metadata-Version: 1.1\nName: p\n\n"),
+            ("p-0.9/p.egg-info/requires.txt", "six\n"),
+            (
+                "p-0.9/pyproject.toml",
+                "[build-system]\nrequires = [\"builder\"]\nbuild-backend = \"builder.api\"\n",
+            ),
+        ]);
+        let broken = b"not an sdist".to_vec();
+        let mut page = String::from("<html><body>\n");
+        let mut routes = Vec::new();
+        for (file, body) in [("p-1.0.tar.gz", broken), ("p-0.9.tar.gz", good)] {
+            page.push_str(&format!(
+                "<a href=\"/files/{file}#sha256={}\">{file}</a>\n",
+                Sha256::of(&body)
+            ));
+            routes.push((format!("/files/{file}"), body));
+        }
+        routes.push(("/simple/p/".to_owned(), page.into_bytes()));
+        let mut all = routes;
+        all.extend(wheel_routes(&[
+            ("six", &[("1.16", &[])]),
+            ("builder", &[("3.9", &[])]),
+        ]));
+        let server = crate::lock::test_index::serve(all).await;
+        let endpoint =
+            crate::index::endpoints::index_url(Some(&format!("{}/simple", server.url))).unwrap();
+        let index = IndexClient::new(endpoint).unwrap();
+        let (lock, substitutes) = resolve_as_of(
+            &[Requirement::from_str("p").unwrap()],
+            &Target::linux_x86_64("3.11"),
+            &index,
+            None,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap();
+        let got: Vec<(String, String)> = lock
+            .packages
+            .iter()
+            .map(|p| (p.name.to_string(), p.files[0].filename.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "builder".to_owned(),
+                    "builder-3.9-py3-none-any.whl".to_owned()
+                ),
+                ("p".to_owned(), "p-0.9.tar.gz".to_owned()),
+                ("six".to_owned(), "six-1.16-py3-none-any.whl".to_owned()),
+            ]
+        );
+        assert_eq!(substitutes.len(), 1);
+        assert_eq!(substitutes[0].kind, Kind::Sdist);
+        assert!(
+            substitutes[0]
+                .to_string()
+                .contains("built from p-0.9.tar.gz")
+        );
+        // Wheels only, as a project's own lock: nothing to take.
+        let err = resolve_constrained(
+            &[Requirement::from_str("p").unwrap()],
+            &[],
+            &Target::linux_x86_64("3.11"),
+            &index,
+            &BTreeMap::new(),
+            None,
+            &Reporter::silent(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("with a wheel for"), "{err}");
     }
 
     #[tokio::test]

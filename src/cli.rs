@@ -40,20 +40,27 @@ pub enum Command {
     /// Rebuild a released wheel from its sdist and say whether it matches the index's
     #[command(
         long_about = "Rebuild a released wheel from its sdist and say whether it matches the index's.\n\n\
-    Fetches the release's sdist and pure-Python wheel from the package index (checking the index's \
-    sha256 of each), locks the sdist's build-system.requires as the index stood when the wheel was \
-    uploaded (its PEP 700 upload time) plus today's `build` to drive them, takes SOURCE_DATE_EPOCH from the released wheel \
-    (one time on every member: that time; a backend's fixed default such as hatchling's 2020-02-02: \
-    unset), builds the wheel from the sdist offline in the build image, and gives a verdict:\n\n\
+    Fetches the release's sdist and wheel from the package index (checking the index's sha256 of \
+    each): the pure-Python wheel, else the CPython 3.13 x86_64 manylinux one, rebuilt on the \
+    toolchain image and repaired with the locked auditwheel. Reads the release's own build \
+    conditions off its files, each recorded with its evidence: the interpreter of its era, the \
+    backend version its WHEEL names, SOURCE_DATE_EPOCH or the maintainer's clock and time zone, \
+    umask, file modes, directory order, a Windows zip. Locks the sdist's build-system.requires \
+    as the index stood at the upload time (PEP 700) plus today's `build` to drive them; a \
+    requirement with no wheel for the interpreter then takes the oldest later wheel, or its \
+    sdist, locked by sha256 and built into a wheel in the sandbox. Builds the wheel from the \
+    sdist offline and gives a verdict:\n\n\
       bit-identical                the backend's raw output is the index's file, byte for byte\n\
       identical after normalizing  normalizing both with hermit's canonical form gives the same bytes\n\
       same code                    every file outside .dist-info, and the entry points, are equal\n\
+      same python code             the same, except compiled extension modules\n\
       different                    code differs; the member-by-member comparison is printed\n\n\
     The rebuilt wheel, the lock it used (build.lock) and a record (rebuild.json: index files and \
-    hashes, upload-time cutoff, SOURCE_DATE_EPOCH and why, lock and image IDs, verdict, differing \
-    members) are written to --out, so the rebuild can be repeated.",
+    hashes, upload-time cutoff, SOURCE_DATE_EPOCH and why, inferences, lock and image IDs, \
+    verdict, differing members) are written to --out, so the rebuild can be repeated. With -r, \
+    Ctrl-C stops the whole batch and writes nothing for what it interrupted.",
         after_help = "Exit codes: 0 bit-identical or identical after normalizing (for -r: every release), \
-    1 same code, different or a failed rebuild, 2 bad usage."
+    1 same code, same python code, different or a failed rebuild, 2 bad usage, 130 interrupted."
     )]
     Rebuild(RebuildArgs),
     /// Merge the rebuild.json records of `hermit rebuild -r` runs (or shards) into one summary

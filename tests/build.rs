@@ -179,7 +179,7 @@ fn example_builds_to_the_pinned_digests() {
         ),
         (
             "hermit-manifest.json",
-            "ee68d777d4c01295d9bb5d29ac43632f6ab0c0ddaa90c6a9903e27d5c79b05d4",
+            "77bad211243305cc3df9a90bce32086c6c95cc70944a6be6c5ec1ea3df079de1",
         ),
     ]
     .map(|(n, d)| (n.to_owned(), d.to_owned()));

@@ -79,6 +79,37 @@ fn verify_with_another_lockfile_says_the_inputs_differ() {
     );
 }
 
+#[test]
+fn verify_of_a_build_whose_lock_lay_elsewhere_asks_for_it() {
+    let project = git_project("hatchling-app");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let lock = elsewhere.path().join("release.lock");
+    std::fs::write(&lock, hermit::lock::default_lock().1).unwrap();
+    let lock = lock.to_str().unwrap();
+    hermit(&["build", ".", "--lockfile", lock], project.path()).assert_ok();
+    // The manifest names the lock by its file name, never by a host path.
+    assert_eq!(
+        manifest(&project.path().join("dist"))["requirements"]["lockfile"],
+        "release.lock"
+    );
+    let run = hermit(&["verify", "dist/hermit-manifest.json"], project.path());
+    // A usage error: the lock is an input the user gives.
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("could not read lockfile")
+            && run
+                .stderr()
+                .contains("hint: give the lock's path with `--lockfile FILE`"),
+        "{}",
+        run.stderr()
+    );
+    let run = hermit(
+        &["verify", "dist/hermit-manifest.json", "--lockfile", lock],
+        project.path(),
+    );
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+}
+
 /// Rewrites a wheel with its members in reverse order and other times: same content.
 fn reordered(wheel: &[u8]) -> Vec<u8> {
     let mut src = zip::ZipArchive::new(std::io::Cursor::new(wheel)).unwrap();

@@ -237,6 +237,9 @@ impl crate::error::Hint for BuildError {
             Self::BadRequirement(_) => {
                 Some("fix the requirement in pyproject.toml or the constraints file".into())
             }
+            Self::ReadLock { .. } => Some(
+                "give the lock's path with `--lockfile FILE`; a manifest names its lock relative to the project, so `hermit verify` of a build whose lock lay elsewhere needs it given".into(),
+            ),
             Self::FromSource { .. } => Some(
                 "no wheel of it installs on the image's Python, so hermit built its sdist (offline, in the lock's environment): lock a version that has a wheel, or choose another interpreter (`--python`)".into(),
             ),

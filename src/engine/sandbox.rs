@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, VolumeCreateRequest,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
     UploadToContainerOptionsBuilder,
@@ -218,6 +220,13 @@ impl<'a> Sandbox<'a> {
                 source: Some(volume),
                 typ: Some(MountType::VOLUME),
                 read_only: Some(false),
+                // A create request already sent when Ctrl-C sweeps the run's volumes makes the
+                // engine create them again, unlabeled, where no sweep would find them: created
+                // that way they carry the run's labels too.
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
                 ..Default::default()
             });
         }

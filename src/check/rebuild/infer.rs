@@ -105,14 +105,26 @@ pub fn needs_older_python(locked: &[(String, String)]) -> Option<String> {
     })
 }
 
+/// The path of a wheel member below its top-level `*.dist-info/`, if it lies there.
+fn in_dist_info(member: &str) -> Option<&str> {
+    member
+        .split_once('/')
+        .filter(|(top, _)| top.ends_with(".dist-info"))
+        .map(|(_, rest)| rest)
+}
+
+/// The member `*.dist-info/FILE` of a parsed wheel.
+fn dist_info_entry<'a>(archive: &'a zipfmt::Archive, file: &str) -> Option<&'a zipfmt::Entry> {
+    archive
+        .entries
+        .iter()
+        .find(|e| in_dist_info(&e.name) == Some(file))
+}
+
 /// The `Generator:` line of the wheel's `*.dist-info/WHEEL`.
 pub fn generator(wheel: &[u8]) -> Option<String> {
     let archive = zipfmt::parse(wheel).ok()?;
-    let entry = archive.entries.iter().find(|e| {
-        e.name
-            .split_once('/')
-            .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == "WHEEL")
-    })?;
+    let entry = dist_info_entry(&archive, "WHEEL")?;
     if entry.size > 64 * 1024 {
         return None;
     }
@@ -352,12 +364,9 @@ fn source_of(member: &str, shown: u64, sdist: &BTreeMap<String, u64>) -> Option<
 /// copies into `.dist-info` (bare or under `licenses/`), their name. Other `.dist-info`
 /// members are generated.
 fn copied_from(member: &str) -> Option<&str> {
-    let Some((top, rest)) = member.split_once('/') else {
+    let Some(rest) = in_dist_info(member) else {
         return Some(member);
     };
-    if !top.ends_with(".dist-info") {
-        return Some(member);
-    }
     if let Some(license) = rest.strip_prefix("licenses/") {
         return Some(license);
     }
@@ -514,11 +523,7 @@ pub fn clock(wheel: &[u8], sdist: &BTreeMap<String, u64>) -> Option<Clock> {
     };
     let early = build_time.and_then(|late| {
         let shown = |file: &str| {
-            archive.entries.iter().find_map(|e| {
-                let (top, rest) = e.name.split_once('/')?;
-                (top.ends_with(".dist-info") && rest == file)
-                    .then(|| time::from_dos(e.dos_date, e.dos_time))
-            })
+            dist_info_entry(&archive, file).map(|e| time::from_dos(e.dos_date, e.dos_time))
         };
         let (metadata, top_level) = (shown("METADATA")?, shown("top_level.txt")?);
         let early = u64::try_from(top_level as i64 - offset_of(top_level as i64)).ok()?;
@@ -565,11 +570,7 @@ fn modes(wheel: &[u8]) -> Option<(FileModes, Vec<u32>)> {
         .collect();
     let generated = files
         .iter()
-        .filter(|(name, _)| {
-            name.split_once('/').is_some_and(|(top, rest)| {
-                top.ends_with(".dist-info") && matches!(rest, "METADATA" | "WHEEL")
-            })
-        })
+        .filter(|(name, _)| matches!(in_dist_info(name), Some("METADATA" | "WHEEL")))
         .map(|(_, m)| *m)
         .collect();
     Some((files, generated))
@@ -671,19 +672,12 @@ pub fn dir_order(wheel: &[u8]) -> Option<(Inference, String)> {
 /// distutils wrote `Platform: UNKNOWN` for a project that names no platform.
 pub fn setuptools_bound(wheel: &[u8]) -> Option<Inference> {
     let archive = zipfmt::parse(wheel).ok()?;
-    let in_dist_info = |name: &str| {
-        archive.entries.iter().find(|e| {
-            e.name
-                .split_once('/')
-                .is_some_and(|(top, rest)| top.ends_with(".dist-info") && rest == name)
-        })
-    };
-    let entry = in_dist_info("METADATA").filter(|e| e.size < 1 << 20)?;
+    let entry = dist_info_entry(&archive, "METADATA").filter(|e| e.size < 1 << 20)?;
     let metadata = String::from_utf8(zipfmt::read(wheel, entry).ok()?).ok()?;
     let headers: Vec<&str> = metadata.lines().take_while(|l| !l.is_empty()).collect();
     let license = archive.entries.iter().find_map(|e| {
-        let (top, rest) = e.name.split_once('/')?;
-        (top.ends_with(".dist-info") && copied_from(&e.name) == Some(rest)).then_some(rest)
+        let rest = in_dist_info(&e.name)?;
+        (copied_from(&e.name) == Some(rest)).then_some(rest)
     });
     if let Some(license) = license
         && !headers.iter().any(|h| h.starts_with("License-File:"))

@@ -115,7 +115,8 @@ pub struct SdistMetadata {
 }
 
 /// Reads an sdist's metadata without building it. A `requires.txt` is only trusted at the
-/// top (`NAME-VER/X.egg-info/`) or one level down (`NAME-VER/src/X.egg-info/`).
+/// top (`NAME-VER/X.egg-info/`) or one level down (`NAME-VER/src/X.egg-info/`); see
+/// [`crate::source::sdist::Facts::requires_txt`].
 pub fn from_sdist(filename: &str, bytes: &[u8]) -> Result<SdistMetadata, MetadataError> {
     let missing = |reason: String| MetadataError::Missing {
         file: filename.to_owned(),
@@ -128,9 +129,9 @@ pub fn from_sdist(filename: &str, bytes: &[u8]) -> Result<SdistMetadata, Metadat
         .ok_or_else(|| missing("no readable `PKG-INFO` at the top".into()))?;
     let mut core = parse(pkg_info);
     if core.requires_dist.is_empty()
-        && let Some(text) = requires_txt(bytes, &facts.top)
+        && let Some(text) = &facts.requires_txt
     {
-        core.requires_dist = from_requires_txt(&text);
+        core.requires_dist = from_requires_txt(text);
     }
     let config = crate::source::config::parse(
         &facts.pyproject,
@@ -160,31 +161,6 @@ pub fn from_sdist(filename: &str, bytes: &[u8]) -> Result<SdistMetadata, Metadat
         core,
         build_requires,
     })
-}
-
-/// `TOP/X.egg-info/requires.txt` or `TOP/src/X.egg-info/requires.txt`, the shallowest first.
-fn requires_txt(bytes: &[u8], top: &str) -> Option<String> {
-    let (stream, _) = crate::archive::gzip::open(bytes).ok()?;
-    let members = crate::archive::tar::read(stream, crate::archive::tar::Limits::DEFAULT).ok()?;
-    let mut found: Vec<(usize, String)> = members
-        .into_iter()
-        .filter_map(|m| {
-            let path = m.path.trim_start_matches("./");
-            let below = path.strip_prefix(top)?.strip_prefix('/')?;
-            let parts: Vec<&str> = below.split('/').collect();
-            let depth = match parts.as_slice() {
-                [dir, "requires.txt"] if dir.ends_with(".egg-info") => 0,
-                ["src", dir, "requires.txt"] if dir.ends_with(".egg-info") => 1,
-                _ => return None,
-            };
-            (m.data.len() < 1 << 20)
-                .then(|| String::from_utf8(m.data).ok())
-                .flatten()
-                .map(|t| (depth, t))
-        })
-        .collect();
-    found.sort();
-    found.into_iter().next().map(|(_, t)| t)
 }
 
 /// setuptools' `requires.txt` as PEP 508 strings: a `[extra]`, `[:marker]` or
@@ -239,13 +215,7 @@ mod tests {
     }
 
     fn sdist(files: &[(&str, &str)]) -> Vec<u8> {
-        let mut t = crate::archive::tree::Tree::new();
-        for (p, c) in files {
-            t.insert_file(p, 0o644, c.as_bytes().to_vec()).unwrap();
-        }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, &t.to_tar(0)).unwrap();
-        gz.finish().unwrap()
+        crate::source::sdist::test_sdist(files, 0)
     }
 
     #[test]

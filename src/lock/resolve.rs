@@ -978,23 +978,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_release_era_builds_what_never_had_a_wheel_and_passes_over_a_broken_sdist() {
-        fn sdist(files: &[(&str, &str)]) -> Vec<u8> {
-            let mut t = crate::archive::tree::Tree::new();
-            for (p, c) in files {
-                t.insert_file(p, 0o644, c.as_bytes().to_vec()).unwrap();
-            }
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            std::io::Write::write_all(&mut gz, &t.to_tar(0)).unwrap();
-            gz.finish().unwrap()
-        }
-        let good = sdist(&[
-            ("p-0.9/PKG-INFO", "Metadata-Version: 1.1\nName: p\n\n"),
-            ("p-0.9/p.egg-info/requires.txt", "six\n"),
-            (
-                "p-0.9/pyproject.toml",
-                "[build-system]\nrequires = [\"builder\"]\nbuild-backend = \"builder.api\"\n",
-            ),
-        ]);
+        let good = crate::source::sdist::test_sdist(
+            &[
+                ("p-0.9/PKG-INFO", "Metadata-Version: 1.1\nName: p\n\n"),
+                ("p-0.9/p.egg-info/requires.txt", "six\n"),
+                (
+                    "p-0.9/pyproject.toml",
+                    "[build-system]\nrequires = [\"builder\"]\nbuild-backend = \"builder.api\"\n",
+                ),
+            ],
+            0,
+        );
         let broken = b"not an sdist".to_vec();
         let mut page = String::from("<html><body>\n");
         let mut routes = Vec::new();

@@ -18,6 +18,9 @@ pub struct Facts {
     pub pkg_info: Option<String>,
     /// `TOP/setup.py`, when it is UTF-8 and small (to see whether it declares extensions).
     pub setup_py: Option<String>,
+    /// setuptools' `TOP/X.egg-info/requires.txt`, else `TOP/src/X.egg-info/requires.txt`, when
+    /// UTF-8 and small: the dependencies of an sdist whose PKG-INFO names none.
+    pub requires_txt: Option<String>,
 }
 
 /// What is wrong with a given sdist; the caller names the file.
@@ -46,6 +49,8 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
     let mut mtimes = std::collections::BTreeMap::new();
     let mut pkg_info = None;
     let mut setup_py = None;
+    // (depth below TOP, text): the shallowest wins.
+    let mut requires_txt: Option<(usize, String)> = None;
     for m in tar::read(tar_stream, tar::Limits::DEFAULT)? {
         let path = m.path.trim_start_matches("./");
         let first = path.split('/').next().unwrap_or("");
@@ -77,6 +82,19 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
         if path == format!("{first}/setup.py") && m.data.len() < 1 << 20 {
             setup_py = String::from_utf8(m.data.clone()).ok();
         }
+        let below: Vec<&str> = path.split('/').skip(1).collect();
+        let depth = match below.as_slice() {
+            [dir, "requires.txt"] if dir.ends_with(".egg-info") => Some(0),
+            ["src", dir, "requires.txt"] if dir.ends_with(".egg-info") => Some(1),
+            _ => None,
+        };
+        if let Some(depth) = depth
+            && m.data.len() < 1 << 20
+            && requires_txt.as_ref().is_none_or(|(d, _)| depth < *d)
+            && let Ok(text) = String::from_utf8(m.data.clone())
+        {
+            requires_txt = Some((depth, text));
+        }
         if path == format!("{first}/pyproject.toml") {
             let text = String::from_utf8(m.data)
                 .map_err(|_| SdistError::PyprojectNotUtf8(path.to_owned()))?;
@@ -91,22 +109,28 @@ pub fn inspect(bytes: &[u8]) -> Result<Facts, SdistError> {
         mtimes,
         pkg_info,
         setup_py,
+        requires_txt: requires_txt.map(|(_, t)| t),
     })
+}
+
+/// A `.tar.gz` of `files` (path, text) at `mtime`, for tests of what reads sdists.
+#[cfg(test)]
+pub fn test_sdist(files: &[(&str, &str)], mtime: u64) -> Vec<u8> {
+    let mut t = crate::archive::tree::Tree::new();
+    for (p, c) in files {
+        t.insert_file(p, 0o644, c.as_bytes().to_vec()).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &t.to_tar(mtime)).unwrap();
+    gz.finish().unwrap()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::tree::Tree;
 
     fn sdist(files: &[(&str, &str)], mtime: u64) -> Vec<u8> {
-        let mut t = Tree::new();
-        for (p, c) in files {
-            t.insert_file(p, 0o644, c.as_bytes().to_vec()).unwrap();
-        }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, &t.to_tar(mtime)).unwrap();
-        gz.finish().unwrap()
+        test_sdist(files, mtime)
     }
 
     #[test]

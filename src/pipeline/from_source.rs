@@ -13,6 +13,7 @@ use crate::engine::sandbox::Limits;
 use crate::image::layer::LAYER_MTIME;
 use crate::image::{ImageId, PythonInfo};
 use crate::index::cache::Cache;
+use crate::index::simple::PackageName;
 use crate::lock::fetch::Fetched;
 use crate::lock::target::{WheelName, is_wheel};
 use crate::output::Reporter;
@@ -104,7 +105,7 @@ pub(super) async fn installable(
             .wheel_from(&f.filename, &bytes, LAYER_MTIME)
             .await
             .map_err(from_source)?;
-        if !WheelName::parse(&filename).is_some_and(|w| same_project(&w.name, f.name.as_str())) {
+        if !is_wheel_of(&filename, &f.name) {
             return Err(from_source(BuildError::UnexpectedOutput {
                 step: "wheel",
                 what: "wheel of the locked project",
@@ -149,18 +150,11 @@ fn built_before(cache: &Cache, note: &Path) -> Option<(Sha256, String)> {
     Some((sha.parse().ok()?, name.to_owned()))
 }
 
-/// Distribution names compare normalized (PEP 503): a wheel says `zope_interface` for the
-/// project `zope.interface`.
-fn same_project(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.to_ascii_lowercase()
-            .replace(['-', '.'], "_")
-            .split('_')
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("_")
-    };
-    norm(a) == norm(b)
+/// Whether `filename` is a wheel of `project`: distribution names compare normalized (PEP
+/// 503), as a wheel says `zope_interface` for the project `zope.interface`.
+fn is_wheel_of(filename: &str, project: &PackageName) -> bool {
+    WheelName::parse(filename)
+        .is_some_and(|w| w.name.parse::<PackageName>().as_ref() == Ok(project))
 }
 
 #[cfg(test)]
@@ -169,10 +163,15 @@ mod tests {
 
     #[test]
     fn wheel_names_match_their_project_normalized() {
-        assert!(same_project("zope_interface", "zope.interface"));
-        assert!(same_project("Pyrsistent", "pyrsistent"));
-        assert!(same_project("ruamel_yaml", "ruamel--yaml"));
-        assert!(!same_project("evil", "pyrsistent"));
+        let is = |file: &str, project: &str| is_wheel_of(file, &project.parse().unwrap());
+        assert!(is("zope_interface-5-py3-none-any.whl", "zope.interface"));
+        assert!(is(
+            "Pyrsistent-0.14-cp311-cp311-linux_x86_64.whl",
+            "pyrsistent"
+        ));
+        assert!(is("ruamel_yaml-1-py3-none-any.whl", "ruamel--yaml"));
+        assert!(!is("evil-1-py3-none-any.whl", "pyrsistent"));
+        assert!(!is("pyrsistent-0.14.tar.gz", "pyrsistent"));
     }
 
     #[test]

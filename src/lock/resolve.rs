@@ -53,7 +53,7 @@ pub enum ResolveError {
 struct Candidate {
     version: Version,
     /// The file hermit will install for this version: a wheel, or an sdist built into one.
-    wheel: IndexFile,
+    file: IndexFile,
     kind: Kind,
 }
 
@@ -422,7 +422,7 @@ impl Resolver<'_> {
                 });
             };
             self.reporter
-                .detail(format!("{name} {} ({})", c.version, c.wheel.filename));
+                .detail(format!("{name} {} ({})", c.version, c.file.filename));
             let by = From::Package(name.clone(), c.version.clone());
             for d in deps
                 .iter()
@@ -473,7 +473,7 @@ impl Resolver<'_> {
         }))
     }
 
-    /// Versions of `name` that have an installable wheel, newest first.
+    /// Versions of `name` that hermit can install, in the order they are tried.
     async fn candidates(&mut self, name: &PackageName) -> Result<&Vec<Candidate>, ResolveError> {
         if !self.candidates.contains_key(name) {
             let project = self.index.project(name).await?;
@@ -504,8 +504,8 @@ impl Resolver<'_> {
         }
         let mut build_requires = Vec::new();
         let meta = if c.kind == Kind::Sdist {
-            let bytes = self.index.download(&c.wheel).await?;
-            match metadata::from_sdist(&c.wheel.filename, &bytes) {
+            let bytes = self.index.download(&c.file).await?;
+            match metadata::from_sdist(&c.file.filename, &bytes) {
                 Ok(sdist) => {
                     build_requires = sdist.build_requires;
                     sdist.core
@@ -518,11 +518,11 @@ impl Resolver<'_> {
                 }
             }
         } else {
-            let text = match self.index.metadata(&c.wheel).await? {
+            let text = match self.index.metadata(&c.file).await? {
                 Some(t) => t,
                 None => {
-                    let bytes = self.index.download(&c.wheel).await?;
-                    metadata::from_wheel(&c.wheel.filename, &bytes)?
+                    let bytes = self.index.download(&c.file).await?;
+                    metadata::from_wheel(&c.file.filename, &bytes)?
                 }
             };
             metadata::parse(&text)
@@ -536,7 +536,7 @@ impl Resolver<'_> {
         // locked beside what it needs at run time.
         let deps = admits
             .then(|| {
-                meta.requirements(&c.wheel.filename).map(|mut r| {
+                meta.requirements(&c.file.filename).map(|mut r| {
                     r.extend(build_requires);
                     std::sync::Arc::new(r)
                 })
@@ -559,20 +559,20 @@ impl Resolver<'_> {
                     name: name.clone(),
                     version: c.version.to_string(),
                     kind: c.kind,
-                    filename: c.wheel.filename.clone(),
-                    upload_time: c.wheel.upload_time.clone(),
+                    filename: c.file.filename.clone(),
+                    upload_time: c.file.upload_time.clone(),
                 });
             }
-            let sha256 = match c.wheel.sha256 {
+            let sha256 = match c.file.sha256 {
                 Some(h) => h,
-                None => Sha256::of(&self.index.download(&c.wheel).await?),
+                None => Sha256::of(&self.index.download(&c.file).await?),
             };
             packages.push(LockedPackage {
                 name,
                 version: c.version.to_string(),
                 marker: None,
                 files: vec![LockedFile {
-                    filename: Some(c.wheel.filename.clone()),
+                    filename: Some(c.file.filename.clone()),
                     sha256,
                 }],
             });
@@ -682,9 +682,9 @@ fn pick_wheels(files: &[IndexFile], target: &Target, python: &Version) -> Vec<Ca
     }
     best.into_iter()
         .rev()
-        .map(|(version, (_, wheel))| Candidate {
+        .map(|(version, (_, file))| Candidate {
             version,
-            wheel,
+            file,
             kind: Kind::Wheel,
         })
         .collect()
@@ -743,9 +743,9 @@ fn era_candidates(
         }
     }
     list.extend(late);
-    list.extend(sdists.into_iter().rev().map(|(version, wheel)| Candidate {
+    list.extend(sdists.into_iter().rev().map(|(version, file)| Candidate {
         version,
-        wheel,
+        file,
         kind: Kind::Sdist,
     }));
     list
@@ -884,7 +884,7 @@ mod tests {
         let c = pick_wheels(&files, &t, &py);
         let got: Vec<(String, &str)> = c
             .iter()
-            .map(|c| (c.version.to_string(), c.wheel.filename.as_str()))
+            .map(|c| (c.version.to_string(), c.file.filename.as_str()))
             .collect();
         assert_eq!(
             got,
